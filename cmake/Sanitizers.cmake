@@ -1,0 +1,6 @@
+# -DLLMGW_SANITIZE=address,undefined   (or thread)
+set(LLMGW_SANITIZE "" CACHE STRING "Sanitizers to build with (address,undefined | thread)")
+if(LLMGW_SANITIZE)
+  add_compile_options(-fsanitize=${LLMGW_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${LLMGW_SANITIZE})
+endif()

@@ -1,0 +1,293 @@
+#pragma once
+// The typed, immutable configuration (SPEC §3). Built once per load by config::load_*;
+// published as std::shared_ptr<const Config>; never mutated afterwards.
+//
+// Every section of the schema parses and validates now, even where later work acts on it, so
+// the file format is settled once. Defaults below are the documented ones.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "llmgw/common/url.hpp"
+
+namespace llmgw::config {
+
+using Duration = std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+/// Where a value came from, for error messages and /admin/config.
+struct Position {
+  int line = 0;    // 1-based; 0 = defaulted
+  int column = 0;  // 1-based
+};
+
+struct ServerTls {
+  std::string cert;
+  std::string key;
+};
+
+struct ServerConfig {
+  std::string listen = "0.0.0.0:8080";
+  std::string admin_listen = "127.0.0.1:9901";
+  unsigned threads = 0;  // 0 = one per core
+  std::uint64_t max_body_bytes = 8ull << 20;
+  std::uint64_t max_header_bytes = 16ull << 10;  // extension: request line + headers
+  Duration request_timeout = 600s;               // whole request, client to last byte
+  Duration drain_timeout = 30s;
+  Duration read_timeout = 30s;   // extension: slow-client guard for header + body read
+  Duration idle_timeout = 120s;  // extension: keep-alive idle
+  std::optional<ServerTls> tls;
+};
+
+enum class ProviderKind { openai, azure, anthropic, gemini, openai_compatible };
+
+struct UpstreamTimeouts {
+  Duration connect = 2s;
+  Duration first_byte = 30s;
+  Duration idle_between_chunks = 30s;
+  Duration total = 300s;
+};
+
+struct ActiveHealthConfig {
+  enum class Kind { tcp, http };
+  Kind kind = Kind::http;
+  std::string path = "/models";
+  unsigned expected_status = 200;  // extension
+  Duration interval = 10s;
+  Duration unhealthy_interval = 0ms;  // extension; 0 = interval / 4 (faster while unhealthy)
+  Duration timeout = 2s;
+  unsigned healthy_after = 2;
+  unsigned unhealthy_after = 3;
+};
+
+struct PassiveHealthConfig {
+  unsigned consecutive_failures = 5;
+  double failure_rate = 0.5;  // 0..1
+  unsigned min_requests = 20;
+  Duration window = 30s;
+  Duration eject_for = 30s;
+  Duration max_eject_for = 300s;
+  double max_ejected_percent = 50;  // extension: cap on a model's targets ejected at once
+};
+
+struct SemanticHealthConfig {
+  Duration interval = 60s;
+  std::string model;                // the provider's model to probe; required
+  std::vector<std::string> probes;  // names from Config::probes; required, non-empty
+  unsigned unhealthy_after = 2;
+};
+
+struct HealthConfig {
+  std::optional<ActiveHealthConfig> active;
+  std::optional<PassiveHealthConfig> passive;
+  std::optional<SemanticHealthConfig> semantic;
+};
+
+struct CircuitBreakerConfig {
+  double open_after_failure_rate = 0.5;  // 0..1
+  unsigned min_requests = 20;
+  Duration window = 10s;
+  Duration open_for = 30s;
+  unsigned half_open_probes = 3;
+};
+
+struct RateLimits {
+  std::optional<std::uint64_t> rpm;
+  std::optional<std::uint64_t> tpm;
+};
+
+struct ProviderConfig {
+  std::string name;
+  ProviderKind kind = ProviderKind::openai;
+  std::string base_url;  // as written
+  common::Url url;       // parsed base_url
+  std::string api_key;   // secret: never logged, redacted in /admin/config
+  std::string region;
+  unsigned max_connections = 512;
+  UpstreamTimeouts timeouts;
+  HealthConfig health;
+  std::optional<CircuitBreakerConfig> circuit_breaker;
+  RateLimits limits;
+  // Extensions (documented in docs/configuration.md):
+  std::string ca_file;       // PEM bundle to verify the provider's certificate (private CAs)
+  bool tls_verify = true;    // false only for lab use; logged loudly
+  std::string api_version;   // azure: api-version query; anthropic: anthropic-version header
+  std::map<std::string, std::string> headers;  // extra headers sent upstream
+  Position pos;
+};
+
+struct JudgeConfig {
+  std::string model;
+  std::string rubric;
+  double min_score = 0.5;
+};
+
+struct ProbeExpect {
+  std::optional<std::string> regex;  // validated as ECMAScript regex at load
+  std::optional<Duration> max_latency;
+  bool json = false;
+  std::optional<std::string> contains;
+  std::optional<std::string> not_contains;
+  std::optional<std::uint64_t> min_chars;
+  std::optional<std::uint64_t> max_chars;
+  std::optional<JudgeConfig> judge;
+};
+
+struct ProbeConfig {
+  std::string name;
+  std::string prompt;
+  std::string response_format;  // "" | "text" | "json_object"
+  ProbeExpect expect;
+};
+
+struct Price {
+  double input_per_mtok = 0;
+  double output_per_mtok = 0;
+};
+
+struct TargetConfig {
+  std::string provider;  // name in Config::providers
+  std::string model;     // the provider's model id
+  unsigned weight = 1;
+  std::optional<std::uint64_t> context_window;
+  Price price;
+  Position pos;
+};
+
+enum class Strategy { priority, weighted, round_robin, least_latency, least_cost, least_busy };
+enum class Jitter { full, equal, none };
+
+struct BackoffConfig {
+  Duration base = 100ms;
+  Duration max = 5s;
+  Jitter jitter = Jitter::full;
+};
+
+struct RetryConfig {
+  unsigned attempts = 3;  // total attempts per request across targets, >= 1
+  BackoffConfig backoff;
+  // Conditions: "connect", "timeout", "429", "5xx", or an explicit status such as "503".
+  std::vector<std::string> on{"connect", "timeout", "429", "5xx"};
+  double budget = 0.2;  // retries <= budget * requests over a sliding window
+};
+
+struct HedgeConfig {
+  std::string after = "p95";  // "pNN" of the target's TTFT, or a duration like "2s"
+  unsigned max = 1;
+};
+
+struct CacheConfig {
+  Duration ttl = 600s;
+  bool serve_stale_on_outage = false;
+  bool allow_nonzero_temperature = false;  // extension
+};
+
+enum class Overflow { truncate_oldest, summarize, reject, fallback_larger };
+
+struct ContextConfig {
+  Overflow overflow = Overflow::truncate_oldest;
+};
+
+struct CanaryRollback {
+  std::optional<double> error_rate;
+  std::optional<unsigned> semantic_failures;
+};
+
+struct CanaryConfig {
+  std::string target;  // provider name of one of the model's targets
+  double percent = 0;  // 0..100
+  CanaryRollback rollback_on;
+};
+
+struct DegradeConfig {
+  std::string message;
+};
+
+struct ModelConfig {
+  std::string name;
+  Strategy strategy = Strategy::priority;
+  std::vector<TargetConfig> targets;  // non-empty
+  std::vector<std::string> fallbacks;  // other model names
+  RetryConfig retry;
+  std::optional<HedgeConfig> hedge;
+  std::optional<CacheConfig> cache;
+  ContextConfig context;
+  std::optional<CanaryConfig> canary;
+  std::optional<DegradeConfig> degrade;
+  Position pos;
+};
+
+struct KeyBudget {
+  double usd_per_day = 0;
+};
+
+struct KeyConfig {
+  std::string name;
+  std::string sha256;  // 64 lowercase hex chars (input accepted in any case, stored lower)
+  std::optional<std::vector<std::string>> models;  // allowlist; nullopt = all
+  RateLimits rate_limit;
+  std::optional<KeyBudget> budget;
+};
+
+struct AuthConfig {
+  bool required = true;
+};
+
+enum class SessionStoreKind { memory, sqlite, redis };
+
+struct SessionsConfig {
+  SessionStoreKind store = SessionStoreKind::memory;
+  std::string sqlite_path = "/var/lib/llmgw/sessions.db";
+  std::string redis_url = "redis://127.0.0.1:6379/0";
+  Duration ttl = 24h;
+  std::string system_prompt;
+  bool inject_everywhere = false;
+};
+
+enum class StateBackend { local, redis };
+
+struct StateConfig {
+  StateBackend backend = StateBackend::local;
+  std::string redis_url = "redis://127.0.0.1:6379/0";
+};
+
+struct PromptConfig {
+  std::string name;
+  unsigned version = 1;
+  std::string model;  // a name in Config::models
+  std::string system;
+  std::string template_text;  // key "template"
+};
+
+enum class LogFormat { text, json };
+
+struct LoggingConfig {  // extension: the daemon and access logs
+  std::string level = "info";         // trace | debug | info | warn | error
+  LogFormat format = LogFormat::text;  // daemon log format
+  std::string access_log = "stdout";  // stdout | stderr | off | a file path
+};
+
+struct Config {
+  ServerConfig server;
+  std::vector<ProviderConfig> providers;
+  std::vector<ProbeConfig> probes;
+  std::vector<ModelConfig> models;
+  std::vector<KeyConfig> keys;
+  AuthConfig auth;
+  SessionsConfig sessions;
+  StateConfig state;
+  std::vector<PromptConfig> prompts;
+  LoggingConfig logging;
+  std::string source_path;  // the file it was loaded from
+
+  const ProviderConfig* find_provider(std::string_view name) const;
+  const ModelConfig* find_model(std::string_view name) const;
+};
+
+std::string_view to_string(ProviderKind k);
+std::string_view to_string(Strategy s);
+
+}  // namespace llmgw::config

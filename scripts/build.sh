@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Configure (once) and build. Serialised with a lock: the machine has 2 cores and two
+# concurrent C++ builds would thrash it. Usage: scripts/build.sh [BUILD_DIR] [targets...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-build}; shift || true
+extra=()
+[ "${LLMGW_SANITIZE:-}" ] && extra+=("-DLLMGW_SANITIZE=${LLMGW_SANITIZE}" -DCMAKE_BUILD_TYPE=Debug -DLLMGW_BUILD_BENCH=OFF)
+exec 9>/tmp/llmgw-build.lock
+flock 9
+if [ ! -f "$dir/build.ninja" ]; then
+  cmake -S . -B "$dir" -G Ninja "${extra[@]}" >/dev/null
+fi
+cmake --build "$dir" -j2 ${1:+--target "$@"}
