@@ -1,0 +1,57 @@
+#pragma once
+// The gateway's failure vocabulary. Adapters and the upstream client classify what went wrong
+// into one FailureClass; one table (failure_policy) alone decides what the router does with it.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace llmgw::api {
+
+enum class FailureClass {
+  connect,            // DNS, refused, reset before a response
+  tls,                // handshake or certificate verification
+  timeout,            // no first byte within first_byte / connect timeout
+  stall,              // idle between chunks exceeded, or the stream broke mid-way
+  server_error,       // 500, 502, 503, 504
+  overloaded,         // 529
+  conflict,           // 408, 409
+  rate_limited,       // 429 with a transient reason
+  quota_exhausted,    // 429 insufficient_quota: fail over, don't retry on that provider
+  provider_auth,      // 401/403 of the gateway's own provider key
+  context_length,     // 400 context_length_exceeded
+  content_policy,     // 400 content filter
+  client_error,       // other 4xx: the client's fault, passed through
+  model_not_found,    // 404 model
+  protocol,           // upstream answered something we cannot parse
+};
+
+std::string_view to_string(FailureClass c);
+
+struct FailurePolicy {
+  bool retry_same_target;  // worth another try on the same target
+  bool fail_over;          // another target may succeed
+  bool harms_target;       // counts against the target's health
+  bool client_fault;       // pass the upstream status and body to the client
+};
+
+FailurePolicy failure_policy(FailureClass c);
+
+/// One failed attempt.
+struct Failure {
+  FailureClass cls = FailureClass::connect;
+  int status = 0;  // upstream HTTP status, 0 when none arrived
+  std::optional<std::chrono::milliseconds> retry_after;
+  std::string message;  // human readable, safe to show the client (no secrets)
+  std::string body;     // upstream body, for client-fault pass-through
+};
+
+/// Classification of an OpenAI-shaped upstream error (status, headers, body).
+Failure classify_openai_error(int status, std::string_view body,
+                              std::optional<std::chrono::milliseconds> retry_after);
+
+/// Parses retry-after-ms (float ms) first, then retry-after (seconds); nullopt when absent or bad.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view retry_after_ms,
+                                                           std::string_view retry_after);
+
+}  // namespace llmgw::api

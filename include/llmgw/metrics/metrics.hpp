@@ -1,0 +1,42 @@
+#pragma once
+// The gateway's Prometheus metrics (SPEC §5). One instance per process, shared by all workers;
+// prometheus-cpp does the bookkeeping and text encoding, our admin listener serves it.
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+}
+
+namespace llmgw::metrics {
+
+class Metrics {
+public:
+  explicit Metrics(std::string_view version);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  /// Prometheus text exposition format 0.0.4.
+  std::string serialize() const;
+  prometheus::Registry& registry();
+
+  void request_finished(std::string_view route, std::string_view model, std::string_view provider,
+                        int status, double seconds);
+  void time_to_first_token(std::string_view model, std::string_view provider, double seconds);
+  void upstream_request(std::string_view provider, std::string_view outcome, double seconds);
+  void tokens(std::string_view provider, std::string_view model, std::uint64_t input,
+              std::uint64_t output);
+  void retry(std::string_view model, std::string_view reason);
+  void fallback(std::string_view from, std::string_view to);
+  void no_healthy_upstream(std::string_view model);
+  void inflight_add(double delta);
+  void config_reload(bool applied);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace llmgw::metrics

@@ -1,0 +1,113 @@
+#pragma once
+// The provider adapter boundary. An adapter TRANSLATES: it renders the upstream request for a
+// target, converts the upstream response and stream into the ingress (OpenAI) format, and
+// classifies upstream errors. It does no I/O and keeps no state across requests; retries,
+// timeouts and connections belong to the router and the upstream client.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <utility>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llmgw/api/failure.hpp"
+#include "llmgw/config/config.hpp"
+
+namespace llmgw::providers {
+
+enum class Operation { chat, completions, embeddings };
+std::string_view to_string(Operation op);
+
+struct Header {
+  // A constructor, not aggregate init: g++ 12 miscompiles aggregates built from string
+  // literals inside coroutines ("array used as initializer").
+  Header(std::string n, std::string v) : name(std::move(n)), value(std::move(v)) {}
+  std::string name;
+  std::string value;
+};
+
+/// make_headers("content-type", "application/json", "x-request-id", id): name/value pairs.
+/// Coroutines must build header lists through this (g++ 12 miscompiles initializer lists
+/// inside coroutine bodies).
+template <class... Args>
+std::vector<Header> make_headers(Args&&... kv) {
+  static_assert(sizeof...(kv) % 2 == 0, "name/value pairs");
+  std::string flat[] = {std::string(std::forward<Args>(kv))...};
+  std::vector<Header> out;
+  out.reserve(sizeof...(kv) / 2);
+  for (std::size_t i = 0; i + 1 < sizeof...(kv); i += 2) {
+    out.emplace_back(std::move(flat[i]), std::move(flat[i + 1]));
+  }
+  return out;
+}
+
+/// What to send upstream; the upstream client adds Host, Content-Length and connection headers.
+struct UpstreamRequest {
+  std::string method = "POST";
+  std::string target;  // origin-form: path + query
+  std::vector<Header> headers;
+  std::string body;
+};
+
+struct Usage {
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t completion_tokens = 0;
+  bool present = false;
+};
+
+struct RequestOptions {
+  bool stream = false;
+  bool client_wants_usage = false;  // the client set stream_options.include_usage
+};
+
+/// Converts one upstream stream to the ingress stream, chunk by chunk as bytes arrive.
+class StreamTranslator {
+public:
+  virtual ~StreamTranslator() = default;
+  /// Feeds upstream body bytes (any split) and appends complete ingress SSE events to `out`.
+  /// Returns false when the stream is broken (malformed, an in-stream error, oversize event).
+  virtual bool feed(std::string_view bytes, std::string& out) = 0;
+  /// Upstream body ended. Returns true when the stream had finished properly.
+  virtual bool finish(std::string& out) = 0;
+  virtual const Usage& usage() const = 0;
+  /// Set when feed() returned false or finish() found the stream incomplete.
+  virtual const std::optional<api::Failure>& failure() const = 0;
+};
+
+class ProviderAdapter {
+public:
+  virtual ~ProviderAdapter() = default;
+  virtual config::ProviderKind kind() const = 0;
+  virtual bool supports(Operation op) const = 0;
+
+  /// Renders the upstream request. `body` is the client's parsed OpenAI request; the adapter
+  /// may modify it in place (the caller re-sets anything it needs per attempt), which saves a
+  /// deep copy per attempt.
+  virtual UpstreamRequest build_request(Operation op, nlohmann::json& body,
+                                        const config::ProviderConfig& provider,
+                                        const config::TargetConfig& target,
+                                        const RequestOptions& options) const = 0;
+
+  /// Converts a complete 2xx upstream body to the ingress body, filling `usage`.
+  virtual std::string translate_response(Operation op, std::string body, Usage& usage) const = 0;
+
+  virtual std::unique_ptr<StreamTranslator> make_stream_translator(
+      Operation op, const RequestOptions& options) const = 0;
+
+  /// Classifies a non-2xx upstream answer.
+  virtual api::Failure classify_error(
+      int status, std::string_view body,
+      std::optional<std::chrono::milliseconds> retry_after) const = 0;
+};
+
+/// The adapter for a provider kind; adapters are stateless and shared by all requests.
+/// Returns null for kinds not implemented yet.
+std::shared_ptr<const ProviderAdapter> make_adapter(config::ProviderKind kind);
+
+/// Finds `"usage":{...}` in a JSON text without parsing the whole document.
+Usage scan_usage(std::string_view json_text);
+
+}  // namespace llmgw::providers

@@ -1,0 +1,58 @@
+#pragma once
+// The attempt loop: picks targets for a client-visible model, renders the request through the
+// provider adapter, sends it through the worker's upstream client, fails over or retries by
+// failure class, and relays the (possibly streamed) answer to the ResponseSink.
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+#include "llmgw/providers/adapter.hpp"
+#include "llmgw/router/response_sink.hpp"
+#include "llmgw/router/route_table.hpp"
+#include "llmgw/upstream/client.hpp"
+
+namespace llmgw::metrics {
+class Metrics;
+}
+
+namespace llmgw::router {
+
+struct CallRequest {
+  providers::Operation op = providers::Operation::chat;
+  std::string_view route;  // "/v1/chat/completions", for metrics
+  nlohmann::json* body = nullptr;  // the client's parsed body; rewritten per attempt
+  std::string model;               // client-visible model name
+  bool stream = false;
+  bool client_wants_usage = false;
+  std::string request_id;
+  std::string traceparent;  // to send upstream (already carries our new span id), may be empty
+  std::string tracestate;
+  upstream::Deadline deadline;
+  std::chrono::steady_clock::time_point started;
+};
+
+struct CallOutcome {
+  int status = 0;
+  std::string provider;      // the provider that served (or the last tried)
+  std::string served_model;  // the provider's model id
+  unsigned attempts = 0;
+  providers::Usage usage;
+  double cost_usd = 0;
+  double ttft_seconds = -1;  // -1 when no byte of an answer reached the client
+  std::string error_code;
+};
+
+class Router {
+public:
+  Router(upstream::Client& client, metrics::Metrics& metrics) : client_(client), metrics_(metrics) {}
+
+  boost::asio::awaitable<CallOutcome> call(const RouteTable& table, CallRequest& request,
+                                           ResponseSink& sink);
+
+private:
+  upstream::Client& client_;
+  metrics::Metrics& metrics_;
+};
+
+}  // namespace llmgw::router

@@ -1,0 +1,126 @@
+#include "llmgw/api/failure.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace llmgw::api {
+
+std::string_view to_string(FailureClass c) {
+  switch (c) {
+    case FailureClass::connect: return "connect";
+    case FailureClass::tls: return "tls";
+    case FailureClass::timeout: return "timeout";
+    case FailureClass::stall: return "stall";
+    case FailureClass::server_error: return "server_error";
+    case FailureClass::overloaded: return "overloaded";
+    case FailureClass::conflict: return "conflict";
+    case FailureClass::rate_limited: return "rate_limited";
+    case FailureClass::quota_exhausted: return "quota_exhausted";
+    case FailureClass::provider_auth: return "provider_auth";
+    case FailureClass::context_length: return "context_length";
+    case FailureClass::content_policy: return "content_policy";
+    case FailureClass::client_error: return "client_error";
+    case FailureClass::model_not_found: return "model_not_found";
+    case FailureClass::protocol: return "protocol";
+  }
+  return "unknown";
+}
+
+FailurePolicy failure_policy(FailureClass c) {
+  //                              retry same, fail over, harms target, client fault
+  switch (c) {
+    case FailureClass::connect: return {true, true, true, false};
+    case FailureClass::tls: return {false, true, true, false};
+    case FailureClass::timeout: return {true, true, true, false};
+    case FailureClass::stall: return {true, true, true, false};
+    case FailureClass::server_error: return {true, true, true, false};
+    case FailureClass::overloaded: return {true, true, true, false};
+    case FailureClass::conflict: return {true, true, false, false};
+    case FailureClass::rate_limited: return {true, true, false, false};
+    case FailureClass::quota_exhausted: return {false, true, false, false};
+    case FailureClass::provider_auth: return {false, true, true, false};
+    // A bigger-context target may still serve it (context.overflow: fallback_larger, later).
+    case FailureClass::context_length: return {false, false, false, true};
+    case FailureClass::content_policy: return {false, false, false, true};
+    case FailureClass::client_error: return {false, false, false, true};
+    // The target's configured model is wrong: the client cannot fix it, another target can.
+    case FailureClass::model_not_found: return {false, true, true, false};
+    case FailureClass::protocol: return {false, true, true, false};
+  }
+  return {false, false, false, false};
+}
+
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view retry_after_ms,
+                                                           std::string_view retry_after) {
+  auto parse_number = [](std::string_view s) -> std::optional<double> {
+    while (!s.empty() && s.front() == ' ') {
+      s.remove_prefix(1);
+    }
+    double v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || !std::isfinite(v) || v < 0) {
+      return std::nullopt;
+    }
+    return v;
+  };
+  if (auto ms = parse_number(retry_after_ms)) {
+    return std::chrono::milliseconds(static_cast<long long>(*ms));
+  }
+  if (auto s = parse_number(retry_after)) {
+    return std::chrono::milliseconds(static_cast<long long>(*s * 1000));
+  }
+  return std::nullopt;  // HTTP-date form is rare from LLM providers; treated as absent
+}
+
+Failure classify_openai_error(int status, std::string_view body,
+                              std::optional<std::chrono::milliseconds> retry_after) {
+  Failure f;
+  f.status = status;
+  f.retry_after = retry_after;
+  f.body = std::string(body);
+  std::string code;
+  std::string type;
+  std::string message;
+  // Structured fields first, status second; never match text of the message (an echoed
+  // prompt can contain anything).
+  auto parsed = nlohmann::json::parse(body, nullptr, false);
+  if (parsed.is_object()) {
+    const nlohmann::json* err = &parsed;
+    if (auto it = parsed.find("error"); it != parsed.end() && it->is_object()) {
+      err = &*it;
+    }
+    auto str = [&](const char* k) -> std::string {
+      auto it = err->find(k);
+      return it != err->end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    code = str("code");
+    type = str("type");
+    message = str("message");
+  }
+  f.message = "HTTP " + std::to_string(status) + (message.empty() ? "" : ": " + message);
+  if (code == "context_length_exceeded") {
+    f.cls = FailureClass::context_length;
+  } else if (code == "insufficient_quota" || type == "insufficient_quota") {
+    f.cls = FailureClass::quota_exhausted;
+  } else if (code == "content_filter" || code == "content_policy_violation") {
+    f.cls = FailureClass::content_policy;
+  } else if (status == 429) {
+    f.cls = FailureClass::rate_limited;
+  } else if (status == 408 || status == 409) {
+    f.cls = FailureClass::conflict;
+  } else if (status == 529) {
+    f.cls = FailureClass::overloaded;
+  } else if (status >= 500) {
+    f.cls = FailureClass::server_error;
+  } else if (status == 401 || status == 403) {
+    f.cls = FailureClass::provider_auth;  // the key is ours, not the client's
+  } else if (status == 404 && (code == "model_not_found" || type == "not_found_error")) {
+    f.cls = FailureClass::model_not_found;
+  } else {
+    f.cls = FailureClass::client_error;
+  }
+  return f;
+}
+
+}  // namespace llmgw::api

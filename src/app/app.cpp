@@ -1,0 +1,280 @@
+#include "llmgw/app/app.hpp"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <spdlog/async.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "llmgw/config/loader.hpp"
+#include "llmgw/metrics/metrics.hpp"
+#include "llmgw/router/route_table.hpp"
+#include "llmgw/server/server.hpp"
+
+#ifndef LLMGW_VERSION
+#define LLMGW_VERSION "0.0.0"
+#endif
+
+namespace llmgw::app {
+namespace {
+
+namespace asio = boost::asio;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+unsigned worker_count(const config::Config& cfg) {
+  if (cfg.server.threads > 0) {
+    return cfg.server.threads;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+void configure_daemon_log(const config::LoggingConfig& logging) {
+  auto level = spdlog::level::from_str(logging.level);
+  spdlog::set_level(level);
+  if (logging.format == config::LogFormat::json) {
+    spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":"%v"})");
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  }
+}
+
+// Access log lines are written by spdlog's background thread: the event loops never wait for
+// the terminal or the disk. When the queue is full the oldest lines are dropped, not the loop.
+std::shared_ptr<spdlog::logger> make_access_log(const config::LoggingConfig& logging) {
+  if (logging.access_log == "off") {
+    return nullptr;
+  }
+  static auto pool = std::make_shared<spdlog::details::thread_pool>(16384, 1);
+  spdlog::sink_ptr sink;
+  if (logging.access_log == "stdout") {
+    sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+  } else if (logging.access_log == "stderr") {
+    sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  } else {
+    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(logging.access_log);
+  }
+  auto logger = std::make_shared<spdlog::async_logger>("access", sink, pool,
+                                                       spdlog::async_overflow_policy::overrun_oldest);
+  logger->set_pattern("%v");
+  logger->flush_on(spdlog::level::info);
+  return logger;
+}
+
+void warn_about(const config::Config& cfg) {
+  if (!cfg.auth.required) {
+    spdlog::warn("AUTH IS OFF (auth.required: false): anyone who can reach the listener can use "
+                 "every model. Use this only for local development.");
+  }
+  for (const auto& p : cfg.providers) {
+    if (!p.tls_verify) {
+      spdlog::warn("provider '{}': TLS certificate verification is OFF (tls_verify: false)", p.name);
+    }
+  }
+}
+
+class Daemon {
+public:
+  explicit Daemon(std::string path) : path_(std::move(path)), metrics_(LLMGW_VERSION), state_(metrics_) {}
+
+  int run() {
+    auto loaded = config::load_file(path_);
+    if (!loaded.ok()) {
+      for (const auto& e : loaded.errors) {
+        std::cerr << e.to_string() << "\n";
+      }
+      return 1;
+    }
+    const auto& cfg = *loaded.config;
+    configure_daemon_log(cfg.logging);
+    state_.access_log = make_access_log(cfg.logging);
+    warn_about(cfg);
+    threads_ = worker_count(cfg);
+    install(loaded.config);
+    state_.reload = [this] { return reload("admin API"); };
+
+    server::Server server(state_, control_, threads_);
+    if (auto err = server.listen(cfg.server)) {
+      spdlog::error("{}", *err);
+      return 1;
+    }
+    server_ = &server;
+    listen_ = cfg.server.listen;
+    // Tests and scripts read the real ports from this line (listen on :0 picks free ports).
+    spdlog::info("llmgw {} listening on port {} (admin port {}), {} worker thread(s)", LLMGW_VERSION,
+                 server.main_port(), server.admin_port(), threads_);
+    std::cout << "llmgw listening on port " << server.main_port() << " admin port "
+              << server.admin_port() << std::endl;
+    server.start();
+    asio::co_spawn(control_, handle_signals(), asio::detached);
+    asio::co_spawn(control_, watch_config_file(), asio::detached);
+    control_.run();
+    server.stop();
+    spdlog::info("llmgw stopped");
+    if (state_.access_log) {
+      state_.access_log->flush();
+    }
+    return 0;
+  }
+
+private:
+  void install(std::shared_ptr<const config::Config> cfg) {
+    std::vector<std::string> problems;
+    auto table = router::RouteTable::build(std::move(cfg), threads_, &problems);
+    for (const auto& p : problems) {
+      spdlog::warn("{}", p);
+    }
+    state_.table.store(std::move(table));
+  }
+
+  std::pair<bool, std::string> reload(std::string_view trigger) {
+    auto loaded = config::load_file(path_);
+    nlohmann::json result;
+    if (!loaded.ok()) {
+      metrics_.config_reload(false);
+      result["result"] = "rejected";
+      result["errors"] = nlohmann::json::array();
+      for (const auto& e : loaded.errors) {
+        result["errors"].push_back(e.to_string());
+        spdlog::error("config reload ({}) rejected: {}", trigger, e.to_string());
+      }
+      spdlog::error("config reload ({}) rejected; the running config stays", trigger);
+      return {false, result.dump()};
+    }
+    if (loaded.config->server.listen != listen_) {
+      spdlog::warn("server.listen changed to {}: takes effect at restart", loaded.config->server.listen);
+    }
+    configure_daemon_log(loaded.config->logging);
+    warn_about(*loaded.config);
+    install(loaded.config);
+    metrics_.config_reload(true);
+    spdlog::info("config reloaded ({})", trigger);
+    result["result"] = "applied";
+    return {true, result.dump()};
+  }
+
+  asio::awaitable<void> handle_signals() {
+    asio::signal_set signals(control_, SIGINT, SIGTERM, SIGHUP);
+    for (;;) {
+      auto [ec, sig] = co_await signals.async_wait(use_tuple);
+      if (ec) {
+        co_return;
+      }
+      if (sig == SIGHUP) {
+        reload("SIGHUP");
+        continue;
+      }
+      co_await drain();
+      co_return;
+    }
+  }
+
+  // Stop accepting, let in-flight requests and streams finish up to drain_timeout, then stop.
+  asio::awaitable<void> drain() {
+    auto timeout = state_.table.load()->config().server.drain_timeout;
+    spdlog::info("draining: {} request(s) in flight, up to {}ms", state_.inflight.load(),
+                 timeout.count());
+    state_.draining = true;
+    server_->stop_accepting();
+    auto until = std::chrono::steady_clock::now() + timeout;
+    asio::steady_timer timer(control_);
+    while (state_.inflight.load() > 0 && std::chrono::steady_clock::now() < until) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(use_tuple);
+    }
+    if (state_.inflight.load() > 0) {
+      spdlog::warn("drain timeout: cancelling {} request(s)", state_.inflight.load());
+    }
+    control_.stop();
+  }
+
+  // Editors replace files (write to temp + rename), so watch the directory for the name.
+  asio::awaitable<void> watch_config_file() {
+    namespace fs = std::filesystem;
+    auto abs = fs::absolute(path_);
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) {
+      spdlog::warn("inotify unavailable; reload with SIGHUP or POST /admin/reload");
+      co_return;
+    }
+    if (inotify_add_watch(fd, abs.parent_path().c_str(),
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+      spdlog::warn("cannot watch {}; reload with SIGHUP or POST /admin/reload", abs.parent_path().string());
+      ::close(fd);
+      co_return;
+    }
+    asio::posix::stream_descriptor stream(control_, fd);
+    std::array<char, 4096> buf{};
+    asio::steady_timer debounce(control_);
+    for (;;) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf), use_tuple);
+      if (ec) {
+        co_return;
+      }
+      bool ours = false;
+      for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(buf.data() + off);
+        if (ev->len > 0 && abs.filename() == ev->name) {
+          ours = true;
+        }
+        off += sizeof(inotify_event) + ev->len;
+      }
+      if (!ours) {
+        continue;
+      }
+      // Saves often come as several events; reload once they settle.
+      debounce.expires_after(std::chrono::milliseconds(100));
+      co_await debounce.async_wait(use_tuple);
+      reload("file watch");
+    }
+  }
+
+  std::string path_;
+  metrics::Metrics metrics_;
+  server::GatewayState state_;
+  asio::io_context control_{1};
+  server::Server* server_ = nullptr;
+  std::string listen_;
+  unsigned threads_ = 1;
+};
+
+}  // namespace
+
+int run_daemon(const std::string& config_path) {
+  try {
+    Daemon daemon(config_path);
+    return daemon.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    return 1;
+  }
+}
+
+int check_config(const std::string& config_path) {
+  auto loaded = config::load_file(config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) {
+      std::cerr << e.to_string() << "\n";
+    }
+    return 1;
+  }
+  std::cout << config_path << ": OK (" << loaded.config->providers.size() << " providers, "
+            << loaded.config->models.size() << " models, " << loaded.config->keys.size()
+            << " keys)\n";
+  return 0;
+}
+
+}  // namespace llmgw::app

@@ -1,0 +1,30 @@
+# The gateway's modules (included from src/CMakeLists.txt). Allowed dependencies follow
+# docs/architecture.md: only upstream and server include Beast.
+llmgw_module(api SOURCES api/errors.cpp api/failure.cpp api/sse.cpp
+  DEPS llmgw_common nlohmann_json::nlohmann_json)
+
+llmgw_module(providers SOURCES providers/adapter.cpp providers/openai/openai_adapter.cpp
+  DEPS llmgw_api llmgw_config)
+
+llmgw_module(metrics SOURCES metrics/metrics.cpp
+  DEPS prometheus-cpp::core)
+
+llmgw_module(upstream SOURCES upstream/client.cpp
+  DEPS llmgw_asio llmgw_api llmgw_providers llmgw_config)
+
+llmgw_module(router SOURCES router/route_table.cpp router/router.cpp
+  DEPS llmgw_upstream llmgw_providers llmgw_metrics llmgw_api)
+
+llmgw_module(server SOURCES server/listener.cpp server/api_handler.cpp server/admin_handler.cpp
+  server/request_validation.cpp
+  DEPS llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
+
+llmgw_module(app SOURCES app/app.cpp
+  DEPS llmgw_server llmgw_router llmgw_config llmgw_metrics spdlog::spdlog)
+target_compile_definitions(llmgw_app PRIVATE LLMGW_VERSION="${PROJECT_VERSION}")
+
+add_executable(llmgw main.cpp)
+target_link_libraries(llmgw PRIVATE llmgw_app)
+target_include_directories(llmgw PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_compile_definitions(llmgw PRIVATE LLMGW_VERSION="${PROJECT_VERSION}")
+llmgw_warnings(llmgw)

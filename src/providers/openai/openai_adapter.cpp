@@ -1,0 +1,157 @@
+#include "providers/openai/openai_adapter.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "llmgw/api/sse.hpp"
+
+namespace llmgw::providers {
+namespace {
+
+std::string_view path_for(Operation op) {
+  switch (op) {
+    case Operation::chat: return "/chat/completions";
+    case Operation::completions: return "/completions";
+    case Operation::embeddings: return "/embeddings";
+  }
+  return "/";
+}
+
+bool contains(std::string_view hay, std::string_view needle) {
+  return hay.find(needle) != std::string_view::npos;
+}
+
+class OpenAiStreamTranslator final : public StreamTranslator {
+public:
+  explicit OpenAiStreamTranslator(bool client_wants_usage)
+      : client_wants_usage_(client_wants_usage) {}
+
+  bool feed(std::string_view bytes, std::string& out) override {
+    if (failure_) {
+      return false;
+    }
+    bool ok = decoder_.feed(bytes, [&](const api::SseEvent& ev) { on_event(ev, out); });
+    if (!ok && !failure_) {
+      failure_ = api::Failure{api::FailureClass::protocol, 0, std::nullopt,
+                              "upstream stream event too large", {}};
+    }
+    return !failure_;
+  }
+
+  bool finish(std::string& out) override {
+    if (failure_) {
+      return false;
+    }
+    if (done_) {
+      return true;
+    }
+    if (saw_finish_) {
+      // Some compatible servers end without [DONE]; the clients we serve expect it.
+      out += "data: [DONE]\n\n";
+      done_ = true;
+      return true;
+    }
+    failure_ = api::Failure{api::FailureClass::stall, 0, std::nullopt,
+                            "upstream stream ended before it finished", {}};
+    return false;
+  }
+
+  const Usage& usage() const override { return usage_; }
+  const std::optional<api::Failure>& failure() const override { return failure_; }
+
+private:
+  void on_event(const api::SseEvent& ev, std::string& out) {
+    if (done_ || failure_) {
+      return;
+    }
+    std::string_view data = ev.data;
+    if (data == "[DONE]") {
+      done_ = true;
+      out += "data: [DONE]\n\n";
+      return;
+    }
+    // Cheap substring checks first: most chunks are plain deltas and are relayed untouched.
+    if (contains(data, "\"error\"")) {
+      auto j = nlohmann::json::parse(data, nullptr, false);
+      if (j.is_object() && j.contains("error")) {
+        auto msg = j["error"].is_object() ? j["error"].value("message", std::string("error"))
+                                          : std::string("error");
+        failure_ = api::Failure{api::FailureClass::server_error, 0, std::nullopt,
+                                "upstream stream error: " + msg, std::string(data)};
+        return;
+      }
+    }
+    if (contains(data, "\"usage\":{") || contains(data, "\"usage\": {")) {
+      auto u = scan_usage(data);
+      if (u.present) {
+        usage_ = u;
+      }
+      if (!client_wants_usage_) {
+        // We asked for usage on the client's behalf; drop the extra usage-only chunk.
+        auto j = nlohmann::json::parse(data, nullptr, false);
+        if (j.is_object()) {
+          auto it = j.find("choices");
+          if (it == j.end() || (it->is_array() && it->empty())) {
+            return;
+          }
+        }
+      }
+    }
+    if (!saw_finish_ && contains(data, "\"finish_reason\":\"")) {
+      saw_finish_ = true;
+    }
+    out += "data: ";
+    out += data;
+    out += "\n\n";
+  }
+
+  api::SseDecoder decoder_;
+  Usage usage_;
+  std::optional<api::Failure> failure_;
+  bool client_wants_usage_;
+  bool done_ = false;
+  bool saw_finish_ = false;
+};
+
+}  // namespace
+
+UpstreamRequest OpenAiAdapter::build_request(Operation op, nlohmann::json& body,
+                                             const config::ProviderConfig& provider,
+                                             const config::TargetConfig& target,
+                                             const RequestOptions& options) const {
+  UpstreamRequest req;
+  req.target = provider.url.path;
+  req.target += path_for(op);
+  body["model"] = target.model;
+  if (options.stream && op != Operation::embeddings) {
+    // Ask for usage so tokens and cost are known; stripped again if the client didn't ask.
+    body["stream_options"]["include_usage"] = true;
+  }
+  req.body = body.dump();
+  req.headers.reserve(2 + provider.headers.size());
+  req.headers.push_back({"Content-Type", "application/json"});
+  if (!provider.api_key.empty()) {
+    req.headers.push_back({"Authorization", "Bearer " + provider.api_key});
+  }
+  for (const auto& [name, value] : provider.headers) {
+    req.headers.push_back({name, value});
+  }
+  return req;
+}
+
+std::string OpenAiAdapter::translate_response(Operation, std::string body, Usage& usage) const {
+  usage = scan_usage(body);
+  return body;
+}
+
+std::unique_ptr<StreamTranslator> OpenAiAdapter::make_stream_translator(
+    Operation, const RequestOptions& options) const {
+  return std::make_unique<OpenAiStreamTranslator>(options.client_wants_usage);
+}
+
+api::Failure OpenAiAdapter::classify_error(
+    int status, std::string_view body,
+    std::optional<std::chrono::milliseconds> retry_after) const {
+  return api::classify_openai_error(status, body, retry_after);
+}
+
+}  // namespace llmgw::providers

@@ -1,0 +1,30 @@
+#pragma once
+#include "llmgw/providers/adapter.hpp"
+
+namespace llmgw::providers {
+
+/// OpenAI and OpenAI-compatible servers (vLLM, Ollama, Groq, Together, ...): the ingress format
+/// is the upstream format, so translation is mostly pass-through plus model rewrite, usage
+/// accounting and removal of the usage chunk the client did not ask for.
+class OpenAiAdapter final : public ProviderAdapter {
+public:
+  explicit OpenAiAdapter(config::ProviderKind kind) : kind_(kind) {}
+
+  // ProviderAdapter
+  config::ProviderKind kind() const override { return kind_; }
+  bool supports(Operation) const override { return true; }
+  UpstreamRequest build_request(Operation op, nlohmann::json& body,
+                                const config::ProviderConfig& provider,
+                                const config::TargetConfig& target,
+                                const RequestOptions& options) const override;
+  std::string translate_response(Operation op, std::string body, Usage& usage) const override;
+  std::unique_ptr<StreamTranslator> make_stream_translator(
+      Operation op, const RequestOptions& options) const override;
+  api::Failure classify_error(int status, std::string_view body,
+                              std::optional<std::chrono::milliseconds> retry_after) const override;
+
+private:
+  config::ProviderKind kind_;
+};
+
+}  // namespace llmgw::providers

@@ -1,0 +1,37 @@
+#include "llmgw/router/route_table.hpp"
+
+namespace llmgw::router {
+
+std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config::Config> config,
+                                                    unsigned workers,
+                                                    std::vector<std::string>* problems) {
+  auto table = std::make_shared<RouteTable>();
+  table->config_ = std::move(config);
+  for (const auto& p : table->config_->providers) {
+    ProviderRoute route;
+    route.config = &p;
+    route.adapter = providers::make_adapter(p.kind);
+    route.endpoint = upstream::Endpoint::from(p, workers);
+    if (!route.adapter && problems) {
+      problems->push_back("provider '" + p.name + "': kind '" + std::string(config::to_string(p.kind)) +
+                          "' is not supported by this build yet; its targets are skipped");
+    }
+    table->providers_.emplace(p.name, std::move(route));
+  }
+  for (const auto& m : table->config_->models) {
+    table->models_.emplace(m.name, &m);
+  }
+  return table;
+}
+
+const config::ModelConfig* RouteTable::model(std::string_view name) const {
+  auto it = models_.find(std::string(name));
+  return it == models_.end() ? nullptr : it->second;
+}
+
+const ProviderRoute* RouteTable::provider(std::string_view name) const {
+  auto it = providers_.find(std::string(name));
+  return it == providers_.end() ? nullptr : &it->second;
+}
+
+}  // namespace llmgw::router

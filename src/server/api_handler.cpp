@@ -1,0 +1,316 @@
+// The client API (SPEC §2): authentication, request validation, routing to the Router, access
+// log and request metrics. No Beast here: requests arrive as HttpRequest, answers leave through
+// the ResponseSink.
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "llmgw/api/errors.hpp"
+#include "llmgw/common/strings.hpp"
+#include "llmgw/metrics/metrics.hpp"
+#include "llmgw/router/router.hpp"
+#include "llmgw/server/server.hpp"
+#include "server/request_validation.hpp"
+
+namespace llmgw::server {
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using std::chrono::steady_clock;
+
+struct Route {
+  std::string_view path;
+  providers::Operation op;
+};
+constexpr Route kProxyRoutes[] = {{"/v1/chat/completions", providers::Operation::chat},
+                                  {"/v1/completions", providers::Operation::completions},
+                                  {"/v1/embeddings", providers::Operation::embeddings}};
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) {
+    return false;
+  }
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// W3C traceparent: keep the trace id and flags, replace the parent id with our span.
+std::string next_traceparent(std::string_view in) {
+  if (in.size() != 55 || in[2] != '-' || in[35] != '-' || in[52] != '-') {
+    return {};
+  }
+  std::string out(in);
+  auto span = common::random_hex(16);
+  out.replace(36, 16, span);
+  return out;
+}
+
+bool key_allows(const config::KeyConfig* key, std::string_view model) {
+  if (!key || !key->models) {
+    return true;
+  }
+  for (const auto& m : *key->models) {
+    if (m == model) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// JSON bodies are built outside coroutine bodies (g++ 12 and initializer lists, see
+// providers::make_headers).
+json model_json(const config::ModelConfig& m) {
+  return json{{"id", m.name}, {"object", "model"}, {"created", 1700000000}, {"owned_by", "llmgw"}};
+}
+
+std::string model_list_body(const config::Config& cfg, const config::KeyConfig* key) {
+  json data = json::array();
+  for (const auto& m : cfg.models) {
+    if (key_allows(key, m.name)) {
+      data.push_back(model_json(m));
+    }
+  }
+  return json{{"object", "list"}, {"data", std::move(data)}}.dump();
+}
+
+std::string not_ready_body(const std::string& reason) {
+  return json{{"status", "not ready"}, {"reason", reason}}.dump();
+}
+
+std::string access_log_line(const HttpRequest& req, const std::string& key_name,
+                            std::string_view route, const std::string& model,
+                            const router::CallOutcome& outcome, double elapsed, bool stream) {
+  json line = {{"request_id", req.request_id},
+               {"key", key_name},
+               {"route", route},
+               {"model", model},
+               {"provider", outcome.provider},
+               {"served_model", outcome.served_model},
+               {"attempts", outcome.attempts},
+               {"status", outcome.status},
+               {"latency_ms", elapsed * 1000},
+               {"ttft_ms", outcome.ttft_seconds >= 0 ? json(outcome.ttft_seconds * 1000) : json()},
+               {"tokens_in", outcome.usage.prompt_tokens},
+               {"tokens_out", outcome.usage.completion_tokens},
+               {"cost_usd", outcome.cost_usd},
+               {"cache", "none"},
+               {"stream", stream},
+               {"remote", req.remote}};
+  if (!outcome.error_code.empty()) {
+    line["error"] = outcome.error_code;
+  }
+  return line.dump();
+}
+
+class InflightGuard {
+public:
+  explicit InflightGuard(GatewayState& s) : s_(s) {
+    s_.inflight.fetch_add(1, std::memory_order_relaxed);
+    s_.metrics.inflight_add(1);
+  }
+  ~InflightGuard() {
+    s_.inflight.fetch_sub(1, std::memory_order_relaxed);
+    s_.metrics.inflight_add(-1);
+  }
+  InflightGuard(const InflightGuard&) = delete;
+  InflightGuard& operator=(const InflightGuard&) = delete;
+
+private:
+  GatewayState& s_;
+};
+
+class ApiHandler final : public Handler {
+public:
+  explicit ApiHandler(GatewayState& state) : state_(state) {}
+
+  asio::awaitable<void> handle(HttpRequest& req, router::ResponseSink& sink,
+                               router::Router* router) override {
+    auto started = steady_clock::now();
+    if (!valid_request_id(req.request_id)) {
+      req.request_id = common::random_hex(32);
+    }
+    auto table = state_.table.load();
+    if (req.path == "/healthz") {
+      co_await sink.send(200, providers::make_headers("content-type", "application/json"), R"({"status":"ok"})");
+      co_return;
+    }
+    if (req.path == "/readyz") {
+      co_await readyz(*table, sink);
+      co_return;
+    }
+    if (req.path == "/v1/models" || req.path.starts_with("/v1/models/")) {
+      if (req.method != "GET") {
+        co_await send_error(sink, req, api::method_not_allowed(req.method, req.path));
+        co_return;
+      }
+      co_await models(*table, req, sink);
+      co_return;
+    }
+    for (const auto& r : kProxyRoutes) {
+      if (req.path == r.path) {
+        if (req.method != "POST") {
+          co_await send_error(sink, req, api::method_not_allowed(req.method, req.path));
+          co_return;
+        }
+        InflightGuard guard(state_);
+        co_await proxy(table, r, req, sink, *router, started);
+        co_return;
+      }
+    }
+    co_await send_error(sink, req, api::not_found_route(req.path));
+  }
+
+private:
+  asio::awaitable<void> send_error(router::ResponseSink& sink, const HttpRequest& req,
+                                   const api::GatewayError& e) {
+    co_await sink.send(e.status,
+                       providers::make_headers("content-type", "application/json", "x-request-id", req.request_id),
+                       api::openai_error_body(e));
+  }
+
+  // Authenticates the client; the key's config on success, nullptr when auth is off.
+  const config::KeyConfig* authenticate(const config::Config& cfg, const HttpRequest& req,
+                                        std::optional<api::GatewayError>& error) {
+    if (!cfg.auth.required) {
+      return nullptr;
+    }
+    std::string_view presented;
+    if (req.authorization.size() > 7 && common::iequals(req.authorization.substr(0, 7), "bearer ")) {
+      presented = common::trim(std::string_view(req.authorization).substr(7));
+    } else if (!req.x_api_key.empty()) {
+      presented = req.x_api_key;
+    }
+    if (presented.empty()) {
+      error = api::invalid_api_key("Missing API key: send 'Authorization: Bearer <key>'.");
+      return nullptr;
+    }
+    auto digest = common::sha256_hex(presented);
+    const config::KeyConfig* match = nullptr;
+    for (const auto& k : cfg.keys) {
+      // Compare against every key, without early exit, so timing says nothing about which.
+      if (common::constant_time_equals(digest, k.sha256)) {
+        match = &k;
+      }
+    }
+    if (!match) {
+      error = api::invalid_api_key("Invalid API key.");
+    }
+    return match;
+  }
+
+  asio::awaitable<void> readyz(const router::RouteTable& table, router::ResponseSink& sink) {
+    if (state_.draining.load()) {
+      co_await sink.send(503, providers::make_headers("content-type", "application/json"),
+                         R"({"status":"draining","reason":"the gateway is shutting down"})");
+      co_return;
+    }
+    std::string reason;
+    for (const auto& m : table.config().models) {
+      for (const auto& t : m.targets) {
+        const auto* p = table.provider(t.provider);
+        if (p && p->adapter) {
+          co_await sink.send(200, providers::make_headers("content-type", "application/json"), R"({"status":"ready"})");
+          co_return;
+        }
+      }
+    }
+    reason = table.config().models.empty() ? "no models are configured"
+                                            : "no model has a routable target";
+    co_await sink.send(503, providers::make_headers("content-type", "application/json"),
+                       not_ready_body(reason));
+  }
+
+  asio::awaitable<void> models(const router::RouteTable& table, const HttpRequest& req,
+                               router::ResponseSink& sink) {
+    std::optional<api::GatewayError> error;
+    const auto* key = authenticate(table.config(), req, error);
+    if (error) {
+      co_await send_error(sink, req, *error);
+      co_return;
+    }
+    if (req.path.size() > std::string_view("/v1/models/").size()) {
+      auto id = req.path.substr(std::string_view("/v1/models/").size());
+      const auto* m = table.model(id);
+      if (!m || !key_allows(key, id)) {
+        co_await send_error(sink, req, api::model_not_found(id));
+        co_return;
+      }
+      auto body = model_json(*m).dump();
+      co_await sink.send(200, providers::make_headers("content-type", "application/json", "x-request-id", req.request_id),
+                         std::move(body));
+      co_return;
+    }
+    co_await sink.send(200, providers::make_headers("content-type", "application/json", "x-request-id", req.request_id),
+                       model_list_body(table.config(), key));
+  }
+
+  asio::awaitable<void> proxy(std::shared_ptr<const router::RouteTable> table, const Route& route,
+                              HttpRequest& req, router::ResponseSink& sink, router::Router& router,
+                              steady_clock::time_point started) {
+    const auto& cfg = table->config();
+    std::optional<api::GatewayError> error;
+    const auto* key = authenticate(cfg, req, error);
+    std::string key_name = key ? key->name : "";
+    json body;
+    std::string model;
+    if (!error) {
+      body = json::parse(req.body, nullptr, false);
+      error = validate_request(route.op, body);
+    }
+    if (!error) {
+      model = body["model"].get<std::string>();
+      if (!table->model(model)) {
+        error = api::model_not_found(model);
+      } else if (!key_allows(key, model)) {
+        error = api::model_not_allowed(model);
+      }
+    }
+    router::CallOutcome outcome;
+    if (error) {
+      outcome.status = error->status;
+      outcome.error_code = error->code;
+      co_await send_error(sink, req, *error);
+    } else {
+      router::CallRequest call;
+      call.op = route.op;
+      call.route = route.path;
+      call.body = &body;
+      call.model = model;
+      call.stream = body.value("stream", false);
+      if (auto so = body.find("stream_options"); so != body.end() && so->is_object()) {
+        call.client_wants_usage = so->value("include_usage", false);
+      }
+      call.request_id = req.request_id;
+      call.traceparent = next_traceparent(req.traceparent);
+      if (!call.traceparent.empty()) {
+        call.tracestate = req.tracestate;
+      }
+      call.started = started;
+      call.deadline = started + cfg.server.request_timeout;
+      outcome = co_await router.call(*table, call, sink);
+    }
+    auto elapsed = std::chrono::duration<double>(steady_clock::now() - started).count();
+    state_.metrics.request_finished(route.path, model, outcome.provider, outcome.status, elapsed);
+    if (outcome.ttft_seconds >= 0) {
+      state_.metrics.time_to_first_token(model, outcome.provider, outcome.ttft_seconds);
+    }
+    if (state_.access_log) {
+      state_.access_log->info(access_log_line(req, key_name, route.path, model, outcome, elapsed,
+                                              body.is_object() && body.value("stream", false)));
+    }
+  }
+
+  GatewayState& state_;
+};
+
+}  // namespace
+
+std::unique_ptr<Handler> make_api_handler(GatewayState& state) {
+  return std::make_unique<ApiHandler>(state);
+}
+
+}  // namespace llmgw::server
