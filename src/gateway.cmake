@@ -12,11 +12,11 @@ llmgw_module(metrics SOURCES metrics/metrics.cpp
 llmgw_module(upstream SOURCES upstream/client.cpp
   DEPS llmgw_asio llmgw_api llmgw_providers llmgw_config)
 
-llmgw_module(router SOURCES router/route_table.cpp router/router.cpp
+llmgw_module(router SOURCES router/route_table.cpp router/router.cpp router/plan.cpp
   DEPS llmgw_upstream llmgw_providers llmgw_metrics llmgw_api)
 
 llmgw_module(server SOURCES server/listener.cpp server/api_handler.cpp server/admin_handler.cpp
-  server/request_validation.cpp
+  server/request_validation.cpp server/auth.cpp
   DEPS llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp

@@ -92,7 +92,7 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
   }
   url.port = port.value_or(url.tls() ? 443 : 80);
   if (slash != std::string_view::npos) {
-    if (rest[slash] != '/') {
+    if (rest[slash] != '/' || rest.find_first_of("?#", slash) != std::string_view::npos) {
       fail(error, "query and fragment are not allowed in a base URL");
       return std::nullopt;
     }

@@ -5,10 +5,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "llmgw/api/errors.hpp"
 #include "llmgw/metrics/metrics.hpp"
+#include "router/plan.hpp"
 
 namespace llmgw::router {
 namespace {
@@ -18,97 +18,8 @@ using std::chrono::steady_clock;
 constexpr std::size_t kMaxErrorBody = 1u << 20;
 constexpr std::size_t kMaxResponseBody = 64u << 20;
 
-struct PlannedTarget {
-  const config::ModelConfig* model = nullptr;
-  const config::TargetConfig* target = nullptr;
-  const ProviderRoute* provider = nullptr;
-  std::optional<api::Failure> last_failure;
-  unsigned tries = 0;
-  bool retry_again = false;
-};
-
 double seconds_since(steady_clock::time_point t) {
   return std::chrono::duration<double>(steady_clock::now() - t).count();
-}
-
-// Whether `retry.on` lists this failure for another try on the same target.
-bool retry_allowed(const config::RetryConfig& retry, const api::Failure& f) {
-  for (const auto& cond : retry.on) {
-    switch (f.cls) {
-      case api::FailureClass::connect:
-      case api::FailureClass::tls:
-        if (cond == "connect") {
-          return true;
-        }
-        break;
-      case api::FailureClass::timeout:
-      case api::FailureClass::stall:
-        if (cond == "timeout") {
-          return true;
-        }
-        break;
-      default:
-        break;
-    }
-    if (f.status >= 500 && cond == "5xx") {
-      return true;
-    }
-    if (f.status == 429 && cond == "429") {
-      return true;
-    }
-    if (f.status >= 400 && f.status < 500 && cond == "4xx") {
-      return true;
-    }
-    if (f.status != 0 && cond == std::to_string(f.status)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// Full jitter (AWS architecture blog): uniform in [0, min(max, base * 2^round)].
-std::chrono::milliseconds backoff_delay(const config::BackoffConfig& b, unsigned round) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto cap = b.base.count() * (1LL << std::min(round, 20u));
-  cap = std::min<long long>(cap, b.max.count());
-  if (cap <= 0) {
-    return std::chrono::milliseconds(0);
-  }
-  switch (b.jitter) {
-    case config::Jitter::none: return std::chrono::milliseconds(cap);
-    case config::Jitter::equal:
-      return std::chrono::milliseconds(cap / 2 +
-                                       std::uniform_int_distribution<long long>(0, cap / 2)(rng));
-    case config::Jitter::full: break;
-  }
-  return std::chrono::milliseconds(std::uniform_int_distribution<long long>(0, cap)(rng));
-}
-
-std::vector<PlannedTarget> plan_targets(const RouteTable& table, const config::ModelConfig& model,
-                                        providers::Operation op,
-                                        std::vector<std::string>& skipped) {
-  std::vector<PlannedTarget> plan;
-  std::vector<const config::ModelConfig*> models{&model};
-  for (const auto& name : model.fallbacks) {
-    if (const auto* fb = table.model(name)) {
-      models.push_back(fb);
-    }
-  }
-  for (const auto* m : models) {
-    for (const auto& t : m->targets) {
-      const auto* p = table.provider(t.provider);
-      if (!p || !p->adapter) {
-        skipped.push_back(t.provider + ": provider kind not supported by this build");
-        continue;
-      }
-      if (!p->adapter->supports(op)) {
-        skipped.push_back(t.provider + ": does not offer " + std::string(providers::to_string(op)));
-        continue;
-      }
-      plan.push_back(PlannedTarget{m, &t, p, std::nullopt, 0, false});
-    }
-  }
-  return plan;
 }
 
 std::vector<providers::Header> response_headers(const CallRequest& req, const CallOutcome& out) {
@@ -260,6 +171,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   const auto& retry = model->retry;
   auto max_attempts = std::max<std::size_t>(retry.attempts, plan.size());
   auto executor = co_await asio::this_coro::executor;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
 
   for (unsigned round = 0; out.attempts < max_attempts; ++round) {
     bool tried = false;
@@ -271,7 +183,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         if (!p.retry_again) {
           continue;
         }
-        auto delay = backoff_delay(retry.backoff, round - 1);
+        auto delay = backoff_delay(retry.backoff, round - 1, rng);
         if (p.last_failure && p.last_failure->retry_after) {
           delay = std::max(delay, *p.last_failure->retry_after);
         }

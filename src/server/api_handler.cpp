@@ -9,6 +9,7 @@
 #include "llmgw/metrics/metrics.hpp"
 #include "llmgw/router/router.hpp"
 #include "llmgw/server/server.hpp"
+#include "server/auth.hpp"
 #include "server/request_validation.hpp"
 
 namespace llmgw::server {
@@ -47,18 +48,6 @@ std::string next_traceparent(std::string_view in) {
   auto span = common::random_hex(16);
   out.replace(36, 16, span);
   return out;
-}
-
-bool key_allows(const config::KeyConfig* key, std::string_view model) {
-  if (!key || !key->models) {
-    return true;
-  }
-  for (const auto& m : *key->models) {
-    if (m == model) {
-      return true;
-    }
-  }
-  return false;
 }
 
 // JSON bodies are built outside coroutine bodies (g++ 12 and initializer lists, see
@@ -172,36 +161,6 @@ private:
                        api::openai_error_body(e));
   }
 
-  // Authenticates the client; the key's config on success, nullptr when auth is off.
-  const config::KeyConfig* authenticate(const config::Config& cfg, const HttpRequest& req,
-                                        std::optional<api::GatewayError>& error) {
-    if (!cfg.auth.required) {
-      return nullptr;
-    }
-    std::string_view presented;
-    if (req.authorization.size() > 7 && common::iequals(req.authorization.substr(0, 7), "bearer ")) {
-      presented = common::trim(std::string_view(req.authorization).substr(7));
-    } else if (!req.x_api_key.empty()) {
-      presented = req.x_api_key;
-    }
-    if (presented.empty()) {
-      error = api::invalid_api_key("Missing API key: send 'Authorization: Bearer <key>'.");
-      return nullptr;
-    }
-    auto digest = common::sha256_hex(presented);
-    const config::KeyConfig* match = nullptr;
-    for (const auto& k : cfg.keys) {
-      // Compare against every key, without early exit, so timing says nothing about which.
-      if (common::constant_time_equals(digest, k.sha256)) {
-        match = &k;
-      }
-    }
-    if (!match) {
-      error = api::invalid_api_key("Invalid API key.");
-    }
-    return match;
-  }
-
   asio::awaitable<void> readyz(const router::RouteTable& table, router::ResponseSink& sink) {
     if (state_.draining.load()) {
       co_await sink.send(503, providers::make_headers("content-type", "application/json"),
@@ -226,10 +185,10 @@ private:
 
   asio::awaitable<void> models(const router::RouteTable& table, const HttpRequest& req,
                                router::ResponseSink& sink) {
-    std::optional<api::GatewayError> error;
-    const auto* key = authenticate(table.config(), req, error);
-    if (error) {
-      co_await send_error(sink, req, *error);
+    auto auth = authenticate(table.config(), req.authorization, req.x_api_key);
+    const auto* key = auth.key;
+    if (auth.error) {
+      co_await send_error(sink, req, *auth.error);
       co_return;
     }
     if (req.path.size() > std::string_view("/v1/models/").size()) {
@@ -252,8 +211,9 @@ private:
                               HttpRequest& req, router::ResponseSink& sink, router::Router& router,
                               steady_clock::time_point started) {
     const auto& cfg = table->config();
-    std::optional<api::GatewayError> error;
-    const auto* key = authenticate(cfg, req, error);
+    auto auth = authenticate(cfg, req.authorization, req.x_api_key);
+    const auto* key = auth.key;
+    std::optional<api::GatewayError> error = auth.error;
     std::string key_name = key ? key->name : "";
     json body;
     std::string model;

@@ -1,0 +1,1 @@
+llmgw_unit_test(common_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/common_test.cpp DEPS llmgw_common)

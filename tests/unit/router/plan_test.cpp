@@ -1,0 +1,98 @@
+#include "router/plan.hpp"
+
+#include <gtest/gtest.h>
+
+namespace llmgw::router {
+namespace {
+
+config::ProviderConfig provider(std::string name, config::ProviderKind kind) {
+  config::ProviderConfig p;
+  p.name = std::move(name);
+  p.kind = kind;
+  p.base_url = "http://127.0.0.1:1/v1";
+  p.url = *common::parse_url(p.base_url);
+  return p;
+}
+
+config::TargetConfig target(std::string provider, std::string model) {
+  config::TargetConfig t;
+  t.provider = std::move(provider);
+  t.model = std::move(model);
+  return t;
+}
+
+std::shared_ptr<const RouteTable> table() {
+  auto cfg = std::make_shared<config::Config>();
+  cfg->providers = {provider("a", config::ProviderKind::openai),
+                    provider("b", config::ProviderKind::openai_compatible),
+                    provider("claude", config::ProviderKind::anthropic),
+                    provider("c", config::ProviderKind::openai)};
+  config::ModelConfig smart;
+  smart.name = "smart";
+  smart.targets = {target("a", "gpt-4o"), target("claude", "claude-x"), target("b", "qwen")};
+  smart.fallbacks = {"cheap"};
+  config::ModelConfig cheap;
+  cheap.name = "cheap";
+  cheap.targets = {target("c", "mini")};
+  cfg->models = {smart, cheap};
+  return RouteTable::build(cfg, 1);
+}
+
+TEST(PlanTargets, PriorityOrderThenFallbacks) {
+  auto t = table();
+  std::vector<std::string> skipped;
+  auto plan = plan_targets(*t, *t->model("smart"), providers::Operation::chat, skipped);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[0].provider->config->name, "a");
+  EXPECT_EQ(plan[1].provider->config->name, "b");
+  EXPECT_EQ(plan[2].provider->config->name, "c");
+  EXPECT_EQ(plan[2].model->name, "cheap");
+  EXPECT_EQ(plan[0].target->model, "gpt-4o");
+  // A kind this build cannot speak yet is skipped, and said so.
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_NE(skipped[0].find("claude"), std::string::npos);
+}
+
+TEST(RouteTable, MapsProvidersToEndpoints) {
+  auto t = table();
+  ASSERT_NE(t->provider("a"), nullptr);
+  EXPECT_EQ(t->provider("a")->endpoint.url.port, 1);
+  EXPECT_EQ(t->provider("claude")->adapter, nullptr);
+  EXPECT_EQ(t->model("nope"), nullptr);
+}
+
+TEST(RetryAllowed, FollowsRetryOn) {
+  config::RetryConfig r;  // default on: connect, timeout, 429, 5xx
+  EXPECT_TRUE(retry_allowed(r, {api::FailureClass::connect, 0, {}, "", ""}));
+  EXPECT_TRUE(retry_allowed(r, {api::FailureClass::timeout, 0, {}, "", ""}));
+  EXPECT_TRUE(retry_allowed(r, {api::FailureClass::rate_limited, 429, {}, "", ""}));
+  EXPECT_TRUE(retry_allowed(r, {api::FailureClass::server_error, 503, {}, "", ""}));
+  EXPECT_FALSE(retry_allowed(r, {api::FailureClass::conflict, 409, {}, "", ""}));
+  r.on = {"503"};
+  EXPECT_TRUE(retry_allowed(r, {api::FailureClass::server_error, 503, {}, "", ""}));
+  EXPECT_FALSE(retry_allowed(r, {api::FailureClass::server_error, 500, {}, "", ""}));
+  EXPECT_FALSE(retry_allowed(r, {api::FailureClass::connect, 0, {}, "", ""}));
+}
+
+TEST(BackoffDelay, FullJitterStaysWithinExponentialCap) {
+  config::BackoffConfig b;
+  b.base = std::chrono::milliseconds(100);
+  b.max = std::chrono::milliseconds(1000);
+  std::mt19937_64 rng(42);
+  for (unsigned round = 0; round < 8; ++round) {
+    auto cap = std::min<long long>(100LL << round, 1000);
+    long long seen_max = 0;
+    for (int i = 0; i < 200; ++i) {
+      long long d = backoff_delay(b, round, rng).count();
+      ASSERT_GE(d, 0);
+      ASSERT_LE(d, cap);
+      seen_max = std::max(seen_max, d);
+    }
+    EXPECT_GT(seen_max, cap / 2) << "jitter should spread over the whole range";
+  }
+  b.jitter = config::Jitter::none;
+  EXPECT_EQ(backoff_delay(b, 2, rng).count(), 400);
+}
+
+}  // namespace
+}  // namespace llmgw::router

@@ -1,0 +1,1 @@
+llmgw_unit_test(router_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/plan_test.cpp DEPS llmgw_router)
