@@ -123,6 +123,10 @@ public:
     asio::co_spawn(control_, watch_config_file(), asio::detached);
     control_.run();
     server.stop();
+    // Let the closed acceptors' cancelled accepts finish before the workers' io_contexts
+    // (which their sockets belong to) go away with `server`.
+    control_.restart();
+    control_.poll();
     spdlog::info("llmgw stopped");
     if (state_.access_log) {
       state_.access_log->flush();

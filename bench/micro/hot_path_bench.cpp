@@ -1,0 +1,89 @@
+#include <benchmark/benchmark.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "llmgw/api/sse.hpp"
+#include "llmgw/providers/adapter.hpp"
+#include "server/request_validation.hpp"
+
+namespace {
+
+using namespace llmgw;
+
+std::string fixture(const char* name) {
+  std::ifstream in(std::string(LLMGW_SOURCE_DIR) + "/tests/fixtures/openai/" + name,
+                   std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const char* kChatBody =
+    R"({"model":"smart","messages":[{"role":"system","content":"You are terse."},)"
+    R"({"role":"user","content":"What is the capital of France? Answer in one word."}],)"
+    R"("temperature":0,"max_tokens":64,"stream":true})";
+
+void BM_SseDecodeLongStream(benchmark::State& state) {
+  auto text = fixture("chat-stream-long-text.sse");
+  for (auto _ : state) {
+    api::SseDecoder d;
+    std::size_t n = 0;
+    d.feed(text, [&](const api::SseEvent& e) { n += e.data.size(); });
+    benchmark::DoNotOptimize(n);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+BENCHMARK(BM_SseDecodeLongStream);
+
+void BM_OpenAiStreamTranslate(benchmark::State& state) {
+  auto text = fixture("chat-stream-long-text.sse");
+  auto adapter = providers::make_adapter(config::ProviderKind::openai);
+  std::string out;
+  out.reserve(text.size());
+  for (auto _ : state) {
+    auto tr = adapter->make_stream_translator(providers::Operation::chat, {true, false});
+    out.clear();
+    // Feed in 512-byte slices, the way bytes come off a socket.
+    for (std::size_t i = 0; i < text.size(); i += 512) {
+      tr->feed(std::string_view(text).substr(i, 512), out);
+    }
+    tr->finish(out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+BENCHMARK(BM_OpenAiStreamTranslate);
+
+// What the gateway does to every request body before it goes upstream: parse, validate,
+// render for the target (model rewrite, usage option, headers).
+void BM_ParseValidateRender(benchmark::State& state) {
+  auto adapter = providers::make_adapter(config::ProviderKind::openai);
+  config::ProviderConfig p;
+  p.name = "openai";
+  p.url = *common::parse_url("https://api.openai.com/v1");
+  p.api_key = "sk-test";
+  config::TargetConfig t;
+  t.model = "gpt-4o";
+  for (auto _ : state) {
+    auto body = nlohmann::json::parse(kChatBody);
+    auto err = server::validate_request(providers::Operation::chat, body);
+    auto req = adapter->build_request(providers::Operation::chat, body, p, t, {true, false});
+    benchmark::DoNotOptimize(err);
+    benchmark::DoNotOptimize(req.body.data());
+  }
+}
+BENCHMARK(BM_ParseValidateRender);
+
+void BM_ScanUsageNonStream(benchmark::State& state) {
+  auto body = fixture("chat-nonstream-basic.json");
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(providers::scan_usage(body));
+  }
+}
+BENCHMARK(BM_ScanUsageNonStream);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and runs every test: unit tests (ctest), integration tests
+# against the real daemon and simulator (node:test, including the official openai SDK), and the
+# unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Set LLMGW_SKIP_ASAN=1 to skip the sanitizer pass locally.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+echo "== build (release with debug info)"
+scripts/build.sh build
+
+echo "== unit tests"
+ctest --test-dir build -L unit --output-on-failure -j2 --timeout 120
+
+echo "== integration tests"
+(cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+LLMGW_BIN="$PWD/build/src/llmgw" LLMGW_SIM_BIN="$PWD/build/src/sim/llmgw-sim" \
+  node --test --test-concurrency=1 tests/integration/
+
+if [ "${LLMGW_SKIP_ASAN:-0}" != "1" ]; then
+  echo "== unit tests under ASan + UBSan"
+  LLMGW_SANITIZE=address,undefined scripts/build.sh build-asan unit_tests
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan -L unit --output-on-failure -j2 --timeout 300
+fi
+echo "== all tests passed"

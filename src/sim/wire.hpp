@@ -1,0 +1,72 @@
+#pragma once
+// The seam between the HTTP server and the provider wire formats. A WireFormat turns a request
+// on the paths it owns into a Reply (a whole body, or a list of SSE events the server paces and
+// truncates according to the active fault). Adding Anthropic or Gemini means adding a WireFormat.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace llmgw::sim {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct ApiRequest {
+  std::string method;
+  std::string path;  // without the query string
+  std::string query;
+  HeaderList headers;  // names lowercased
+  std::string body;
+
+  /// First value of a header (name must be lowercase), empty when absent.
+  std::string_view header(std::string_view lower_name) const;
+};
+
+struct Reply {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  HeaderList headers;
+  std::string body;
+  bool stream = false;
+  // Complete SSE events ("data: ...\n\n"). Events [first_content_event, first_content_event +
+  // content_events) carry model output; die_after counts only those.
+  std::vector<std::string> events;
+  std::size_t first_content_event = 0;
+  std::size_t content_events = 0;
+};
+
+struct SimInfo {
+  std::string name;
+  std::vector<std::string> models;
+  std::string fingerprint;  // system_fingerprint, stable per process
+};
+
+/// Error details from a fault; empty fields get the format's defaults for the status.
+struct ErrorFields {
+  std::string type;
+  std::string code;
+  std::string message;
+};
+
+class WireFormat {
+ public:
+  virtual ~WireFormat() = default;
+  /// Whether `path` is one of this format's model paths (faults and stats apply to these).
+  virtual bool owns(std::string_view path) const = 0;
+  virtual bool authorized(const ApiRequest& request, std::string_view api_key) const = 0;
+  virtual Reply unauthorized() const = 0;
+  virtual Reply not_found(const ApiRequest& request) const = 0;
+  virtual Reply error(unsigned status, const ErrorFields& fields) const = 0;
+  virtual Reply payload_too_large() const = 0;
+  virtual Reply handle(const ApiRequest& request, bool garbage) const = 0;
+};
+
+std::unique_ptr<WireFormat> make_openai_format(const SimInfo& info);
+
+/// Appends `text` as a JSON string literal (quotes included); the streaming hot path builds
+/// chunks by hand instead of through a DOM.
+void append_json_string(std::string& out, std::string_view text);
+
+}  // namespace llmgw::sim
