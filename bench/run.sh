@@ -122,6 +122,7 @@ awk -v g="${RPS[llmgw]}" -v n="${RPS[nginx]}" -v d="${RPS[direct]}" \
     -v gl="${L50[llmgw]}" -v nl="${L50[nginx]}" -v dl="${L50[direct]}" \
     -v gt="${TTFB[llmgw]}" -v nt="${TTFB[nginx]}" -v dt="${TTFB[direct]}" 'BEGIN {
   printf "\nthroughput llmgw/nginx: %.2f   llmgw/direct: %.2f   nginx/direct: %.2f\n", g/n, g/d, n/d
-  printf "added p50 at ~500 rps: llmgw %+.3f ms, nginx %+.3f ms (ratio %.2f)\n", gl-dl, nl-dl, (nl-dl) > 0 ? (gl-dl)/(nl-dl) : 0
+  ratio = (nl - dl > 0) ? (gl - dl) / (nl - dl) : 0
+  printf "added p50 at ~500 rps: llmgw %+.3f ms, nginx %+.3f ms (ratio %.2f)\n", gl-dl, nl-dl, ratio
   printf "added streaming TTFB: llmgw %+.3f ms, nginx %+.3f ms\n", gt-dt, nt-dt
 }'
