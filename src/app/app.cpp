@@ -113,13 +113,17 @@ public:
     }
     server_ = &server;
     listen_ = cfg.server.listen;
+    // Catch signals before announcing readiness: a SIGHUP or SIGTERM sent as soon as the line
+    // below appears must reload or drain, not kill the process with the default action. Asio
+    // queues a signal that arrives before the first async_wait.
+    asio::signal_set signals(control_, SIGINT, SIGTERM, SIGHUP);
     // Tests and scripts read the real ports from this line (listen on :0 picks free ports).
     spdlog::info("llmgw {} listening on port {} (admin port {}), {} worker thread(s)", LLMGW_VERSION,
                  server.main_port(), server.admin_port(), threads_);
     std::cout << "llmgw listening on port " << server.main_port() << " admin port "
               << server.admin_port() << std::endl;
     server.start();
-    asio::co_spawn(control_, handle_signals(), asio::detached);
+    asio::co_spawn(control_, handle_signals(signals), asio::detached);
     asio::co_spawn(control_, watch_config_file(), asio::detached);
     control_.run();
     server.stop();
@@ -170,8 +174,7 @@ private:
     return {true, result.dump()};
   }
 
-  asio::awaitable<void> handle_signals() {
-    asio::signal_set signals(control_, SIGINT, SIGTERM, SIGHUP);
+  asio::awaitable<void> handle_signals(asio::signal_set& signals) {
     for (;;) {
       auto [ec, sig] = co_await signals.async_wait(use_tuple);
       if (ec) {

@@ -7,6 +7,10 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
+#include <cstdio>
+#include <unordered_map>
+
 namespace llmgw::metrics {
 namespace {
 
@@ -22,9 +26,45 @@ const prometheus::Histogram::BucketBoundaries& latency_buckets() {
 
 std::string code_label(int status) { return std::to_string(status); }
 
+// Family::Add builds a label map, hashes it, takes the family's mutex and (for histograms)
+// constructs a throw-away metric on every call. The hot path instead looks the handle up in a
+// per-thread cache keyed by the label values; only a label combination's first use per thread
+// goes to the family. Handles live as long as the family (never removed).
+template <class T>
+class HandleCache {
+public:
+  template <class MakeFn>
+  T& get(std::uint64_t owner, const void* family, std::string_view a, std::string_view b, std::string_view c,
+         std::string_view d, MakeFn&& make) {
+    thread_local std::unordered_map<std::string, T*> cache;
+    thread_local std::string key;
+    key.clear();
+    // The owner id keeps a new Metrics at a recycled address from seeing stale handles.
+    key.append(reinterpret_cast<const char*>(&owner), sizeof(owner));
+    key.append(reinterpret_cast<const char*>(&family), sizeof(family));
+    for (auto part : {a, b, c, d}) {
+      key.append(part);
+      key.push_back('\x1f');
+    }
+    auto it = cache.find(key);
+    if (it != cache.end()) {
+      return *it->second;
+    }
+    T& handle = make();
+    cache.emplace(key, &handle);
+    return handle;
+  }
+};
+
+HandleCache<prometheus::Counter> counters;
+HandleCache<prometheus::Histogram> histograms;
+
 }  // namespace
 
+std::atomic<std::uint64_t> next_metrics_id{1};
+
 struct Metrics::Impl {
+  std::uint64_t id = next_metrics_id.fetch_add(1);
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   prometheus::Family<prometheus::Counter>& requests =
       BuildCounter().Name("llmgw_requests_total").Help("Client requests by route, model, serving provider and HTTP status").Register(*registry);
@@ -69,41 +109,69 @@ std::string Metrics::serialize() const {
 
 void Metrics::request_finished(std::string_view route, std::string_view model,
                                std::string_view provider, int status, double seconds) {
-  impl_->requests
-      .Add({{"route", std::string(route)},
-            {"model", std::string(model)},
-            {"provider", std::string(provider)},
-            {"code", code_label(status)}})
+  char code[8];
+  auto n = std::snprintf(code, sizeof code, "%d", status);
+  std::string_view code_sv(code, static_cast<std::size_t>(std::max(0, n)));
+  counters
+      .get(impl_->id, &impl_->requests, route, model, provider, code_sv,
+           [&]() -> prometheus::Counter& {
+             return impl_->requests.Add({{"route", std::string(route)},
+                                         {"model", std::string(model)},
+                                         {"provider", std::string(provider)},
+                                         {"code", code_label(status)}});
+           })
       .Increment();
-  impl_->request_duration
-      .Add({{"route", std::string(route)}, {"model", std::string(model)}}, latency_buckets())
+  histograms
+      .get(impl_->id, &impl_->request_duration, route, model, {}, {},
+           [&]() -> prometheus::Histogram& {
+             return impl_->request_duration.Add(
+                 {{"route", std::string(route)}, {"model", std::string(model)}}, latency_buckets());
+           })
       .Observe(seconds);
 }
 
 void Metrics::time_to_first_token(std::string_view model, std::string_view provider,
                                   double seconds) {
-  impl_->ttft.Add({{"model", std::string(model)}, {"provider", std::string(provider)}},
-                  latency_buckets())
+  histograms
+      .get(impl_->id, &impl_->ttft, model, provider, {}, {},
+           [&]() -> prometheus::Histogram& {
+             return impl_->ttft.Add({{"model", std::string(model)}, {"provider", std::string(provider)}},
+                                    latency_buckets());
+           })
       .Observe(seconds);
 }
 
 void Metrics::upstream_request(std::string_view provider, std::string_view outcome,
                                double seconds) {
-  impl_->upstream_requests
-      .Add({{"provider", std::string(provider)}, {"outcome", std::string(outcome)}})
+  counters
+      .get(impl_->id, &impl_->upstream_requests, provider, outcome, {}, {},
+           [&]() -> prometheus::Counter& {
+             return impl_->upstream_requests.Add(
+                 {{"provider", std::string(provider)}, {"outcome", std::string(outcome)}});
+           })
       .Increment();
-  impl_->upstream_duration.Add({{"provider", std::string(provider)}}, latency_buckets())
+  histograms
+      .get(impl_->id, &impl_->upstream_duration, provider, {}, {}, {},
+           [&]() -> prometheus::Histogram& {
+             return impl_->upstream_duration.Add({{"provider", std::string(provider)}},
+                                                 latency_buckets());
+           })
       .Observe(seconds);
 }
 
 void Metrics::tokens(std::string_view provider, std::string_view model, std::uint64_t input,
                      std::uint64_t output) {
-  impl_->tokens
-      .Add({{"provider", std::string(provider)}, {"model", std::string(model)}, {"direction", "input"}})
-      .Increment(static_cast<double>(input));
-  impl_->tokens
-      .Add({{"provider", std::string(provider)}, {"model", std::string(model)}, {"direction", "output"}})
-      .Increment(static_cast<double>(output));
+  for (auto [direction, value] : {std::pair<std::string_view, std::uint64_t>{"input", input},
+                                  std::pair<std::string_view, std::uint64_t>{"output", output}}) {
+    counters
+        .get(impl_->id, &impl_->tokens, provider, model, direction, {},
+             [&]() -> prometheus::Counter& {
+               return impl_->tokens.Add({{"provider", std::string(provider)},
+                                         {"model", std::string(model)},
+                                         {"direction", std::string(direction)}});
+             })
+        .Increment(static_cast<double>(value));
+  }
 }
 
 void Metrics::retry(std::string_view model, std::string_view reason) {

@@ -1,6 +1,6 @@
 #include "llmgw/providers/adapter.hpp"
 
-#include <nlohmann/json.hpp>
+#include <charconv>
 
 #include "providers/openai/openai_adapter.hpp"
 
@@ -54,9 +54,28 @@ std::size_t object_end(std::string_view text, std::size_t open) {
 
 }  // namespace
 
+// The value of a top-level integer field `"key": 123` inside one JSON object's text.
+std::optional<std::uint64_t> integer_field(std::string_view object, std::string_view quoted_key) {
+  auto pos = object.find(quoted_key);
+  if (pos == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::size_t i = pos + quoted_key.size();
+  while (i < object.size() && (object[i] == ' ' || object[i] == ':' || object[i] == '\n')) {
+    ++i;
+  }
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(object.data() + i, object.data() + object.size(), v);
+  if (ec != std::errc{}) {
+    return std::nullopt;
+  }
+  return v;
+}
+
 Usage scan_usage(std::string_view text) {
   Usage usage;
-  // The usage object sits at the end of OpenAI bodies: search backwards.
+  // The usage object sits at the end of OpenAI bodies: search backwards, and read the two
+  // counters without building a JSON document (this runs on every response).
   std::size_t pos = text.rfind("\"usage\"");
   while (pos != std::string_view::npos) {
     std::size_t i = pos + 7;
@@ -66,14 +85,12 @@ Usage scan_usage(std::string_view text) {
     if (i < text.size() && text[i] == '{') {
       auto end = object_end(text, i);
       if (end != std::string_view::npos) {
-        auto obj = nlohmann::json::parse(text.substr(i, end - i), nullptr, false);
-        if (obj.is_object()) {
-          auto get = [&](const char* k) -> std::uint64_t {
-            auto it = obj.find(k);
-            return it != obj.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
-          };
-          usage.prompt_tokens = get("prompt_tokens");
-          usage.completion_tokens = get("completion_tokens");
+        auto object = text.substr(i, end - i);
+        auto prompt = integer_field(object, "\"prompt_tokens\"");
+        auto completion = integer_field(object, "\"completion_tokens\"");
+        if (prompt || completion) {
+          usage.prompt_tokens = prompt.value_or(0);
+          usage.completion_tokens = completion.value_or(0);
           usage.present = true;
           return usage;
         }

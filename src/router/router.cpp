@@ -99,27 +99,19 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
   auto translator = prov.adapter->make_stream_translator(req.op, opts);
   std::string pending;
   bool started = false;
-  auto fail_stream = [&](const api::Failure& f) -> asio::awaitable<AttemptResult> {
-    if (!started) {
-      co_return AttemptResult{false, f};
-    }
-    // Continuation on another target is the resilience issue's job; until then end the stream
-    // with an error event the client's SDK raises, never a silent truncation.
-    if (!pending.empty()) {
-      co_await sink.write(pending);
-    }
-    api::GatewayError e{502, "upstream_stream_failed", "server_error",
-                        "The upstream stream failed: " + f.message, {}};
-    co_await sink.write(api::openai_stream_error_event(e));
-    co_await sink.end_stream();
-    out.error_code = e.code;
-    co_return AttemptResult{true, {}};
-  };
+  // Set when the upstream stream breaks; handled after the loop. (No coroutine lambda and no
+  // temporaries inside co_await expressions here: g++ 12 destroys such a temporary Failure
+  // twice, which aborted the daemon on every broken stream.)
+  std::optional<api::Failure> broken;
   for (;;) {
     auto slice = co_await resp->read_some();
     if (!slice) {
-      co_return co_await fail_stream(
-          api::Failure{slice.error().cls, 200, std::nullopt, slice.error().message, {}});
+      api::Failure f;
+      f.cls = slice.error().cls;
+      f.status = 200;
+      f.message = slice.error().message;
+      broken = std::move(f);
+      break;
     }
     bool ok = true;
     bool eof = slice->empty();
@@ -129,9 +121,16 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
       ok = translator->feed(*slice, pending);
     }
     if (!ok) {
-      auto f = translator->failure().value_or(
-          api::Failure{api::FailureClass::protocol, 200, std::nullopt, "bad stream", {}});
-      co_return co_await fail_stream(f);
+      if (translator->failure()) {
+        broken = *translator->failure();
+      } else {
+        api::Failure f;
+        f.cls = api::FailureClass::protocol;
+        f.status = 200;
+        f.message = "bad stream";
+        broken = std::move(f);
+      }
+      break;
     }
     if (!pending.empty()) {
       if (!started) {
@@ -158,6 +157,24 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
       co_return AttemptResult{true, {}};
     }
   }
+
+  if (!started) {
+    AttemptResult result;
+    result.failure = std::move(*broken);
+    co_return result;
+  }
+  // Continuation on another target is the resilience issue's job; until then end the stream
+  // with an error event the client's SDK raises, never a silent truncation.
+  if (!pending.empty()) {
+    co_await sink.write(pending);
+  }
+  api::GatewayError e{502, "upstream_stream_failed", "server_error",
+                      "The upstream stream failed: " + broken->message, {}};
+  std::string event = api::openai_stream_error_event(e);
+  co_await sink.write(event);
+  co_await sink.end_stream();
+  out.error_code = e.code;
+  co_return AttemptResult{true, {}};
 }
 
 }  // namespace

@@ -172,6 +172,9 @@ asio::awaitable<void> serve_http(Stream& stream, std::string remote, GatewayStat
         co_return;
       }
       buffer.commit(n);
+      // The config may have been reloaded while the connection sat idle: this request is
+      // governed by the limits in force when it arrived.
+      limits = current_limits(state);
     }
     // From the first byte on, the whole request must arrive within read_timeout (slowloris).
     lowest.expires_after(limits.read_timeout);

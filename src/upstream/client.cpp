@@ -158,6 +158,8 @@ struct Client::State {
     }
     auto conn = std::make_unique<Conn>();
     conn->pool_key = ep.pool_key;
+    // Room for a typical response head and body in one read (Beast starts at 512 bytes).
+    conn->buffer.reserve(16 * 1024);
     conn->tcp = std::make_unique<beast::tcp_stream>(executor);
     if (!arm(*conn, ep.timeouts.connect, deadline)) {
       co_return common::err(Error{api::FailureClass::timeout, "request deadline passed"});
