@@ -1,7 +1,12 @@
 # The gateway's modules (included from src/CMakeLists.txt). Allowed dependencies follow
 # docs/architecture.md: only upstream and server include Beast.
-llmgw_module(api SOURCES api/errors.cpp api/failure.cpp api/sse.cpp
+llmgw_module(api SOURCES api/errors.cpp api/failure.cpp api/sse.cpp api/synthetic.cpp
   DEPS llmgw_common nlohmann_json::nlohmann_json)
+
+llmgw_module(resilience SOURCES resilience/sliding_window.cpp resilience/circuit_breaker.cpp
+  resilience/outlier_detector.cpp resilience/retry_budget.cpp resilience/health_threshold.cpp
+  resilience/ewma.cpp
+  DEPS llmgw_config)
 
 llmgw_module(providers SOURCES providers/adapter.cpp providers/openai/openai_adapter.cpp
   DEPS llmgw_api llmgw_config)
@@ -13,6 +18,7 @@ llmgw_module(upstream SOURCES upstream/client.cpp
   DEPS llmgw_asio llmgw_api llmgw_providers llmgw_config)
 
 llmgw_module(router SOURCES router/route_table.cpp router/router.cpp router/plan.cpp
+  router/balancer.cpp
   DEPS llmgw_upstream llmgw_providers llmgw_metrics llmgw_api)
 
 llmgw_module(server SOURCES server/listener.cpp server/api_handler.cpp server/admin_handler.cpp

@@ -91,6 +91,16 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_config_reloads_total").Help("Config reloads by result").Register(*registry);
   prometheus::Counter& reload_applied = reloads.Add({{"result", "applied"}});
   prometheus::Counter& reload_rejected = reloads.Add({{"result", "rejected"}});
+  prometheus::Family<prometheus::Counter>& hedges =
+      BuildCounter().Name("llmgw_hedges_total").Help("Hedged second attempts started").Register(*registry);
+  prometheus::Family<prometheus::Counter>& continuations =
+      BuildCounter().Name("llmgw_stream_continuations_total").Help("Broken streams continued on another target, by result").Register(*registry);
+  prometheus::Family<prometheus::Counter>& degraded =
+      BuildCounter().Name("llmgw_degraded_total").Help("Requests answered with the model's degrade message").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& upstream_healthy =
+      BuildGauge().Name("llmgw_upstream_healthy").Help("1 when the provider passes the check kind (check=\"routable\" combines all)").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& circuit_state =
+      BuildGauge().Name("llmgw_circuit_state").Help("Circuit breaker state: 0 closed, 1 half-open, 2 open").Register(*registry);
   prometheus::Family<prometheus::Gauge>& build_info =
       BuildGauge().Name("llmgw_build_info").Help("Build information; always 1").Register(*registry);
 };
@@ -187,6 +197,29 @@ void Metrics::no_healthy_upstream(std::string_view model) {
 }
 
 void Metrics::inflight_add(double delta) { impl_->inflight.Increment(delta); }
+
+void Metrics::hedge(std::string_view model) {
+  impl_->hedges.Add({{"model", std::string(model)}}).Increment();
+}
+
+void Metrics::stream_continuation(std::string_view model, std::string_view result) {
+  impl_->continuations.Add({{"model", std::string(model)}, {"result", std::string(result)}})
+      .Increment();
+}
+
+void Metrics::degraded(std::string_view model) {
+  impl_->degraded.Add({{"model", std::string(model)}}).Increment();
+}
+
+void Metrics::set_upstream_healthy(std::string_view provider, std::string_view check,
+                                   bool healthy) {
+  impl_->upstream_healthy.Add({{"provider", std::string(provider)}, {"check", std::string(check)}})
+      .Set(healthy ? 1 : 0);
+}
+
+void Metrics::set_circuit_state(std::string_view provider, int state) {
+  impl_->circuit_state.Add({{"provider", std::string(provider)}}).Set(state);
+}
 
 void Metrics::config_reload(bool applied) {
   (applied ? impl_->reload_applied : impl_->reload_rejected).Increment();

@@ -32,6 +32,12 @@ public:
   void fallback(std::string_view from, std::string_view to);
   void no_healthy_upstream(std::string_view model);
   void inflight_add(double delta);
+  void hedge(std::string_view model);
+  void stream_continuation(std::string_view model, std::string_view result);
+  void degraded(std::string_view model);
+  /// Gauges refreshed from the health registry before each scrape.
+  void set_upstream_healthy(std::string_view provider, std::string_view check, bool healthy);
+  void set_circuit_state(std::string_view provider, int state);
   void config_reload(bool applied);
 
 private:

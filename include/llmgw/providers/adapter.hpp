@@ -97,6 +97,11 @@ public:
   virtual std::unique_ptr<StreamTranslator> make_stream_translator(
       Operation op, const RequestOptions& options) const = 0;
 
+  /// The active health check's request: a GET of `check.path` under the base URL, with the
+  /// provider's credentials.
+  virtual UpstreamRequest build_health_request(const config::ProviderConfig& provider,
+                                               const config::ActiveHealthConfig& check) const = 0;
+
   /// Classifies a non-2xx upstream answer.
   virtual api::Failure classify_error(
       int status, std::string_view body,

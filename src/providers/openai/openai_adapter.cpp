@@ -138,6 +138,20 @@ UpstreamRequest OpenAiAdapter::build_request(Operation op, nlohmann::json& body,
   return req;
 }
 
+UpstreamRequest OpenAiAdapter::build_health_request(
+    const config::ProviderConfig& provider, const config::ActiveHealthConfig& check) const {
+  UpstreamRequest req;
+  req.method = "GET";
+  req.target = provider.url.path + check.path;
+  if (!provider.api_key.empty()) {
+    req.headers.emplace_back("Authorization", "Bearer " + provider.api_key);
+  }
+  for (const auto& [name, value] : provider.headers) {
+    req.headers.emplace_back(name, value);
+  }
+  return req;
+}
+
 std::string OpenAiAdapter::translate_response(Operation, std::string body, Usage& usage) const {
   usage = scan_usage(body);
   return body;

@@ -1,1 +1,2 @@
-llmgw_unit_test(router_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/plan_test.cpp DEPS llmgw_router)
+llmgw_unit_test(router_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/plan_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/balancer_test.cpp DEPS llmgw_router)
