@@ -42,11 +42,29 @@ unsigned worker_count(const config::Config& cfg) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+// One JSON object per line with the message properly escaped (a pattern cannot escape).
+class JsonLogFormatter final : public spdlog::formatter {
+public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    auto secs = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch());
+    nlohmann::ordered_json line = {
+        {"ts_ms", secs.count()},
+        {"level", spdlog::level::to_string_view(msg.level).data()},
+        {"msg", std::string(msg.payload.data(), msg.payload.size())}};
+    auto text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    dest.append(text.data(), text.data() + text.size());
+    dest.push_back('\n');
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonLogFormatter>();
+  }
+};
+
 void configure_daemon_log(const config::LoggingConfig& logging) {
   auto level = spdlog::level::from_str(logging.level);
   spdlog::set_level(level);
   if (logging.format == config::LogFormat::json) {
-    spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":"%v"})");
+    spdlog::set_formatter(std::make_unique<JsonLogFormatter>());
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   }

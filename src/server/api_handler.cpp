@@ -92,7 +92,7 @@ std::string access_log_line(const HttpRequest& req, const std::string& key_name,
   if (!outcome.error_code.empty()) {
     line["error"] = outcome.error_code;
   }
-  return line.dump();
+  return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 class InflightGuard {
@@ -254,7 +254,10 @@ private:
       outcome = co_await router.call(*table, call, sink);
     }
     auto elapsed = std::chrono::duration<double>(steady_clock::now() - started).count();
-    state_.metrics.request_finished(route.path, model, outcome.provider, outcome.status, elapsed);
+    // Only configured names become label values: a client must not be able to mint series.
+    std::string_view model_label = table->model(model) ? std::string_view(model) : "_unknown";
+    state_.metrics.request_finished(route.path, model_label, outcome.provider, outcome.status,
+                                    elapsed);
     if (outcome.ttft_seconds >= 0) {
       state_.metrics.time_to_first_token(model, outcome.provider, outcome.ttft_seconds);
     }

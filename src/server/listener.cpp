@@ -229,7 +229,24 @@ asio::awaitable<void> serve_http(Stream& stream, std::string remote, GatewayStat
 
     lowest.expires_never();  // the handler's own deadlines govern from here
     BeastSink<Stream> sink(stream, req.keep_alive, state);
-    co_await handler.handle(req, sink, router);
+    // A bug in one request must not take the connection's other requests (or the worker)
+    // down with it: answer 500 if nothing was sent yet, else drop this connection.
+    bool crashed = false;
+    try {
+      co_await handler.handle(req, sink, router);
+    } catch (const std::exception& e) {
+      spdlog::error("request {} {} failed with an exception: {}", req.method, req.path, e.what());
+      crashed = true;
+    }
+    if (crashed) {
+      if (!sink.started()) {
+        auto error = api::internal_error("The gateway failed to handle this request.");
+        auto headers = providers::make_headers("content-type", "application/json");
+        auto body = api::openai_error_body(error);
+        co_await sink.send(error.status, std::move(headers), std::move(body));
+      }
+      co_return;
+    }
     if (!sink.finished_cleanly() || !sink.keep_alive()) {
       co_return;
     }
@@ -292,11 +309,20 @@ std::optional<std::string> bind(tcp::acceptor& acceptor, const std::string& addr
     return "invalid listen address '" + address + "': " + why;
   }
   beast::error_code ec;
+  tcp::endpoint ep;
   auto ip = asio::ip::make_address(hp->host, ec);
-  if (ec) {
-    return "listen address must be an IP address: '" + address + "'";
+  if (!ec) {
+    ep = tcp::endpoint(ip, hp->port);
+  } else {
+    // A name such as "localhost": resolved once, at start-up (never on the request path).
+    tcp::resolver resolver(acceptor.get_executor());
+    auto results = resolver.resolve(hp->host, std::to_string(hp->port), ec);
+    if (ec || results.empty()) {
+      return "cannot resolve listen address '" + address + "': " +
+             (ec ? ec.message() : std::string("no address"));
+    }
+    ep = results.begin()->endpoint();
   }
-  tcp::endpoint ep(ip, hp->port);
   acceptor.open(ep.protocol(), ec);
   if (!ec) {
     acceptor.set_option(asio::socket_base::reuse_address(true), ec);
