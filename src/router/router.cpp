@@ -54,7 +54,10 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
     }
   }
   auto t0 = steady_clock::now();
-  auto resp = co_await client.send(prov.endpoint, ureq, req.deadline);
+  // providers[].timeouts.total bounds this attempt (header and body); the request's own
+  // deadline still bounds everything.
+  auto attempt_deadline = std::min(req.deadline, t0 + prov.config->timeouts.total);
+  auto resp = co_await client.send(prov.endpoint, ureq, attempt_deadline);
   if (!resp) {
     metrics.upstream_request(prov.config->name, api::to_string(resp.error().cls), seconds_since(t0));
     co_return AttemptResult{false, api::Failure{resp.error().cls, 0, std::nullopt,

@@ -25,6 +25,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kChunkBytes = 16 * 1024;
 constexpr auto kDnsTtl = std::chrono::seconds(30);
 constexpr auto kMaxIdlePerKey = 64;
+// arm() rounds the time left down to whole milliseconds, so a timer capped by the deadline can
+// fire just before it.
+constexpr auto kDeadlineSlack = std::chrono::milliseconds(2);
 
 struct Conn {
   std::unique_ptr<beast::tcp_stream> tcp;
@@ -270,6 +273,10 @@ asio::awaitable<Result<std::string_view>> Response::read_some() {
     if (ec) {
       im.broken = true;
       if (ec == beast::error::timeout) {
+        if (steady_clock::now() + kDeadlineSlack >= im.deadline) {
+          co_return common::err(Error{api::FailureClass::timeout,
+                                      "attempt deadline reached while reading the body"});
+        }
         co_return common::err(Error{api::FailureClass::stall,
                                     "no data from upstream for " + ms_text(im.idle_timeout)});
       }
@@ -401,6 +408,10 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
         continue;
       }
       if (rec == beast::error::timeout) {
+        if (steady_clock::now() + kDeadlineSlack >= deadline) {
+          co_return common::err(Error{api::FailureClass::timeout,
+                                      "attempt deadline reached before the response header"});
+        }
         co_return common::err(Error{api::FailureClass::timeout,
                                     "no response within " + ms_text(ep.timeouts.first_byte)});
       }
