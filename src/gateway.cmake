@@ -17,9 +17,12 @@ llmgw_module(metrics SOURCES metrics/metrics.cpp
 llmgw_module(upstream SOURCES upstream/client.cpp
   DEPS llmgw_asio llmgw_api llmgw_providers llmgw_config)
 
+llmgw_module(health SOURCES health/target_health.cpp health/active_checker.cpp
+  DEPS llmgw_resilience llmgw_upstream llmgw_providers llmgw_api)
+
 llmgw_module(router SOURCES router/route_table.cpp router/router.cpp router/plan.cpp
   router/balancer.cpp
-  DEPS llmgw_upstream llmgw_providers llmgw_metrics llmgw_api)
+  DEPS llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics llmgw_api)
 
 llmgw_module(server SOURCES server/listener.cpp server/api_handler.cpp server/admin_handler.cpp
   server/request_validation.cpp server/auth.cpp

@@ -21,6 +21,8 @@
 #include <thread>
 
 #include "llmgw/config/loader.hpp"
+#include "llmgw/health/active_checker.hpp"
+#include "llmgw/health/target_health.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "llmgw/router/route_table.hpp"
 #include "llmgw/server/server.hpp"
@@ -144,6 +146,7 @@ public:
     asio::co_spawn(control_, handle_signals(signals), asio::detached);
     asio::co_spawn(control_, watch_config_file(), asio::detached);
     control_.run();
+    checkers_.stop_all();
     server.stop();
     // Let the closed acceptors' cancelled accepts finish before the workers' io_contexts
     // (which their sockets belong to) go away with `server`.
@@ -159,10 +162,20 @@ public:
 private:
   void install(std::shared_ptr<const config::Config> cfg) {
     std::vector<std::string> problems;
-    auto table = router::RouteTable::build(std::move(cfg), threads_, &problems);
+    auto table = router::RouteTable::build(std::move(cfg), threads_, &registry_, &problems);
     for (const auto& p : problems) {
       spdlog::warn("{}", p);
     }
+    // Health state and checkers of providers whose endpoint and health settings did not change
+    // carry over; the rest start fresh.
+    std::vector<std::string> identities;
+    std::vector<health::CheckTarget> checks;
+    for (const auto& [name, route] : table->providers()) {
+      identities.push_back(route.identity);
+      checks.push_back(health::CheckTarget{*route.config, route.adapter, route.health, route.identity});
+    }
+    registry_.retain(identities);
+    checkers_.sync(std::move(checks));
     state_.table.store(std::move(table));
   }
 
@@ -271,6 +284,8 @@ private:
   metrics::Metrics metrics_;
   server::GatewayState state_;
   asio::io_context control_{1};
+  health::HealthRegistry registry_;
+  health::ActiveCheckers checkers_{control_, nullptr};
   server::Server* server_ = nullptr;
   std::string listen_;
   unsigned threads_ = 1;

@@ -59,32 +59,90 @@ std::chrono::milliseconds backoff_delay(const config::BackoffConfig& b, unsigned
   return std::chrono::milliseconds(std::uniform_int_distribution<long long>(0, cap)(rng));
 }
 
-std::vector<PlannedTarget> plan_targets(const RouteTable& table, const config::ModelConfig& model,
-                                        providers::Operation op,
-                                        std::vector<std::string>& skipped) {
-  std::vector<PlannedTarget> plan;
+namespace {
+
+// A rough price of this request on a target, for least_cost: input from the body size (about
+// 4 bytes a token), output from max_tokens (or a typical answer).
+double estimated_cost(const config::TargetConfig& t, const PlanInput& in) {
+  double input_tokens = static_cast<double>(in.body_bytes) / 4.0;
+  double output_tokens = in.max_output_tokens > 0 ? static_cast<double>(in.max_output_tokens) : 256.0;
+  return (input_tokens * t.price.input_per_mtok + output_tokens * t.price.output_per_mtok) / 1e6;
+}
+
+}  // namespace
+
+Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
+                  const PlanInput& in, std::mt19937_64& rng) {
+  Plan plan;
   std::vector<const config::ModelConfig*> models{&model};
   for (const auto& name : model.fallbacks) {
     if (const auto* fb = table.model(name)) {
       models.push_back(fb);
     }
   }
+  std::optional<PlannedTarget> least_bad;
+  std::chrono::milliseconds least_bad_wait = std::chrono::milliseconds::max();
   for (const auto* m : models) {
+    const auto* mroute = table.model_route(m->name);
+    std::vector<PlannedTarget> routable;
+    std::vector<BalanceCandidate> candidates;
     for (const auto& t : m->targets) {
       const auto* p = table.provider(t.provider);
+      auto label = t.provider + " (" + t.model + ")";
       if (!p || !p->adapter) {
-        skipped.push_back(t.provider + ": provider kind not supported by this build");
+        plan.skipped.push_back(label + ": provider kind not supported by this build");
         continue;
       }
-      if (!p->adapter->supports(op)) {
-        skipped.push_back(t.provider + ": does not offer " + std::string(providers::to_string(op)));
+      if (!p->adapter->supports(in.op)) {
+        plan.skipped.push_back(label + ": does not offer " +
+                               std::string(providers::to_string(in.op)));
         continue;
       }
-      plan.push_back(PlannedTarget{m, &t, p, std::nullopt, 0, false});
+      PlannedTarget planned{m, &t, p, std::nullopt, 0, false, false, {}};
+      if (p->health) {
+        auto verdict = p->health->peek(in.now);
+        if (!verdict.routable) {
+          plan.skipped.push_back(label + ": " + verdict.reason);
+          if (!verdict.hard && verdict.wait < least_bad_wait) {
+            least_bad_wait = verdict.wait;
+            least_bad = planned;
+          }
+          continue;
+        }
+      }
+      BalanceCandidate c;
+      c.index = routable.size();
+      c.weight = t.weight;
+      c.inflight = p->health ? p->health->inflight.load(std::memory_order_relaxed) : 0;
+      c.ewma_ttft_ms = p->health ? p->health->ewma_ttft_ms(in.now) : 0;
+      c.cost = estimated_cost(t, in);
+      c.region_preferred = !in.preferred_region.empty() && p->config->region == in.preferred_region;
+      candidates.push_back(c);
+      routable.push_back(planned);
     }
+    if (routable.empty()) {
+      continue;
+    }
+    std::vector<std::size_t> order;
+    if (mroute && mroute->balancer) {
+      order = mroute->balancer->order(candidates, rng);
+    } else {
+      for (std::size_t i = 0; i < routable.size(); ++i) {
+        order.push_back(i);
+      }
+    }
+    for (auto i : order) {
+      plan.targets.push_back(routable[i]);
+    }
+  }
+  if (plan.targets.empty() && least_bad) {
+    // Everything is ejected, open or cooling down: rather than fail outright, try the target
+    // that would be back soonest (Envoy's panic threshold idea). Operator ejections and
+    // rejected provider keys are never used this way.
+    least_bad->last_resort = true;
+    plan.targets.push_back(*least_bad);
   }
   return plan;
 }
-
 
 }  // namespace llmgw::router

@@ -9,6 +9,7 @@
 
 #include "llmgw/api/failure.hpp"
 #include "llmgw/config/config.hpp"
+#include "llmgw/resilience/sliding_window.hpp"
 #include "llmgw/router/route_table.hpp"
 
 namespace llmgw::router {
@@ -20,13 +21,29 @@ struct PlannedTarget {
   std::optional<api::Failure> last_failure;
   unsigned tries = 0;
   bool retry_again = false;
+  bool last_resort = false;  // not routable, tried because nothing else is
+  std::string skip_reason;   // set when it became unroutable after planning
 };
 
-/// The model's targets in priority order, then each fallback model's targets in order.
-/// Targets that cannot serve `op` are left out and explained in `skipped`.
-std::vector<PlannedTarget> plan_targets(const RouteTable& table, const config::ModelConfig& model,
-                                        providers::Operation op,
-                                        std::vector<std::string>& skipped);
+struct PlanInput {
+  providers::Operation op = providers::Operation::chat;
+  resilience::TimePoint now{};
+  std::size_t body_bytes = 0;          // for least_cost estimates
+  std::uint64_t max_output_tokens = 0;  // 0 = unknown
+  std::string preferred_region;        // empty = none
+};
+
+struct Plan {
+  std::vector<PlannedTarget> targets;  // in the order to try them
+  std::vector<std::string> skipped;    // "provider (model): why", for the diagnosis
+};
+
+/// The routable targets of the model ordered by its strategy, then each fallback model's
+/// routable targets ordered by that model's strategy. Unroutable targets (health, breaker,
+/// cool-down, unsupported) are explained in `skipped`. When nothing is routable, the least bad
+/// target (soonest back, never an operator ejection) is returned alone as a last resort.
+Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
+                  const PlanInput& input, std::mt19937_64& rng);
 
 /// Whether `retry.on` lists this failure for another try on the same target.
 bool retry_allowed(const config::RetryConfig& retry, const api::Failure& f);

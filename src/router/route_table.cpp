@@ -4,6 +4,7 @@ namespace llmgw::router {
 
 std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config::Config> config,
                                                     unsigned workers,
+                                                    health::HealthRegistry* registry,
                                                     std::vector<std::string>* problems) {
   auto table = std::make_shared<RouteTable>();
   table->config_ = std::move(config);
@@ -12,6 +13,8 @@ std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config
     route.config = &p;
     route.adapter = providers::make_adapter(p.kind);
     route.endpoint = upstream::Endpoint::from(p, workers);
+    route.identity = health::HealthRegistry::identity(p);
+    route.health = registry ? registry->attach(p) : std::make_shared<health::TargetHealth>(p);
     if (!route.adapter && problems) {
       problems->push_back("provider '" + p.name + "': kind '" + std::string(config::to_string(p.kind)) +
                           "' is not supported by this build yet; its targets are skipped");
@@ -19,14 +22,23 @@ std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config
     table->providers_.emplace(p.name, std::move(route));
   }
   for (const auto& m : table->config_->models) {
-    table->models_.emplace(m.name, &m);
+    ModelRoute route;
+    route.config = &m;
+    route.balancer = std::make_unique<Balancer>(m.strategy, m.targets.size());
+    route.retry_budget = std::make_unique<resilience::RetryBudget>(m.retry.budget);
+    table->models_.emplace(m.name, std::move(route));
   }
   return table;
 }
 
 const config::ModelConfig* RouteTable::model(std::string_view name) const {
   auto it = models_.find(std::string(name));
-  return it == models_.end() ? nullptr : it->second;
+  return it == models_.end() ? nullptr : it->second.config;
+}
+
+const ModelRoute* RouteTable::model_route(std::string_view name) const {
+  auto it = models_.find(std::string(name));
+  return it == models_.end() ? nullptr : &it->second;
 }
 
 const ProviderRoute* RouteTable::provider(std::string_view name) const {

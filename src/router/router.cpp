@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llmgw/api/errors.hpp"
+#include "llmgw/api/synthetic.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "router/plan.hpp"
 
@@ -31,7 +32,9 @@ std::vector<providers::Header> response_headers(const CallRequest& req, const Ca
 
 struct AttemptResult {
   bool finished = false;  // a response went to the client; stop
-  api::Failure failure;   // when !finished
+  api::Failure failure;   // when !finished, or when finished but the stream broke after start
+  bool broke_after_start = false;
+  bool client_gone = false;
 };
 
 }  // namespace
@@ -135,7 +138,9 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
       }
       break;
     }
-    if (!pending.empty()) {
+    // The opening role-only chunk carries no answer yet: hold it (and the 200) until real
+    // content arrives, so a stream that dies right after it still fails over invisibly.
+    if (!pending.empty() && (started || translator->has_content() || eof)) {
       if (!started) {
         auto headers = response_headers(req, out);
         headers.push_back({"content-type", "text/event-stream; charset=utf-8"});
@@ -144,13 +149,19 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
         started = true;
         if (!co_await sink.start_stream(200, std::move(headers))) {
           out.status = 499;  // client went away; dropping `resp` closes the upstream
-          co_return AttemptResult{true, {}};
+          AttemptResult gone;
+          gone.finished = true;
+          gone.client_gone = true;
+          co_return gone;
         }
         out.ttft_seconds = seconds_since(req.started);
       }
       if (!co_await sink.write(pending)) {
         out.status = 499;
-        co_return AttemptResult{true, {}};
+        AttemptResult gone;
+        gone.finished = true;
+        gone.client_gone = true;
+        co_return gone;
       }
       pending.clear();
     }
@@ -177,7 +188,83 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
   co_await sink.write(event);
   co_await sink.end_stream();
   out.error_code = e.code;
-  co_return AttemptResult{true, {}};
+  AttemptResult result;
+  result.finished = true;
+  result.broke_after_start = true;
+  result.failure = std::move(*broken);
+  co_return result;
+}
+
+}  // namespace
+
+namespace {
+
+// Keeps a target's in-flight count (bulkhead, least_busy) for the length of one attempt.
+class InflightGuard {
+public:
+  explicit InflightGuard(health::TargetHealth* h) : h_(h) {
+    if (h_) {
+      h_->inflight.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  ~InflightGuard() {
+    if (h_) {
+      h_->inflight.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  InflightGuard(const InflightGuard&) = delete;
+  InflightGuard& operator=(const InflightGuard&) = delete;
+
+private:
+  health::TargetHealth* h_;
+};
+
+// The first model in the chain (the model, then its fallbacks) that has a degrade message.
+const config::DegradeConfig* find_degrade(const RouteTable& table, const config::ModelConfig& m) {
+  if (m.degrade) {
+    return &*m.degrade;
+  }
+  for (const auto& name : m.fallbacks) {
+    if (const auto* fb = table.model(name); fb && fb->degrade) {
+      return &*fb->degrade;
+    }
+  }
+  return nullptr;
+}
+
+std::string build_diagnosis(const std::vector<PlannedTarget>& targets,
+                            const std::vector<std::string>& skipped, bool budget_exhausted,
+                            const std::string& model) {
+  std::string diagnosis;
+  for (const auto& p : targets) {
+    if (!diagnosis.empty()) {
+      diagnosis += "; ";
+    }
+    diagnosis += p.provider->config->name + " (" + p.target->model + "): ";
+    if (p.last_failure) {
+      diagnosis += p.last_failure->message;
+      if (p.tries > 1) {
+        diagnosis += " after " + std::to_string(p.tries) + " tries";
+      }
+    } else if (!p.skip_reason.empty()) {
+      diagnosis += p.skip_reason;
+    } else {
+      diagnosis += "not tried (attempt limit or deadline reached)";
+    }
+    if (p.last_resort) {
+      diagnosis += " (tried as a last resort)";
+    }
+  }
+  for (const auto& s : skipped) {
+    diagnosis += (diagnosis.empty() ? "" : "; ") + s;
+  }
+  if (budget_exhausted) {
+    diagnosis += (diagnosis.empty() ? "" : "; ") + std::string("retry budget exhausted");
+  }
+  if (diagnosis.empty()) {
+    diagnosis = "model '" + model + "' has no targets";
+  }
+  return diagnosis;
 }
 
 }  // namespace
@@ -185,17 +272,29 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
 asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& req,
                                           ResponseSink& sink) {
   CallOutcome out;
-  const auto* model = table.model(req.model);
-  std::vector<std::string> skipped;
-  auto plan = plan_targets(table, *model, req.op, skipped);
-  const auto& retry = model->retry;
-  auto max_attempts = std::max<std::size_t>(retry.attempts, plan.size());
-  auto executor = co_await asio::this_coro::executor;
   thread_local std::mt19937_64 rng{std::random_device{}()};
+  const auto* model_route = table.model_route(req.model);
+  const auto& model = *model_route->config;
+  const auto& retry = model.retry;
+  PlanInput input;
+  input.op = req.op;
+  input.now = steady_clock::now();
+  input.body_bytes = req.body_bytes;
+  input.max_output_tokens = req.max_output_tokens;
+  input.preferred_region = req.preferred_region;
+  if (model_route->retry_budget) {
+    model_route->retry_budget->on_request(input.now);
+  }
+  auto plan = plan_targets(table, model, input, rng);
+  auto& targets = plan.targets;
+  auto max_attempts = std::max<std::size_t>(retry.attempts, targets.size());
+  auto executor = co_await asio::this_coro::executor;
+  bool budget_exhausted = false;
+  std::string previous_model = model.name;
 
-  for (unsigned round = 0; out.attempts < max_attempts; ++round) {
+  for (unsigned round = 0; out.attempts < max_attempts && !budget_exhausted; ++round) {
     bool tried = false;
-    for (auto& p : plan) {
+    for (auto& p : targets) {
       if (out.attempts >= max_attempts || steady_clock::now() >= req.deadline) {
         break;
       }
@@ -203,8 +302,17 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         if (!p.retry_again) {
           continue;
         }
+        // Another try on a target that already failed: only within the retry budget, so an
+        // outage cannot multiply the load on it.
+        if (model_route->retry_budget &&
+            !model_route->retry_budget->try_acquire(steady_clock::now())) {
+          budget_exhausted = true;
+          break;
+        }
         auto delay = backoff_delay(retry.backoff, round - 1, rng);
         if (p.last_failure && p.last_failure->retry_after) {
+          // Every other target had its turn in round 0: waiting out the provider's own
+          // retry-after is now the best option left.
           delay = std::max(delay, *p.last_failure->retry_after);
         }
         if (steady_clock::now() + delay >= req.deadline) {
@@ -213,26 +321,62 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         asio::steady_timer timer(executor, delay);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       }
+      auto* health = p.provider->health.get();
+      if (health && !p.last_resort) {
+        // Re-check at the moment of sending: a retry-after cool-down, an ejection or an open
+        // circuit from another request moves this one on instead of waiting.
+        auto verdict = health->try_admit(steady_clock::now());
+        if (!verdict.routable) {
+          p.skip_reason = verdict.reason;
+          p.retry_again = false;
+          continue;
+        }
+      }
       if (out.attempts > 0) {
         metrics_.retry(req.model, p.last_failure ? api::to_string(p.last_failure->cls)
                                                  : std::string_view("failover"));
-        if (p.model != model && p.tries == 0 && p.target == &p.model->targets.front()) {
-          metrics_.fallback(req.model, p.model->name);
-        }
+      }
+      if (p.model->name != previous_model && p.tries == 0) {
+        metrics_.fallback(previous_model, p.model->name);
+        previous_model = p.model->name;
       }
       ++out.attempts;
       ++p.tries;
       tried = true;
-      auto result = co_await run_attempt(client_, metrics_, p, req, sink, out);
+      AttemptResult result;
+      {
+        InflightGuard inflight(health);
+        result = co_await run_attempt(client_, metrics_, p, req, sink, out);
+      }
+      auto now = steady_clock::now();
       if (result.finished) {
+        if (health) {
+          if (result.client_gone) {
+            health->on_abandoned(now);
+          } else if (result.broke_after_start) {
+            health->on_failure(now, result.failure);
+          } else if (out.status >= 200 && out.status < 300) {
+            std::optional<double> ttft;
+            if (out.ttft_seconds >= 0) {
+              ttft = out.ttft_seconds * 1000.0;
+            }
+            health->on_success(now, ttft);
+          } else {
+            health->on_abandoned(now);  // a client-fault answer: the target is fine
+          }
+        }
         if (out.status == 200) {
-          out.cost_usd = (static_cast<double>(out.usage.prompt_tokens) * p.target->price.input_per_mtok +
-                          static_cast<double>(out.usage.completion_tokens) * p.target->price.output_per_mtok) /
-                         1e6;
+          out.cost_usd =
+              (static_cast<double>(out.usage.prompt_tokens) * p.target->price.input_per_mtok +
+               static_cast<double>(out.usage.completion_tokens) * p.target->price.output_per_mtok) /
+              1e6;
           metrics_.tokens(out.provider, out.served_model, out.usage.prompt_tokens,
                           out.usage.completion_tokens);
         }
         co_return out;
+      }
+      if (health) {
+        health->on_failure(now, result.failure);
       }
       auto policy = api::failure_policy(result.failure.cls);
       p.retry_again = policy.retry_same_target && retry_allowed(retry, result.failure);
@@ -243,30 +387,41 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     }
   }
 
-  // Nothing could serve: say exactly what happened to each target.
-  std::string diagnosis;
-  bool all_timeouts = !plan.empty();
-  for (const auto& p : plan) {
-    if (!diagnosis.empty()) {
-      diagnosis += "; ";
-    }
-    diagnosis += p.provider->config->name + " (" + p.target->model + "): ";
-    if (p.last_failure) {
-      diagnosis += p.last_failure->message;
-      if (p.tries > 1) {
-        diagnosis += " after " + std::to_string(p.tries) + " tries";
+  // Nothing could serve. Last resorts before an error: the degrade message.
+  if (const auto* degrade = find_degrade(table, model);
+      degrade && req.op != providers::Operation::embeddings) {
+    metrics_.degraded(req.model);
+    out.status = 200;
+    out.degraded = true;
+    out.provider = "degraded";
+    out.served_model = req.model;
+    auto headers = response_headers(req, out);
+    headers.emplace_back("x-llmgw-degraded", "true");
+    if (req.stream && req.op == providers::Operation::chat) {
+      headers.emplace_back("content-type", "text/event-stream; charset=utf-8");
+      headers.emplace_back("cache-control", "no-cache");
+      auto body = api::synthetic_chat_stream(req.model, degrade->message);
+      if (co_await sink.start_stream(200, std::move(headers))) {
+        co_await sink.write(body);
+        co_await sink.end_stream();
       }
-      all_timeouts = all_timeouts && (p.last_failure->cls == api::FailureClass::timeout);
     } else {
-      diagnosis += "not tried (attempt limit or deadline reached)";
+      headers.emplace_back("content-type", "application/json");
+      auto body = req.op == providers::Operation::chat
+                      ? api::synthetic_chat_completion(req.model, degrade->message)
+                      : api::synthetic_text_completion(req.model, degrade->message);
+      co_await sink.send(200, std::move(headers), std::move(body));
     }
+    co_return out;
   }
-  for (const auto& s : skipped) {
-    diagnosis += (diagnosis.empty() ? "" : "; ") + s;
+
+  // Say exactly what happened to each target.
+  bool all_timeouts = !targets.empty();
+  for (const auto& p : targets) {
+    all_timeouts = all_timeouts && p.last_failure &&
+                   p.last_failure->cls == api::FailureClass::timeout;
   }
-  if (diagnosis.empty()) {
-    diagnosis = "model '" + req.model + "' has no targets";
-  }
+  auto diagnosis = build_diagnosis(targets, plan.skipped, budget_exhausted, req.model);
   auto error = all_timeouts ? api::upstream_timeout("Upstream timed out: " + diagnosis)
                             : api::no_healthy_upstream(diagnosis);
   if (!all_timeouts) {
@@ -275,8 +430,9 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   out.status = error.status;
   out.error_code = error.code;
   auto headers = response_headers(req, out);
-  headers.push_back({"content-type", "application/json"});
-  co_await sink.send(error.status, std::move(headers), api::openai_error_body(error));
+  headers.emplace_back("content-type", "application/json");
+  auto body = api::openai_error_body(error);
+  co_await sink.send(error.status, std::move(headers), std::move(body));
   co_return out;
 }
 

@@ -1,4 +1,7 @@
-// The admin API (SPEC §2, admin listener): metrics, running config, reload.
+// The admin API (SPEC §2, admin listener): metrics, running config, reload, upstream health
+// and operator overrides, and a small status page.
+#include <nlohmann/json.hpp>
+
 #include "llmgw/api/errors.hpp"
 #include "llmgw/config/loader.hpp"
 #include "llmgw/metrics/metrics.hpp"
@@ -8,6 +11,121 @@ namespace llmgw::server {
 namespace {
 
 namespace asio = boost::asio;
+using nlohmann::json;
+using std::chrono::steady_clock;
+
+json snapshot_json(const health::HealthSnapshot& s, const router::ProviderRoute& route) {
+  json checks = json::object();
+  if (s.active_healthy) {
+    checks["active"] = *s.active_healthy ? "healthy" : "unhealthy";
+  }
+  if (s.passive_healthy) {
+    checks["passive"] = *s.passive_healthy ? "healthy" : "ejected";
+  }
+  return json{{"name", s.provider},
+              {"kind", config::to_string(route.config->kind)},
+              {"base_url", route.config->base_url},
+              {"region", route.config->region},
+              {"routable", s.routable},
+              {"reason", s.reason},
+              {"checks", std::move(checks)},
+              {"circuit", s.circuit_enabled ? resilience::to_string(s.circuit) : "disabled"},
+              {"operator_ejected", s.operator_ejected},
+              {"provider_key_rejected", s.provider_key_rejected},
+              {"inflight", s.inflight},
+              {"ewma_ttft_ms", s.ewma_ttft_ms},
+              {"error_rate", s.error_rate},
+              {"recent_calls", s.recent_calls},
+              {"ejections", s.ejections},
+              {"cooldown_ms", s.cooldown_ms},
+              {"last_error", s.last_error}};
+}
+
+std::vector<std::pair<const router::ProviderRoute*, health::HealthSnapshot>> snapshots(
+    const router::RouteTable& table) {
+  std::vector<std::pair<const router::ProviderRoute*, health::HealthSnapshot>> out;
+  auto now = steady_clock::now();
+  for (const auto& p : table.config().providers) {
+    const auto* route = table.provider(p.name);
+    if (route && route->health) {
+      out.emplace_back(route, route->health->snapshot(now));
+    }
+  }
+  return out;
+}
+
+std::string upstreams_body(const router::RouteTable& table) {
+  json list = json::array();
+  for (const auto& [route, snap] : snapshots(table)) {
+    list.push_back(snapshot_json(snap, *route));
+  }
+  return json{{"upstreams", std::move(list)}}.dump(2);
+}
+
+std::string html_escape(std::string_view in) {
+  std::string out;
+  for (char c : in) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string status_page(const router::RouteTable& table) {
+  std::string rows;
+  for (const auto& [route, s] : snapshots(table)) {
+    auto check = [](const std::optional<bool>& v, const char* bad) {
+      return v ? (*v ? std::string("healthy") : std::string(bad)) : std::string("-");
+    };
+    char ttft[32];
+    std::snprintf(ttft, sizeof ttft, "%.1f", s.ewma_ttft_ms);
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.0f%%", s.error_rate * 100);
+    rows += std::string("<tr class=\"") + (s.routable ? "ok" : "bad") + "\"><td>" +
+            html_escape(s.provider) + "</td><td>" + (s.routable ? "routable" : "not routable") +
+            "</td><td>" + check(s.active_healthy, "unhealthy") + "</td><td>" +
+            check(s.passive_healthy, "ejected") + "</td><td>" +
+            (s.circuit_enabled ? resilience::to_string(s.circuit) : "-") + "</td><td>" +
+            std::to_string(s.inflight) + "</td><td>" + ttft + "</td><td>" + rate + " of " +
+            std::to_string(s.recent_calls) + "</td><td>" + html_escape(s.reason) + "</td><td>" +
+            html_escape(s.last_error) + "</td></tr>\n";
+  }
+  return "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" "
+         "content=\"2\"><title>llmgw upstreams</title><style>body{font-family:sans-serif;"
+         "margin:1.5em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
+         "text-align:left}tr.ok td:nth-child(2){color:#080}tr.bad td:nth-child(2){color:#b00;"
+         "font-weight:bold}</style></head><body><h1>llmgw upstreams</h1><p>Refreshes every 2 s. "
+         "JSON: <a href=\"/admin/upstreams\">/admin/upstreams</a>, metrics: "
+         "<a href=\"/metrics\">/metrics</a>.</p><table><tr><th>provider</th><th>state</th>"
+         "<th>active</th><th>passive</th><th>circuit</th><th>in flight</th><th>TTFT ms (EWMA)</th>"
+         "<th>errors (1 min)</th><th>why</th><th>last error</th></tr>\n" +
+         rows + "</table></body></html>\n";
+}
+
+// Gauges that mirror health state are set just before each scrape.
+void refresh_health_gauges(metrics::Metrics& m, const router::RouteTable& table) {
+  for (const auto& [route, s] : snapshots(table)) {
+    m.set_upstream_healthy(s.provider, "routable", s.routable);
+    if (s.active_healthy) {
+      m.set_upstream_healthy(s.provider, "active", *s.active_healthy);
+    }
+    if (s.passive_healthy) {
+      m.set_upstream_healthy(s.provider, "passive", *s.passive_healthy);
+    }
+    if (s.circuit_enabled) {
+      m.set_circuit_state(s.provider, static_cast<int>(s.circuit));
+    }
+  }
+}
+
+std::string action_body(std::string_view provider, std::string_view action) {
+  return json{{"provider", provider}, {"action", action}}.dump();
+}
 
 class AdminHandler final : public Handler {
 public:
@@ -15,11 +133,23 @@ public:
 
   asio::awaitable<void> handle(HttpRequest& req, router::ResponseSink& sink,
                                router::Router*) override {
+    auto table = state_.table.load();
     if (req.path == "/metrics" && req.method == "GET") {
+      refresh_health_gauges(state_.metrics, *table);
+      auto body = state_.metrics.serialize();
       co_await sink.send(200, providers::make_headers("content-type", "text/plain; version=0.0.4; charset=utf-8"),
-                         state_.metrics.serialize());
+                         std::move(body));
+    } else if (req.path == "/" && req.method == "GET") {
+      auto body = status_page(*table);
+      co_await sink.send(200, providers::make_headers("content-type", "text/html; charset=utf-8"),
+                         std::move(body));
+    } else if (req.path == "/admin/upstreams" && req.method == "GET") {
+      auto body = upstreams_body(*table);
+      co_await sink.send(200, providers::make_headers("content-type", "application/json"),
+                         std::move(body));
+    } else if (req.path.starts_with("/admin/upstreams/") && req.method == "POST") {
+      co_await operator_action(*table, req, sink);
     } else if (req.path == "/admin/config" && req.method == "GET") {
-      auto table = state_.table.load();
       co_await sink.send(200, providers::make_headers("content-type", "application/json"),
                          config::to_redacted_json(table->config()));
     } else if (req.path == "/admin/reload" && req.method == "POST") {
@@ -36,6 +166,31 @@ public:
   }
 
 private:
+  // POST /admin/upstreams/{name}/eject | /restore
+  asio::awaitable<void> operator_action(const router::RouteTable& table, const HttpRequest& req,
+                                        router::ResponseSink& sink) {
+    std::string_view rest = std::string_view(req.path).substr(std::string_view("/admin/upstreams/").size());
+    auto slash = rest.rfind('/');
+    std::string name(rest.substr(0, slash == std::string_view::npos ? 0 : slash));
+    std::string action(slash == std::string_view::npos ? rest : rest.substr(slash + 1));
+    const auto* route = table.provider(name);
+    if (!route || !route->health || (action != "eject" && action != "restore")) {
+      auto e = api::not_found_route(req.path);
+      auto body = api::openai_error_body(e);
+      co_await sink.send(404, providers::make_headers("content-type", "application/json"),
+                         std::move(body));
+      co_return;
+    }
+    if (action == "eject") {
+      route->health->operator_eject(steady_clock::now());
+    } else {
+      route->health->operator_restore();
+    }
+    auto body = action_body(name, action);
+    co_await sink.send(200, providers::make_headers("content-type", "application/json"),
+                       std::move(body));
+  }
+
   GatewayState& state_;
 };
 

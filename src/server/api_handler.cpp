@@ -66,6 +66,31 @@ std::string model_list_body(const config::Config& cfg, const config::KeyConfig* 
   return json{{"object", "list"}, {"data", std::move(data)}}.dump();
 }
 
+// Empty when some model has a routable target; else why not (SPEC: /readyz).
+std::string readiness_problem(const router::RouteTable& table) {
+  if (table.config().models.empty()) {
+    return "no models are configured";
+  }
+  auto now = std::chrono::steady_clock::now();
+  std::string why;
+  for (const auto& m : table.config().models) {
+    for (const auto& t : m.targets) {
+      const auto* p = table.provider(t.provider);
+      if (!p || !p->adapter) {
+        continue;
+      }
+      auto verdict = p->health ? p->health->peek(now) : health::Verdict{};
+      if (verdict.routable) {
+        return {};
+      }
+      if (why.find(t.provider + ":") == std::string::npos) {
+        why += (why.empty() ? "" : "; ") + t.provider + ": " + verdict.reason;
+      }
+    }
+  }
+  return "no model has a routable target (" + (why.empty() ? "no supported providers" : why) + ")";
+}
+
 std::string not_ready_body(const std::string& reason) {
   return json{{"status", "not ready"}, {"reason", reason}}.dump();
 }
@@ -167,18 +192,12 @@ private:
                          R"({"status":"draining","reason":"the gateway is shutting down"})");
       co_return;
     }
-    std::string reason;
-    for (const auto& m : table.config().models) {
-      for (const auto& t : m.targets) {
-        const auto* p = table.provider(t.provider);
-        if (p && p->adapter) {
-          co_await sink.send(200, providers::make_headers("content-type", "application/json"), R"({"status":"ready"})");
-          co_return;
-        }
-      }
+    auto reason = readiness_problem(table);
+    if (reason.empty()) {
+      co_await sink.send(200, providers::make_headers("content-type", "application/json"),
+                         R"({"status":"ready"})");
+      co_return;
     }
-    reason = table.config().models.empty() ? "no models are configured"
-                                            : "no model has a routable target";
     co_await sink.send(503, providers::make_headers("content-type", "application/json"),
                        not_ready_body(reason));
   }
@@ -248,6 +267,13 @@ private:
       call.traceparent = next_traceparent(req.traceparent);
       if (!call.traceparent.empty()) {
         call.tracestate = req.tracestate;
+      }
+      call.body_bytes = req.body.size();
+      for (const char* k : {"max_completion_tokens", "max_tokens"}) {
+        if (auto it = body.find(k); it != body.end() && it->is_number_unsigned()) {
+          call.max_output_tokens = it->get<std::uint64_t>();
+          break;
+        }
       }
       call.started = started;
       call.deadline = started + cfg.server.request_timeout;

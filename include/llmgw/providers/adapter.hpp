@@ -73,6 +73,9 @@ public:
   /// Upstream body ended. Returns true when the stream had finished properly.
   virtual bool finish(std::string& out) = 0;
   virtual const Usage& usage() const = 0;
+  /// True once an event with part of the answer (text, tool call, refusal, finish reason)
+  /// was produced, as opposed to the opening role-only chunk.
+  virtual bool has_content() const = 0;
   /// Set when feed() returned false or finish() found the stream incomplete.
   virtual const std::optional<api::Failure>& failure() const = 0;
 };

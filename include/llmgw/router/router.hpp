@@ -28,6 +28,9 @@ struct CallRequest {
   std::string request_id;
   std::string traceparent;  // to send upstream (already carries our new span id), may be empty
   std::string tracestate;
+  std::size_t body_bytes = 0;            // for cost estimates
+  std::uint64_t max_output_tokens = 0;   // max_tokens / max_completion_tokens, 0 = unset
+  std::string preferred_region;          // region-aware routing; empty = none
   upstream::Deadline deadline;
   std::chrono::steady_clock::time_point started;
 };
@@ -41,6 +44,7 @@ struct CallOutcome {
   double cost_usd = 0;
   double ttft_seconds = -1;  // -1 when no byte of an answer reached the client
   std::string error_code;
+  bool degraded = false;  // answered with the model's degrade message
 };
 
 class Router {

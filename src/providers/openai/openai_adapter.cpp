@@ -20,6 +20,14 @@ bool contains(std::string_view hay, std::string_view needle) {
   return hay.find(needle) != std::string_view::npos;
 }
 
+// The opening chunk of a chat stream: a role and empty content, nothing of the answer yet.
+bool is_role_only(std::string_view data) {
+  return contains(data, "\"role\"") &&
+         (contains(data, "\"content\":\"\"") || contains(data, "\"content\":null")) &&
+         !contains(data, "\"tool_calls\"") && !contains(data, "\"finish_reason\":\"") &&
+         !contains(data, "\"refusal\":\"");
+}
+
 class OpenAiStreamTranslator final : public StreamTranslator {
 public:
   explicit OpenAiStreamTranslator(bool client_wants_usage)
@@ -56,6 +64,7 @@ public:
   }
 
   const Usage& usage() const override { return usage_; }
+  bool has_content() const override { return has_content_; }
   const std::optional<api::Failure>& failure() const override { return failure_; }
 
 private:
@@ -99,6 +108,9 @@ private:
     if (!saw_finish_ && contains(data, "\"finish_reason\":\"")) {
       saw_finish_ = true;
     }
+    if (!has_content_ && !is_role_only(data)) {
+      has_content_ = true;
+    }
     out += "data: ";
     out += data;
     out += "\n\n";
@@ -110,6 +122,7 @@ private:
   bool client_wants_usage_;
   bool done_ = false;
   bool saw_finish_ = false;
+  bool has_content_ = false;
 };
 
 }  // namespace

@@ -38,19 +38,74 @@ std::shared_ptr<const RouteTable> table() {
   return RouteTable::build(cfg, 1);
 }
 
+PlanInput input_at(resilience::TimePoint now) {
+  PlanInput in;
+  in.op = providers::Operation::chat;
+  in.now = now;
+  return in;
+}
+
 TEST(PlanTargets, PriorityOrderThenFallbacks) {
   auto t = table();
-  std::vector<std::string> skipped;
-  auto plan = plan_targets(*t, *t->model("smart"), providers::Operation::chat, skipped);
-  ASSERT_EQ(plan.size(), 3u);
-  EXPECT_EQ(plan[0].provider->config->name, "a");
-  EXPECT_EQ(plan[1].provider->config->name, "b");
-  EXPECT_EQ(plan[2].provider->config->name, "c");
-  EXPECT_EQ(plan[2].model->name, "cheap");
-  EXPECT_EQ(plan[0].target->model, "gpt-4o");
+  std::mt19937_64 rng(1);
+  auto plan = plan_targets(*t, *t->model("smart"), input_at(std::chrono::steady_clock::now()), rng);
+  ASSERT_EQ(plan.targets.size(), 3u);
+  EXPECT_EQ(plan.targets[0].provider->config->name, "a");
+  EXPECT_EQ(plan.targets[1].provider->config->name, "b");
+  EXPECT_EQ(plan.targets[2].provider->config->name, "c");
+  EXPECT_EQ(plan.targets[2].model->name, "cheap");
+  EXPECT_EQ(plan.targets[0].target->model, "gpt-4o");
   // A kind this build cannot speak yet is skipped, and said so.
-  ASSERT_EQ(skipped.size(), 1u);
-  EXPECT_NE(skipped[0].find("claude"), std::string::npos);
+  ASSERT_EQ(plan.skipped.size(), 1u);
+  EXPECT_NE(plan.skipped[0].find("claude"), std::string::npos);
+}
+
+TEST(PlanTargets, UnhealthyTargetsAreSkippedWithTheirReason) {
+  auto t = table();
+  std::mt19937_64 rng(1);
+  auto now = std::chrono::steady_clock::now();
+  t->provider("a")->health->operator_eject(now);
+  api::Failure limited{api::FailureClass::rate_limited, 429, std::chrono::milliseconds(2000),
+                       "HTTP 429", ""};
+  t->provider("b")->health->on_failure(now, limited);
+  auto plan = plan_targets(*t, *t->model("smart"), input_at(now), rng);
+  ASSERT_EQ(plan.targets.size(), 1u);  // only the fallback model's target is left
+  EXPECT_EQ(plan.targets[0].provider->config->name, "c");
+  std::string all;
+  for (const auto& s : plan.skipped) {
+    all += s + "\n";
+  }
+  EXPECT_NE(all.find("a (gpt-4o): ejected by operator"), std::string::npos) << all;
+  EXPECT_NE(all.find("b (qwen): cooling down after HTTP 429 with retry-after 2s"),
+            std::string::npos)
+      << all;
+  // After the retry-after, b is back.
+  auto later = plan_targets(*t, *t->model("smart"), input_at(now + std::chrono::seconds(3)), rng);
+  ASSERT_EQ(later.targets.size(), 2u);
+  EXPECT_EQ(later.targets[0].provider->config->name, "b");
+}
+
+TEST(PlanTargets, LeastBadTargetWhenNothingIsRoutable) {
+  auto t = table();
+  std::mt19937_64 rng(1);
+  auto now = std::chrono::steady_clock::now();
+  auto cool = [&](const char* name, int ms) {
+    api::Failure f{api::FailureClass::rate_limited, 429, std::chrono::milliseconds(ms), "HTTP 429",
+                   ""};
+    t->provider(name)->health->on_failure(now, f);
+  };
+  cool("a", 5000);
+  cool("b", 1000);
+  cool("c", 9000);
+  auto plan = plan_targets(*t, *t->model("smart"), input_at(now), rng);
+  ASSERT_EQ(plan.targets.size(), 1u);
+  EXPECT_EQ(plan.targets[0].provider->config->name, "b");  // back soonest
+  EXPECT_TRUE(plan.targets[0].last_resort);
+  // An operator ejection is never a last resort.
+  t->provider("b")->health->operator_eject(now);
+  auto plan2 = plan_targets(*t, *t->model("smart"), input_at(now), rng);
+  ASSERT_EQ(plan2.targets.size(), 1u);
+  EXPECT_EQ(plan2.targets[0].provider->config->name, "a");
 }
 
 TEST(RouteTable, MapsProvidersToEndpoints) {

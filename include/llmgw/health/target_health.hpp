@@ -1,0 +1,122 @@
+#pragma once
+// Everything the gateway knows about one provider endpoint's health, shared by all workers:
+// the active check verdict, passive outlier detection, the circuit breaker, a retry-after
+// cool-down, an operator override and live figures (in flight, TTFT EWMA, last error).
+// It combines the resilience module's pure pieces and answers one question for the router:
+// may a request go there now, and if not, why. Thread safe.
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "llmgw/api/failure.hpp"
+#include "llmgw/config/config.hpp"
+#include "llmgw/resilience/circuit_breaker.hpp"
+#include "llmgw/resilience/ewma.hpp"
+#include "llmgw/resilience/health_threshold.hpp"
+#include "llmgw/resilience/outlier_detector.hpp"
+#include "llmgw/resilience/sliding_window.hpp"
+
+namespace llmgw::health {
+
+using resilience::TimePoint;
+
+struct Verdict {
+  bool routable = true;
+  std::string reason;  // why not, e.g. "circuit open (6 of 10 recent calls failed)"
+  // When not routable: how "bad" it is, for routing to the least bad target when nothing is
+  // routable (lower is better): the time until it would be routable again.
+  std::chrono::milliseconds wait{0};
+  bool hard = false;  // operator ejection or provider key rejected: never a last resort
+};
+
+/// What the admin API and metrics show for a target.
+struct HealthSnapshot {
+  std::string provider;
+  bool routable = true;
+  std::string reason;
+  std::optional<bool> active_healthy;   // nullopt when no active check is configured
+  std::optional<bool> passive_healthy;  // nullopt when passive detection is off
+  resilience::CircuitState circuit = resilience::CircuitState::closed;
+  bool circuit_enabled = false;
+  bool operator_ejected = false;
+  bool provider_key_rejected = false;
+  std::int64_t inflight = 0;
+  double ewma_ttft_ms = 0;
+  double error_rate = 0;  // over the last minute
+  std::uint64_t recent_calls = 0;
+  std::uint64_t ejections = 0;
+  std::string last_error;
+  std::int64_t cooldown_ms = 0;  // remaining retry-after cool-down
+};
+
+class TargetHealth {
+public:
+  explicit TargetHealth(const config::ProviderConfig& provider);
+
+  const std::string& provider() const { return provider_; }
+
+  /// May a request go to this target now? Admits half-open probes, so every admitted request
+  /// must be followed by on_success / on_failure / on_abandoned.
+  Verdict try_admit(TimePoint now);
+  /// Same question without admitting anything (readiness, admin, planning).
+  Verdict peek(TimePoint now);
+
+  void on_success(TimePoint now, std::optional<double> ttft_ms);
+  void on_failure(TimePoint now, const api::Failure& failure);
+  void on_abandoned(TimePoint now);
+
+  /// Active check results, from the checker.
+  void set_active(bool passed, const std::string& detail);
+  void operator_eject(TimePoint now);
+  void operator_restore();
+
+  HealthSnapshot snapshot(TimePoint now);
+  double ewma_ttft_ms(TimePoint now) const { return ttft_.value(now); }
+
+  /// Requests in flight (the bulkhead and least_busy read it).
+  std::atomic<std::int64_t> inflight{0};
+  unsigned max_inflight = 0;  // 0 = unlimited
+
+private:
+  Verdict evaluate(TimePoint now, bool admit);
+
+  std::string provider_;
+  std::mutex mutex_;
+  std::optional<resilience::HealthThreshold> active_;
+  std::string active_detail_;
+  std::optional<resilience::OutlierDetector> passive_;
+  std::optional<resilience::CircuitBreaker> breaker_;
+  resilience::SlidingCounter recent_{std::chrono::seconds(60), 12};
+  resilience::EwmaLatency ttft_;
+  TimePoint cooldown_until_{};
+  std::string cooldown_reason_;
+  bool operator_ejected_ = false;
+  bool key_rejected_ = false;
+  TimePoint key_rejected_until_{};
+  std::string last_error_;
+};
+
+/// The health of every provider endpoint, kept across config reloads for endpoints whose
+/// identity (URL, TLS settings) and health settings did not change. Thread safe.
+class HealthRegistry {
+public:
+  /// The state for this provider: the existing one when its identity is unchanged.
+  std::shared_ptr<TargetHealth> attach(const config::ProviderConfig& provider);
+  /// Drops state of providers no longer configured (call after a successful reload).
+  void retain(const std::vector<std::string>& identities);
+  std::vector<std::shared_ptr<TargetHealth>> all() const;
+  std::shared_ptr<TargetHealth> find(std::string_view provider) const;
+
+  static std::string identity(const config::ProviderConfig& provider);
+
+private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<TargetHealth>> by_identity_;
+};
+
+}  // namespace llmgw::health

@@ -1,0 +1,269 @@
+#include "llmgw/health/target_health.hpp"
+
+#include <algorithm>
+#include <functional>
+
+#include "llmgw/common/strings.hpp"
+
+namespace llmgw::health {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+constexpr auto kMaxCooldown = std::chrono::minutes(5);
+constexpr auto kQuotaCooldown = std::chrono::seconds(60);
+constexpr auto kKeyRejectedFor = std::chrono::seconds(60);
+
+std::string seconds_text(milliseconds d) {
+  auto ms = d.count();
+  if (ms % 1000 == 0) {
+    return std::to_string(ms / 1000) + "s";
+  }
+  return std::to_string(ms) + "ms";
+}
+
+}  // namespace
+
+TargetHealth::TargetHealth(const config::ProviderConfig& provider)
+    : max_inflight(provider.max_connections), provider_(provider.name) {
+  if (provider.health.active) {
+    const auto& a = *provider.health.active;
+    active_.emplace(a.healthy_after, a.unhealthy_after, true);
+  }
+  if (provider.health.passive) {
+    passive_.emplace(*provider.health.passive);
+  }
+  if (provider.circuit_breaker) {
+    breaker_.emplace(*provider.circuit_breaker);
+  }
+}
+
+Verdict TargetHealth::evaluate(TimePoint now, bool admit) {
+  std::lock_guard lock(mutex_);
+  if (operator_ejected_) {
+    return {false, "ejected by operator", milliseconds::max(), true};
+  }
+  if (key_rejected_ && now < key_rejected_until_) {
+    return {false, "provider rejected the gateway's API key: " + last_error_,
+            duration_cast<milliseconds>(key_rejected_until_ - now), true};
+  }
+  if (active_ && !active_->healthy()) {
+    return {false, "active health check failing (" + active_detail_ + ")", milliseconds(1000),
+            false};
+  }
+  if (passive_ && passive_->ejected(now)) {
+    return {false, passive_->describe(now),
+            duration_cast<milliseconds>(passive_->ejected_until() - now), false};
+  }
+  if (now < cooldown_until_) {
+    auto left = duration_cast<milliseconds>(cooldown_until_ - now);
+    return {false, cooldown_reason_ + ", " + seconds_text(left) + " left", left, false};
+  }
+  if (breaker_) {
+    bool open = admit ? !breaker_->try_acquire(now)
+                      : breaker_->state(now) == resilience::CircuitState::open;
+    if (open) {
+      return {false, breaker_->describe(now), milliseconds(1000), false};
+    }
+  }
+  if (max_inflight > 0 && inflight.load(std::memory_order_relaxed) >= max_inflight) {
+    if (admit && breaker_) {
+      breaker_->on_abandoned(now);  // give back the probe we just took
+    }
+    return {false, "at max_connections (" + std::to_string(max_inflight) + " in flight)",
+            milliseconds(0), false};
+  }
+  return {};
+}
+
+Verdict TargetHealth::try_admit(TimePoint now) { return evaluate(now, true); }
+Verdict TargetHealth::peek(TimePoint now) { return evaluate(now, false); }
+
+void TargetHealth::on_success(TimePoint now, std::optional<double> ttft_ms) {
+  if (ttft_ms) {
+    ttft_.observe(*ttft_ms, now);
+  }
+  std::lock_guard lock(mutex_);
+  recent_.record(now, true);
+  key_rejected_ = false;
+  if (passive_) {
+    passive_->on_success(now);
+  }
+  if (breaker_) {
+    breaker_->on_success(now);
+  }
+}
+
+void TargetHealth::on_failure(TimePoint now, const api::Failure& failure) {
+  auto policy = api::failure_policy(failure.cls);
+  std::lock_guard lock(mutex_);
+  if (policy.client_fault) {
+    // Not the target's fault: it answered correctly. Release a half-open probe, nothing more.
+    if (breaker_) {
+      breaker_->on_abandoned(now);
+    }
+    return;
+  }
+  last_error_ = failure.message;
+  recent_.record(now, false);
+  if (failure.retry_after && failure.retry_after->count() > 0) {
+    auto d = std::min<milliseconds>(*failure.retry_after, kMaxCooldown);
+    if (now + d > cooldown_until_) {
+      cooldown_until_ = now + d;
+      cooldown_reason_ = "cooling down after HTTP " + std::to_string(failure.status) +
+                         " with retry-after " + seconds_text(d);
+    }
+  } else if (failure.cls == api::FailureClass::quota_exhausted) {
+    cooldown_until_ = std::max(cooldown_until_, now + kQuotaCooldown);
+    cooldown_reason_ = "quota exhausted (HTTP 429 insufficient_quota)";
+  }
+  if (failure.cls == api::FailureClass::provider_auth) {
+    key_rejected_ = true;
+    key_rejected_until_ = now + kKeyRejectedFor;
+  }
+  if (policy.harms_target) {
+    if (passive_) {
+      passive_->on_failure(now);
+    }
+    if (breaker_) {
+      breaker_->on_failure(now);
+    }
+  } else if (breaker_) {
+    breaker_->on_abandoned(now);  // e.g. a 429: busy, not broken
+  }
+}
+
+void TargetHealth::on_abandoned(TimePoint now) {
+  std::lock_guard lock(mutex_);
+  if (breaker_) {
+    breaker_->on_abandoned(now);
+  }
+}
+
+void TargetHealth::set_active(bool passed, const std::string& detail) {
+  std::lock_guard lock(mutex_);
+  if (!active_) {
+    return;
+  }
+  active_->record(passed);
+  if (!passed) {
+    active_detail_ = detail;
+    last_error_ = "active check: " + detail;
+  }
+}
+
+void TargetHealth::operator_eject(TimePoint) {
+  std::lock_guard lock(mutex_);
+  operator_ejected_ = true;
+}
+
+void TargetHealth::operator_restore() {
+  std::lock_guard lock(mutex_);
+  operator_ejected_ = false;
+  key_rejected_ = false;
+  cooldown_until_ = {};
+  if (passive_) {
+    passive_->restore();
+  }
+  if (breaker_) {
+    breaker_->reset();
+  }
+}
+
+HealthSnapshot TargetHealth::snapshot(TimePoint now) {
+  auto verdict = peek(now);
+  HealthSnapshot s;
+  s.provider = provider_;
+  s.routable = verdict.routable;
+  s.reason = verdict.reason;
+  s.inflight = inflight.load(std::memory_order_relaxed);
+  s.ewma_ttft_ms = ttft_.value(now);
+  std::lock_guard lock(mutex_);
+  if (active_) {
+    s.active_healthy = active_->healthy();
+  }
+  if (passive_) {
+    s.passive_healthy = !passive_->ejected(now);
+    s.ejections = passive_->ejections();
+  }
+  if (breaker_) {
+    s.circuit_enabled = true;
+    s.circuit = breaker_->state(now);
+  }
+  s.operator_ejected = operator_ejected_;
+  s.provider_key_rejected = key_rejected_ && now < key_rejected_until_;
+  auto totals = recent_.totals(now);
+  s.recent_calls = totals.total();
+  s.error_rate = totals.failure_rate();
+  s.last_error = last_error_;
+  s.cooldown_ms =
+      now < cooldown_until_ ? duration_cast<milliseconds>(cooldown_until_ - now).count() : 0;
+  return s;
+}
+
+std::string HealthRegistry::identity(const config::ProviderConfig& p) {
+  // State is kept across reloads only when nothing that defines "this endpoint, judged this
+  // way" changed: address, TLS trust, credentials and health settings.
+  std::string id = p.name + "|" + p.base_url + "|" + p.ca_file + "|" + (p.tls_verify ? "v" : "n") +
+                   "|" + common::sha256_hex(p.api_key).substr(0, 16);
+  auto d = [](config::Duration x) { return std::to_string(x.count()); };
+  if (const auto& a = p.health.active) {
+    id += "|a" + std::to_string(static_cast<int>(a->kind)) + a->path + d(a->interval) +
+          d(a->timeout) + std::to_string(a->healthy_after) + std::to_string(a->unhealthy_after) +
+          std::to_string(a->expected_status);
+  }
+  if (const auto& ps = p.health.passive) {
+    id += "|p" + std::to_string(ps->consecutive_failures) + std::to_string(ps->failure_rate) +
+          std::to_string(ps->min_requests) + d(ps->window) + d(ps->eject_for) + d(ps->max_eject_for);
+  }
+  if (const auto& b = p.circuit_breaker) {
+    id += "|b" + std::to_string(b->open_after_failure_rate) + std::to_string(b->min_requests) +
+          d(b->window) + d(b->open_for) + std::to_string(b->half_open_probes);
+  }
+  return id;
+}
+
+std::shared_ptr<TargetHealth> HealthRegistry::attach(const config::ProviderConfig& provider) {
+  auto id = identity(provider);
+  std::lock_guard lock(mutex_);
+  auto& slot = by_identity_[id];
+  if (!slot) {
+    slot = std::make_shared<TargetHealth>(provider);
+  }
+  slot->max_inflight = provider.max_connections;
+  return slot;
+}
+
+void HealthRegistry::retain(const std::vector<std::string>& identities) {
+  std::lock_guard lock(mutex_);
+  for (auto it = by_identity_.begin(); it != by_identity_.end();) {
+    if (std::find(identities.begin(), identities.end(), it->first) == identities.end()) {
+      it = by_identity_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::vector<std::shared_ptr<TargetHealth>> HealthRegistry::all() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<TargetHealth>> out;
+  for (const auto& [_, t] : by_identity_) {
+    out.push_back(t);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->provider() < b->provider(); });
+  return out;
+}
+
+std::shared_ptr<TargetHealth> HealthRegistry::find(std::string_view provider) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [_, t] : by_identity_) {
+    if (t->provider() == provider) {
+      return t;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace llmgw::health

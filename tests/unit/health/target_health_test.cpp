@@ -1,0 +1,167 @@
+#include "llmgw/health/target_health.hpp"
+
+#include <gtest/gtest.h>
+
+#include "llmgw/common/clock.hpp"
+
+namespace llmgw::health {
+namespace {
+
+using namespace std::chrono_literals;
+
+config::ProviderConfig provider_with_everything() {
+  config::ProviderConfig p;
+  p.name = "openai-primary";
+  p.base_url = "https://api.example.test/v1";
+  p.url = *common::parse_url(p.base_url);
+  p.max_connections = 2;
+  p.health.active = config::ActiveHealthConfig{};
+  p.health.active->healthy_after = 2;
+  p.health.active->unhealthy_after = 2;
+  p.health.passive = config::PassiveHealthConfig{};
+  p.health.passive->consecutive_failures = 3;
+  p.health.passive->eject_for = 10s;
+  p.circuit_breaker = config::CircuitBreakerConfig{};
+  p.circuit_breaker->min_requests = 100;  // keep the breaker out of the passive tests
+  return p;
+}
+
+api::Failure failure(api::FailureClass c, int status = 503) {
+  return api::Failure{c, status, std::nullopt, "HTTP " + std::to_string(status), ""};
+}
+
+TEST(TargetHealth, PassiveEjectionAfterConsecutiveFailures) {
+  common::ManualClock clock;
+  TargetHealth h(provider_with_everything());
+  for (int i = 0; i < 2; ++i) {
+    h.on_failure(clock.now(), failure(api::FailureClass::server_error));
+  }
+  EXPECT_TRUE(h.peek(clock.now()).routable);
+  h.on_failure(clock.now(), failure(api::FailureClass::server_error));
+  auto v = h.peek(clock.now());
+  EXPECT_FALSE(v.routable);
+  EXPECT_NE(v.reason.find("ejected"), std::string::npos) << v.reason;
+  EXPECT_FALSE(v.hard);
+  clock.advance(11s);
+  EXPECT_TRUE(h.peek(clock.now()).routable);
+}
+
+TEST(TargetHealth, ClientFaultsNeverHarmTheTarget) {
+  common::ManualClock clock;
+  TargetHealth h(provider_with_everything());
+  for (int i = 0; i < 10; ++i) {
+    h.on_failure(clock.now(), failure(api::FailureClass::client_error, 400));
+    h.on_failure(clock.now(), failure(api::FailureClass::context_length, 400));
+  }
+  EXPECT_TRUE(h.peek(clock.now()).routable);
+  EXPECT_EQ(h.snapshot(clock.now()).recent_calls, 0u);
+}
+
+TEST(TargetHealth, RetryAfterCoolsTheTargetDown) {
+  common::ManualClock clock;
+  TargetHealth h(provider_with_everything());
+  api::Failure limited{api::FailureClass::rate_limited, 429, 1500ms, "HTTP 429", ""};
+  h.on_failure(clock.now(), limited);
+  auto v = h.try_admit(clock.now());
+  EXPECT_FALSE(v.routable);
+  EXPECT_EQ(v.wait, 1500ms);
+  EXPECT_NE(v.reason.find("retry-after"), std::string::npos);
+  clock.advance(1600ms);
+  EXPECT_TRUE(h.try_admit(clock.now()).routable);
+  // A 429 is not ill health: no ejection however many arrive.
+  for (int i = 0; i < 10; ++i) {
+    h.on_failure(clock.now(), failure(api::FailureClass::rate_limited, 429));
+  }
+  EXPECT_TRUE(h.peek(clock.now()).routable);
+}
+
+TEST(TargetHealth, ActiveCheckVerdictWithThresholds) {
+  common::ManualClock clock;
+  TargetHealth h(provider_with_everything());
+  h.set_active(false, "connect refused");
+  EXPECT_TRUE(h.peek(clock.now()).routable);  // unhealthy_after = 2
+  h.set_active(false, "connect refused");
+  auto v = h.peek(clock.now());
+  EXPECT_FALSE(v.routable);
+  EXPECT_NE(v.reason.find("connect refused"), std::string::npos);
+  EXPECT_EQ(h.snapshot(clock.now()).active_healthy, false);
+  h.set_active(true, "");
+  EXPECT_FALSE(h.peek(clock.now()).routable);  // healthy_after = 2
+  h.set_active(true, "");
+  EXPECT_TRUE(h.peek(clock.now()).routable);
+}
+
+TEST(TargetHealth, ProviderKeyRejectedIsHardAndExpires) {
+  common::ManualClock clock;
+  TargetHealth h(provider_with_everything());
+  h.on_failure(clock.now(), failure(api::FailureClass::provider_auth, 401));
+  auto v = h.peek(clock.now());
+  EXPECT_FALSE(v.routable);
+  EXPECT_TRUE(v.hard);
+  EXPECT_TRUE(h.snapshot(clock.now()).provider_key_rejected);
+  clock.advance(61s);
+  EXPECT_TRUE(h.peek(clock.now()).routable);
+}
+
+TEST(TargetHealth, OperatorEjectAndRestore) {
+  common::ManualClock clock;
+  TargetHealth h(provider_with_everything());
+  h.operator_eject(clock.now());
+  EXPECT_FALSE(h.try_admit(clock.now()).routable);
+  EXPECT_TRUE(h.peek(clock.now()).hard);
+  h.operator_restore();
+  EXPECT_TRUE(h.try_admit(clock.now()).routable);
+}
+
+TEST(TargetHealth, BulkheadAtMaxConnections) {
+  common::ManualClock clock;
+  TargetHealth h(provider_with_everything());
+  h.inflight = 2;
+  auto v = h.try_admit(clock.now());
+  EXPECT_FALSE(v.routable);
+  EXPECT_NE(v.reason.find("max_connections"), std::string::npos);
+  h.inflight = 1;
+  EXPECT_TRUE(h.try_admit(clock.now()).routable);
+}
+
+TEST(TargetHealth, CircuitOpensOnFailureRateAndHalfOpens) {
+  common::ManualClock clock;
+  auto p = provider_with_everything();
+  p.health.passive.reset();
+  p.circuit_breaker->min_requests = 4;
+  p.circuit_breaker->open_after_failure_rate = 0.5;
+  p.circuit_breaker->open_for = 5s;
+  p.circuit_breaker->half_open_probes = 1;
+  TargetHealth h(p);
+  h.on_success(clock.now(), 100.0);
+  h.on_success(clock.now(), 100.0);
+  h.on_failure(clock.now(), failure(api::FailureClass::server_error));
+  h.on_failure(clock.now(), failure(api::FailureClass::server_error));
+  auto v = h.try_admit(clock.now());
+  EXPECT_FALSE(v.routable);
+  EXPECT_NE(v.reason.find("circuit open"), std::string::npos) << v.reason;
+  EXPECT_EQ(h.snapshot(clock.now()).circuit, resilience::CircuitState::open);
+  clock.advance(6s);
+  EXPECT_TRUE(h.try_admit(clock.now()).routable);   // the one half-open probe
+  EXPECT_FALSE(h.try_admit(clock.now()).routable);  // no second probe until it reports
+  h.on_success(clock.now(), 90.0);
+  EXPECT_EQ(h.snapshot(clock.now()).circuit, resilience::CircuitState::closed);
+}
+
+TEST(HealthRegistry, StateSurvivesReloadWhenEndpointUnchanged) {
+  HealthRegistry registry;
+  auto p = provider_with_everything();
+  auto first = registry.attach(p);
+  first->operator_eject(std::chrono::steady_clock::now());
+  EXPECT_EQ(registry.attach(p), first);  // same endpoint: same state
+  auto moved = p;
+  moved.base_url = "https://other.example.test/v1";
+  auto second = registry.attach(moved);
+  EXPECT_NE(second, first);
+  EXPECT_TRUE(second->peek(std::chrono::steady_clock::now()).routable);
+  registry.retain({HealthRegistry::identity(moved)});
+  EXPECT_EQ(registry.all().size(), 1u);
+}
+
+}  // namespace
+}  // namespace llmgw::health
