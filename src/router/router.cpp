@@ -9,6 +9,7 @@
 #include "llmgw/api/errors.hpp"
 #include "llmgw/api/synthetic.hpp"
 #include "llmgw/metrics/metrics.hpp"
+#include "router/continuation.hpp"
 #include "router/plan.hpp"
 
 namespace llmgw::router {
@@ -41,14 +42,28 @@ struct AttemptResult {
 
 namespace {
 
+// `tracker` follows what the client received so far. When it already received part of a
+// streamed answer (`tracker.has_identity()`), this attempt is a continuation: the request
+// carries the partial answer, and the new stream is rewritten to extend the old one.
 asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Metrics& metrics,
                                            const PlannedTarget& p, CallRequest& req,
-                                           ResponseSink& sink, CallOutcome& out) {
+                                           ResponseSink& sink, CallOutcome& out,
+                                           StreamTracker& tracker) {
   const auto& prov = *p.provider;
-  out.provider = prov.config->name;
-  out.served_model = p.target->model;
+  const bool continuing = req.stream && tracker.has_identity();
+  if (!continuing) {
+    out.provider = prov.config->name;
+    out.served_model = p.target->model;
+  }
   providers::RequestOptions opts{req.stream, req.client_wants_usage};
+  std::size_t appended = 0;
+  if (continuing) {
+    appended = append_continuation(*req.body, tracker.text());
+  }
   auto ureq = prov.adapter->build_request(req.op, *req.body, *prov.config, *p.target, opts);
+  if (appended > 0) {
+    remove_appended(*req.body, appended);
+  }
   ureq.headers.push_back({"x-request-id", req.request_id});
   if (!req.traceparent.empty()) {
     ureq.headers.push_back({"traceparent", req.traceparent});
@@ -104,7 +119,11 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
   // before it can still go to another target invisibly.
   auto translator = prov.adapter->make_stream_translator(req.op, opts);
   std::string pending;
-  bool started = false;
+  bool started = continuing;
+  std::optional<ContinuationFilter> filter;
+  if (continuing) {
+    filter.emplace(tracker);
+  }
   // Set when the upstream stream breaks; handled after the loop. (No coroutine lambda and no
   // temporaries inside co_await expressions here: g++ 12 destroys such a temporary Failure
   // twice, which aborted the daemon on every broken stream.)
@@ -156,6 +175,10 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
         }
         out.ttft_seconds = seconds_since(req.started);
       }
+      if (filter) {
+        pending = filter->rewrite(pending);
+      }
+      tracker.observe(pending);
       if (!co_await sink.write(pending)) {
         out.status = 499;
         AttemptResult gone;
@@ -172,25 +195,10 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
     }
   }
 
-  if (!started) {
-    AttemptResult result;
-    result.failure = std::move(*broken);
-    co_return result;
-  }
-  // Continuation on another target is the resilience issue's job; until then end the stream
-  // with an error event the client's SDK raises, never a silent truncation.
-  if (!pending.empty()) {
-    co_await sink.write(pending);
-  }
-  api::GatewayError e{502, "upstream_stream_failed", "server_error",
-                      "The upstream stream failed: " + broken->message, {}};
-  std::string event = api::openai_stream_error_event(e);
-  co_await sink.write(event);
-  co_await sink.end_stream();
-  out.error_code = e.code;
+  // Broken. Whatever was translated but not written yet is dropped: a continuation (or the
+  // error event) follows what the client actually has.
   AttemptResult result;
-  result.finished = true;
-  result.broke_after_start = true;
+  result.broke_after_start = started;
   result.failure = std::move(*broken);
   co_return result;
 }
@@ -291,6 +299,8 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   auto executor = co_await asio::this_coro::executor;
   bool budget_exhausted = false;
   std::string previous_model = model.name;
+  StreamTracker tracker;
+  bool continued = false;  // a stream broke after the client got part of it
 
   for (unsigned round = 0; out.attempts < max_attempts && !budget_exhausted; ++round) {
     bool tried = false;
@@ -346,9 +356,12 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       AttemptResult result;
       {
         InflightGuard inflight(health);
-        result = co_await run_attempt(client_, metrics_, p, req, sink, out);
+        result = co_await run_attempt(client_, metrics_, p, req, sink, out, tracker);
       }
       auto now = steady_clock::now();
+      if (result.finished && continued) {
+        metrics_.stream_continuation(req.model, out.status == 200 ? "ok" : "client_gone");
+      }
       if (result.finished) {
         if (health) {
           if (result.client_gone) {
@@ -380,11 +393,42 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       }
       auto policy = api::failure_policy(result.failure.cls);
       p.retry_again = policy.retry_same_target && retry_allowed(retry, result.failure);
+      if (result.broke_after_start || tracker.has_identity()) {
+        // Part of the answer is with the client: continue on another target, unless a tool
+        // call was under way (its arguments cannot be spliced) or the answer had finished.
+        continued = true;
+        if (tracker.tool_call_started() || tracker.finished()) {
+          p.last_failure = std::move(result.failure);
+          break;
+        }
+        // Targets later in the plan come first (round 0); this one may continue in a retry
+        // round only when nothing else could.
+      }
       p.last_failure = std::move(result.failure);
+    }
+    if (continued && (tracker.tool_call_started() || tracker.finished())) {
+      break;
     }
     if (!tried) {
       break;
     }
+  }
+
+  if (sink.started()) {
+    // The client has part of a streamed answer and no target could continue it: end the
+    // stream with an error event its SDK raises, never a silent truncation.
+    metrics_.stream_continuation(req.model, "failed");
+    auto diagnosis = build_diagnosis(targets, plan.skipped, budget_exhausted, req.model);
+    std::string why = tracker.tool_call_started()
+                          ? "a tool call was in progress and cannot be continued"
+                          : "no target could continue it";
+    api::GatewayError e{502, "upstream_stream_failed", "server_error",
+                        "The upstream stream failed and " + why + ": " + diagnosis, {}};
+    auto event = api::openai_stream_error_event(e);
+    co_await sink.write(event);
+    co_await sink.end_stream();
+    out.error_code = e.code;
+    co_return out;
   }
 
   // Nothing could serve. Last resorts before an error: the degrade message.

@@ -54,6 +54,45 @@ const Message* last_user_message(const Conversation& conversation) {
   return nullptr;
 }
 
+// The gateway's mid-stream continuation request: [..., user question, assistant partial answer,
+// user "Continue your previous answer exactly where it stopped..."]. Returns the partial answer
+// and the original question when the conversation ends that way.
+struct ContinuationAsk {
+  std::string_view partial;
+  const Message* question = nullptr;
+};
+
+std::optional<ContinuationAsk> continuation_ask(const Conversation& conversation) {
+  const auto& m = conversation.messages;
+  if (m.size() < 3) {
+    return std::nullopt;
+  }
+  const auto& ask = m[m.size() - 1];
+  const auto& partial = m[m.size() - 2];
+  if (ask.role != "user" || !ask.text ||
+      !ask.text->starts_with("Continue your previous answer exactly where it stopped") ||
+      partial.role != "assistant" || !partial.text) {
+    return std::nullopt;
+  }
+  for (auto i = m.size() - 2; i-- > 0;) {
+    if (m[i].role == "user") {
+      return ContinuationAsk{*partial.text, &m[i]};
+    }
+  }
+  return std::nullopt;
+}
+
+// "[sim-a] hello" -> "hello": the part of an echo answer that does not depend on the sim's name.
+std::string_view strip_name(std::string_view text) {
+  if (text.starts_with("[")) {
+    auto close = text.find("] ");
+    if (close != std::string_view::npos) {
+      return text.substr(close + 2);
+    }
+  }
+  return text;
+}
+
 std::string history_json(const Conversation& conversation) {
   auto history = nlohmann::ordered_json::array();
   for (const auto& message : conversation.messages) {
@@ -216,7 +255,10 @@ Answer make_answer(const Conversation& conversation, const AnswerOptions& option
     }
   }
 
-  const Message* last_user = last_user_message(conversation);
+  // A continuation answers the original question, minus what the partial answer already said,
+  // so the client's spliced stream reads as one answer whichever sims produced it.
+  auto continuation = continuation_ask(conversation);
+  const Message* last_user = continuation ? continuation->question : last_user_message(conversation);
   const std::string_view last_text =
       last_user && last_user->text ? std::string_view(*last_user->text) : std::string_view();
 
@@ -241,6 +283,13 @@ Answer make_answer(const Conversation& conversation, const AnswerOptions& option
   } else {
     content.reserve(options.name.size() + 3 + last_text.size());
     content.append("[").append(options.name).append("] ").append(last_text);
+  }
+  if (continuation) {
+    auto own = strip_name(content);
+    auto said = strip_name(continuation->partial);
+    if (own.starts_with(said)) {
+      content = std::string(own.substr(said.size()));
+    }
   }
   answer.chunks = split_words(content);
   if (conversation.max_tokens > 0 &&

@@ -241,23 +241,42 @@ describe('streaming failover', () => {
     assert.equal(deltaText(s.events), '[sim-b] hang then b');
   });
 
-  test('stream dying after K chunks ends with an SSE error event, not a silent truncation', async () => {
+  test('stream dying after K chunks is continued on the secondary: one complete, unduplicated stream', async () => {
     const K = 2;
     await a.fault({ mode: 'die_after', after_chunks: K });
     const s = await stream('one two three four five six seven eight');
     assert.equal(s.status, 200);
-    assert.equal(s.headers.get('x-llmgw-provider'), 'sim-a');
+    assert.equal(s.headers.get('x-llmgw-provider'), 'sim-a');  // the headers were already out
     assert.ifError(s.error);
+    assert.equal(s.events.at(-1), '[DONE]', s.raw);
+    assert.ok(!s.raw.includes('"error"'), s.raw);
+    const chunks = s.events.slice(0, -1).map((e) => JSON.parse(e));
+    assert.equal(new Set(chunks.map((c) => c.id)).size, 1, 'one stream id');
+    assert.equal(new Set(chunks.map((c) => c.model)).size, 1, 'one model name');
+    assert.equal(chunks.filter((c) => c.choices?.[0]?.delta?.role).length, 1, 'one role chunk');
+    assert.equal(chunks.filter((c) => c.choices?.[0]?.finish_reason).length, 1, 'one finish chunk');
+    // sim-b continues the same answer from where sim-a stopped: nothing lost, nothing repeated.
+    assert.equal(deltaText(s.events), '[sim-a] one two three four five six seven eight');
+    assert.equal(await count(b), 1);
+    assert.ok(metricValue(await gw.metrics(), 'llmgw_stream_continuations_total', { result: 'ok' }) >= 1);
+  });
+
+  test('a stream that cannot be continued (no attempt left) ends with an SSE error event', async () => {
+    const one = await startSim({ name: 'sim-one' });
+    const tgw = await startGateway({
+      providers: [simProvider(one)],
+      models: [{ name: 'chat', targets: [{ provider: 'sim-one', model: 'm' }], retry: { attempts: 1 } }],
+      auth: { required: false },
+    });
+    await one.fault({ mode: 'die_after', after_chunks: 2 });
+    const s = await streamChat(`${tgw.url}/v1/chat/completions`, { model: 'chat', stream: true, messages: [{ role: 'user', content: 'one two three four' }] });
+    assert.equal(s.status, 200);
     const last = s.events.at(-1);
     assert.notEqual(last, '[DONE]', 'a broken stream must not look complete');
     const err = JSON.parse(last);
     assert.ok(err.error, `last event: ${last}`);
-    assert.equal(typeof err.error.message, 'string');
-    assert.ok(err.error.code);
-    // The K content chunks before the break reached the client, in order.
-    const content = s.events.slice(0, -1).map((e) => JSON.parse(e)).filter((ch) => ch.choices?.[0]?.delta?.content);
-    assert.equal(content.length, K);
-    assert.equal(deltaText(s.events.slice(0, -1)), '[sim-a] one');
+    assert.equal(err.error.code, 'upstream_stream_failed');
+    assert.equal(deltaText(s.events.slice(0, -1)), '[sim-one] one');
   });
 });
 
@@ -326,15 +345,16 @@ describe('deadlines', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.headers.get('x-llmgw-provider'), 'sim-fast');
     assert.ok(elapsed >= 600 && elapsed < 2000, `failed over after ${elapsed}ms, timeouts.total is 700ms`);
-    // Stream trickling within idle_between_chunks but past total: cut with an SSE error event.
+    // Stream trickling within idle_between_chunks but past total: the attempt is cut at 700 ms
+    // and the answer is continued on the fast target, in the same stream.
     await slow.fault({ mode: 'slow_chunks', chunk_delay_ms: 200 });
     t0 = Date.now();
     const s = await streamChat(`${tgw.url}/v1/chat/completions`, { model: 'chat', stream: true, messages: [{ role: 'user', content: 'a b c d e f g h i j k l m n o p' }] });
     elapsed = Date.now() - t0;
     assert.ok(elapsed < 2000, `stream ran ${elapsed}ms, timeouts.total is 700ms`);
-    const last = JSON.parse(s.events.at(-1));
-    assert.ok(last.error, `expected an error event, got ${s.events.at(-1)}`);
-    assert.match(last.error.message, /deadline/);
+    assert.equal(s.events.at(-1), '[DONE]', s.raw);
+    assert.equal(deltaText(s.events), '[sim-total] a b c d e f g h i j k l m n o p');
+    assert.ok((await fast.stats()).last_request.body.messages.at(-1).content.startsWith('Continue your previous answer'));
   });
 
   test('idle_between_chunks: a stream that goes silent before any content fails like any other attempt', async () => {

@@ -1,2 +1,3 @@
 llmgw_unit_test(router_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/plan_test.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/balancer_test.cpp DEPS llmgw_router)
+  ${CMAKE_CURRENT_LIST_DIR}/balancer_test.cpp ${CMAKE_CURRENT_LIST_DIR}/continuation_test.cpp
+  DEPS llmgw_router)

@@ -1,0 +1,64 @@
+#pragma once
+// Mid-stream continuation (SPEC §4 "Streaming"): once part of an answer reached the client, a
+// broken upstream stream is continued on another target. StreamTracker follows what the client
+// has received (stream id, text, whether a tool call started); ContinuationFilter rewrites the
+// next target's events so the client sees one stream: same id/created/model, no second role
+// chunk, no text repeated. Pure string/JSON work in the OpenAI chunk format (the ingress
+// format), unit-tested without sockets.
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <string_view>
+
+namespace llmgw::router {
+
+/// The instruction appended (as a user turn, after the partial answer as an assistant turn)
+/// when the provider cannot continue an assistant prefill natively.
+extern const std::string_view kContinuationInstruction;
+
+class StreamTracker {
+public:
+  /// Observes the SSE bytes about to be written to the client (complete `data:` events).
+  void observe(std::string_view sse_bytes);
+
+  bool has_identity() const { return !id_.empty(); }
+  const std::string& id() const { return id_; }
+  long long created() const { return created_; }
+  const std::string& model() const { return model_; }
+  const std::string& text() const { return text_; }
+  bool tool_call_started() const { return tool_call_; }
+  bool finished() const { return finished_; }  // a finish_reason was sent
+
+private:
+  void observe_event(std::string_view data);
+
+  std::string id_;
+  long long created_ = 0;
+  std::string model_;
+  std::string text_;
+  bool tool_call_ = false;
+  bool finished_ = false;
+};
+
+/// Adds the partial answer and the continuation instruction to a chat request body; returns
+/// how many messages were appended (so the caller can remove them again).
+std::size_t append_continuation(nlohmann::json& body, const std::string& partial_text);
+void remove_appended(nlohmann::json& body, std::size_t count);
+
+class ContinuationFilter {
+public:
+  explicit ContinuationFilter(const StreamTracker& sent);
+
+  /// Rewrites a continuation target's translated SSE bytes (complete events) for the client.
+  std::string rewrite(std::string_view sse_bytes);
+
+private:
+  std::string rewrite_event(std::string_view data);
+
+  std::string id_;
+  long long created_;
+  std::string model_;
+  std::string tail_;  // the end of the text already sent, to drop a repeated overlap
+  bool checked_overlap_ = false;
+};
+
+}  // namespace llmgw::router

@@ -1,0 +1,103 @@
+#include "router/continuation.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace llmgw::router {
+namespace {
+
+using nlohmann::json;
+
+std::string event(const json& j) { return "data: " + j.dump() + "\n\n"; }
+
+json chunk(const std::string& id, json delta, json finish = nullptr) {
+  return json{{"id", id},
+              {"object", "chat.completion.chunk"},
+              {"created", id == "first" ? 100 : 200},
+              {"model", id == "first" ? "gpt-a" : "gpt-b"},
+              {"choices", json::array({json{{"index", 0},
+                                            {"delta", std::move(delta)},
+                                            {"logprobs", nullptr},
+                                            {"finish_reason", std::move(finish)}}})}};
+}
+
+std::string text_of(const std::string& sse) {
+  std::string out;
+  std::size_t pos = 0;
+  while ((pos = sse.find("data: ", pos)) != std::string::npos) {
+    auto end = sse.find("\n\n", pos);
+    auto data = sse.substr(pos + 6, end - pos - 6);
+    pos = end;
+    if (data == "[DONE]") {
+      continue;
+    }
+    auto j = json::parse(data);
+    for (const auto& c : j["choices"]) {
+      if (c["delta"].contains("content") && c["delta"]["content"].is_string()) {
+        out += c["delta"]["content"].get<std::string>();
+      }
+    }
+  }
+  return out;
+}
+
+TEST(StreamTracker, FollowsIdentityTextAndToolCalls) {
+  StreamTracker t;
+  t.observe(event(chunk("first", {{"role", "assistant"}, {"content", ""}})) +
+            event(chunk("first", {{"content", "Hello"}})));
+  t.observe(event(chunk("first", {{"content", " wor"}})));
+  EXPECT_TRUE(t.has_identity());
+  EXPECT_EQ(t.id(), "first");
+  EXPECT_EQ(t.created(), 100);
+  EXPECT_EQ(t.model(), "gpt-a");
+  EXPECT_EQ(t.text(), "Hello wor");
+  EXPECT_FALSE(t.tool_call_started());
+  EXPECT_FALSE(t.finished());
+  t.observe(event(chunk("first", {{"tool_calls", json::array()}})));
+  EXPECT_TRUE(t.tool_call_started());
+  t.observe(event(chunk("first", json::object(), "stop")) + "data: [DONE]\n\n");
+  EXPECT_TRUE(t.finished());
+}
+
+TEST(ContinuationFilter, OneStreamSameIdNoSecondRoleNoRepeats) {
+  StreamTracker sent;
+  sent.observe(event(chunk("first", {{"role", "assistant"}, {"content", ""}})) +
+               event(chunk("first", {{"content", "The quick brown fox jumps"}})));
+  ContinuationFilter f(sent);
+  auto out = f.rewrite(
+      event(chunk("second", {{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}})) +
+      // The model restates the last words before continuing: dropped.
+      event(chunk("second", {{"content", "brown fox jumps over"}})) +
+      event(chunk("second", {{"content", " the lazy dog."}})) +
+      event(chunk("second", json::object(), "stop")) + "data: [DONE]\n\n");
+  EXPECT_EQ(out.find("second"), std::string::npos) << out;  // every id rewritten
+  EXPECT_EQ(out.find("\"role\""), std::string::npos) << out;
+  EXPECT_EQ(out.find("gpt-b"), std::string::npos) << out;
+  EXPECT_EQ(sent.text() + text_of(out), "The quick brown fox jumps over the lazy dog.");
+  EXPECT_NE(out.find("\"finish_reason\":\"stop\""), std::string::npos);
+  EXPECT_EQ(out.substr(out.size() - 14), "data: [DONE]\n\n");
+}
+
+TEST(ContinuationFilter, ShortOverlapsAreKept) {
+  StreamTracker sent;
+  sent.observe(event(chunk("first", {{"content", "a b"}})));
+  ContinuationFilter f(sent);
+  // Fewer than 8 matching bytes is more likely a coincidence than a restatement.
+  auto out = f.rewrite(event(chunk("second", {{"content", " b c"}})));
+  EXPECT_EQ(text_of(out), " b c");
+}
+
+TEST(AppendContinuation, AddsPartialAnswerAndInstructionThenRemovesThem) {
+  auto body = json::parse(R"({"model":"m","messages":[{"role":"user","content":"q"}]})");
+  auto n = append_continuation(body, "partial");
+  ASSERT_EQ(body["messages"].size(), 3u);
+  EXPECT_EQ(body["messages"][1]["role"], "assistant");
+  EXPECT_EQ(body["messages"][1]["content"], "partial");
+  EXPECT_EQ(body["messages"][2]["content"], std::string(kContinuationInstruction));
+  remove_appended(body, n);
+  EXPECT_EQ(body["messages"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace llmgw::router
