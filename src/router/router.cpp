@@ -331,6 +331,12 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         asio::steady_timer timer(executor, delay);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       }
+      if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+          asio::cancellation_type::none) {
+        out.status = 499;  // the client hung up; nothing more to do for it
+        out.error_code = "client_closed_request";
+        co_return out;
+      }
       auto* health = p.provider->health.get();
       if (health && !p.last_resort) {
         // Re-check at the moment of sending: a retry-after cool-down, an ejection or an open
@@ -354,9 +360,26 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       ++p.tries;
       tried = true;
       AttemptResult result;
-      {
+      bool cancelled = false;
+      try {
         InflightGuard inflight(health);
         result = co_await run_attempt(client_, metrics_, p, req, sink, out, tracker);
+      } catch (const boost::system::system_error&) {
+        // The client hung up (the server cancelled this request): the upstream call is already
+        // abandoned; the target did nothing wrong.
+        cancelled = true;
+      }
+      if (!cancelled && (co_await asio::this_coro::cancellation_state).cancelled() !=
+                            asio::cancellation_type::none) {
+        cancelled = true;  // the attempt ended because the client hung up, not the target
+      }
+      if (cancelled) {
+        if (health) {
+          health->on_abandoned(steady_clock::now());
+        }
+        out.status = 499;
+        out.error_code = "client_closed_request";
+        co_return out;
       }
       auto now = steady_clock::now();
       if (result.finished && continued) {

@@ -1,6 +1,7 @@
 // The client API (SPEC §2): authentication, request validation, routing to the Router, access
 // log and request metrics. No Beast here: requests arrive as HttpRequest, answers leave through
 // the ResponseSink.
+#include <boost/system/system_error.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -277,7 +278,12 @@ private:
       }
       call.started = started;
       call.deadline = started + cfg.server.request_timeout;
-      outcome = co_await router.call(*table, call, sink);
+      try {
+        outcome = co_await router.call(*table, call, sink);
+      } catch (const boost::system::system_error&) {
+        outcome.status = 499;  // cancelled: the client hung up (nginx's code for it)
+        outcome.error_code = "client_closed_request";
+      }
     }
     auto elapsed = std::chrono::duration<double>(steady_clock::now() - started).count();
     // Only configured names become label values: a client must not be able to mint series.

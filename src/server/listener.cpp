@@ -3,6 +3,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -28,6 +30,7 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using namespace asio::experimental::awaitable_operators;
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
 
 struct Limits {
@@ -157,6 +160,28 @@ std::string header_value(const http::request_parser<http::string_body>::value_ty
   return it == req.end() ? std::string() : std::string(it->value());
 }
 
+// Completes only when the client closed its side (or the socket failed) while a request is in
+// progress; otherwise waits until cancelled. Bytes from the client (a pipelined request, TLS
+// records) end the watch without completing: they belong to the next read.
+asio::awaitable<void> watch_for_hangup(tcp::socket& socket) {
+  auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
+  if (!ec) {
+    char byte;
+    beast::error_code peek_ec;
+    auto n = socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, peek_ec);
+    if (peek_ec == asio::error::would_block || (!peek_ec && n > 0)) {
+      // Still connected: park until the request finishes and cancels us.
+      asio::steady_timer park(socket.get_executor(), asio::steady_timer::time_point::max());
+      co_await park.async_wait(use_tuple);
+      co_return;
+    }
+  } else if (ec == asio::error::operation_aborted) {
+    // Cancelled because the request finished first: report "not the winner" by waiting out the
+    // cancellation (the operator ignores our result then).
+    co_return;
+  }
+}
+
 template <class Stream>
 asio::awaitable<void> serve_http(Stream& stream, std::string remote, GatewayState& state,
                                  Handler& handler, router::Router* router) {
@@ -232,11 +257,22 @@ asio::awaitable<void> serve_http(Stream& stream, std::string remote, GatewayStat
     // A bug in one request must not take the connection's other requests (or the worker)
     // down with it: answer 500 if nothing was sent yet, else drop this connection.
     bool crashed = false;
+    bool client_left = false;
     try {
-      co_await handler.handle(req, sink, router);
+      // The handler races a watcher of the client socket: a client that hangs up while its
+      // request waits on a provider cancels that request, and with it the upstream call (no
+      // paying for an answer nobody will read). Named awaitables, not temporaries, in the
+      // co_await expression: g++ 12 miscompiles the latter.
+      auto handling = handler.handle(req, sink, router);
+      auto watching = watch_for_hangup(lowest.socket());
+      auto winner = co_await (std::move(handling) || std::move(watching));
+      client_left = winner.index() == 1;
     } catch (const std::exception& e) {
       spdlog::error("request {} {} failed with an exception: {}", req.method, req.path, e.what());
       crashed = true;
+    }
+    if (client_left) {
+      co_return;
     }
     if (crashed) {
       if (!sink.started()) {

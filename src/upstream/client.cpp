@@ -384,6 +384,9 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
         *conn, [&](auto& s) { return http::async_write(s, req, use_tuple); });
     if (wec) {
       state_->discard(std::move(conn));
+      if (wec == asio::error::operation_aborted) {
+        co_return common::err(Error{api::FailureClass::connect, "cancelled"});
+      }
       if (reused && attempt == 0 && wec != beast::error::timeout) {
         continue;
       }
@@ -404,6 +407,10 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
     });
     if (rec) {
       state_->discard(std::move(conn));
+      if (rec == asio::error::operation_aborted) {
+        // The request was cancelled (its client hung up): never retry on a fresh connection.
+        co_return common::err(Error{api::FailureClass::connect, "cancelled"});
+      }
       if (reused && attempt == 0 && rn == 0 && rec != beast::error::timeout) {
         continue;
       }

@@ -40,8 +40,8 @@ test('client abort mid-stream closes the upstream connection and frees the reque
   assert.ok(s.aborted, 'the client aborted');
   assert.equal(s.status, 200);
   assert.equal(sawUpstreamOpen, 1, 'one upstream connection while streaming');
-  const m = await gw.metrics();
-  assert.equal(metricValue(m, 'llmgw_inflight_requests'), 1, 'the stream is in flight');
+  // (No check that it is still in flight here: the gateway watches the client socket and may
+  // already have cancelled the request by the time we look.)
 
   // Promptly: well before the upstream stream would have ended (~12 s).
   await waitFor(() => establishedTo(gw.pid, sim.port) === 0, {
@@ -69,13 +69,11 @@ test('client abort mid-stream closes the upstream connection and frees the reque
   assert.equal(aborted.status, 499);
 });
 
-// KNOWN GATEWAY GAP (reported): the gateway notices a vanished client only when it next writes
-// to it. While it waits for an upstream's first byte nothing is written, so the upstream request
-// runs on (for a non-stream request: the whole generation, billed) until the provider answers.
-test('client abort while waiting for the first byte releases the upstream promptly', {
-  todo: 'client disconnect is only noticed on the next write; see report',
-}, async () => {
+// The gateway watches the client socket while a request waits on a provider: a client that
+// hangs up before the first byte cancels the upstream request (no paying for an unread answer).
+test('client abort while waiting for the first byte releases the upstream promptly', async () => {
   await sim.fault({ mode: 'slow_first_byte', delay_ms: 4000 });
+  let arrivedBefore = (await sim.stats()).requests;
   try {
     for (const stream of [true, false]) {
       const ac = new AbortController();
@@ -85,12 +83,17 @@ test('client abort while waiting for the first byte releases the upstream prompt
         body: JSON.stringify({ model: 'chat', stream, messages: [{ role: 'user', content: 'never mind' }] }),
         signal: ac.signal,
       }).catch((e) => e);
-      await waitFor(() => establishedTo(gw.pid, sim.port) >= 1, { timeout: 3000, what: 'upstream connection' });
+      // Wait until the request is at the sim (which then sits on it for 4 s). Idle pooled
+      // connections may exist too, so count relative to what is open while it waits.
+      await waitFor(async () => (await sim.stats()).requests >= arrivedBefore + 1, { timeout: 3000, what: 'request at the sim' });
+      const during = establishedTo(gw.pid, sim.port);
+      assert.ok(during >= 1);
       ac.abort();
       await pending;
       // The sim would answer after 4 s; a gateway that cancels on disconnect is done long before.
       await waitFor(async () => metricValue(await gw.metrics(), 'llmgw_inflight_requests') === 0 &&
-        establishedTo(gw.pid, sim.port) === 0, { timeout: 1500, what: `upstream released (stream: ${stream})` });
+        establishedTo(gw.pid, sim.port) === during - 1, { timeout: 1500, what: `upstream released (stream: ${stream})` });
+      arrivedBefore += 1;
     }
   } finally {
     await sim.fault({ mode: 'none' });

@@ -18,6 +18,7 @@ before(async () => {
     models: [
       { name: 'gpt-test', targets: [{ provider: 'sdk-a', model: 'upstream-a' }, { provider: 'sdk-b', model: 'upstream-b' }], retry: { attempts: 2, backoff: { base: '10ms', max: '20ms' } } },
       { name: 'embed-test', targets: [{ provider: 'sdk-a', model: 'emb' }] },
+      { name: 'solo-test', targets: [{ provider: 'sdk-a', model: 'upstream-a' }], retry: { attempts: 1 } },
     ],
     keys: [{ name: 'sdk', sha256: sha256(KEY) }],
     auth: { required: true },
@@ -84,10 +85,25 @@ describe('openai SDK v6 against the gateway', () => {
     assert.equal(response.headers.get('x-llmgw-attempts'), '2');
   });
 
-  test('a stream broken mid-way raises in the SDK instead of ending quietly', async () => {
+  test('a stream broken mid-way is continued on the other target: the SDK sees one stream', async () => {
     await a.fault({ mode: 'die_after', after_chunks: 2 });
     const stream = await client.chat.completions.create({
       model: 'gpt-test', stream: true, messages: messages('one two three four five six'),
+    });
+    let text = '';
+    const ids = new Set();
+    for await (const chunk of stream) {
+      ids.add(chunk.id);
+      text += chunk.choices[0]?.delta?.content ?? '';
+    }
+    assert.equal(text, '[sdk-a] one two three four five six');
+    assert.equal(ids.size, 1);
+  });
+
+  test('a stream broken mid-way with nothing to continue on raises in the SDK', async () => {
+    await a.fault({ mode: 'die_after', after_chunks: 2 });
+    const stream = await client.chat.completions.create({
+      model: 'solo-test', stream: true, messages: messages('one two three four five six'),
     });
     let text = '';
     await assert.rejects(async () => {
@@ -115,7 +131,7 @@ describe('openai SDK v6 against the gateway', () => {
   test('models.list()', async () => {
     const ids = [];
     for await (const m of client.models.list()) ids.push(m.id);
-    assert.deepEqual(ids.sort(), ['embed-test', 'gpt-test']);
+    assert.deepEqual(ids.sort(), ['embed-test', 'gpt-test', 'solo-test']);
     const one = await client.models.retrieve('gpt-test');
     assert.equal(one.id, 'gpt-test');
   });
