@@ -23,6 +23,7 @@ std::string_view to_string(FailureClass c) {
     case FailureClass::client_error: return "client_error";
     case FailureClass::model_not_found: return "model_not_found";
     case FailureClass::protocol: return "protocol";
+    case FailureClass::local_limit: return "local_limit";
   }
   return "unknown";
 }
@@ -47,6 +48,7 @@ FailurePolicy failure_policy(FailureClass c) {
     // The target's configured model is wrong: the client cannot fix it, another target can.
     case FailureClass::model_not_found: return {false, true, true, false};
     case FailureClass::protocol: return {false, true, true, false};
+    case FailureClass::local_limit: return {false, true, false, false};
   }
   return {false, false, false, false};
 }

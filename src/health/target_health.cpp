@@ -71,8 +71,9 @@ Verdict TargetHealth::evaluate(TimePoint now, bool admit) {
     if (admit && breaker_) {
       breaker_->on_abandoned(now);  // give back the probe we just took
     }
+    // Hard: a full bulkhead is never bypassed as a "last resort" (that is what it protects).
     return {false, "at max_connections (" + std::to_string(max_inflight) + " in flight)",
-            milliseconds(0), false};
+            milliseconds(0), true};
   }
   return {};
 }

@@ -136,6 +136,9 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
     }
   }
   if (plan.targets.empty() && least_bad) {
+    // It is tried, so it is no longer "skipped" in the diagnosis.
+    auto label = least_bad->target->provider + " (" + least_bad->target->model + "): ";
+    std::erase_if(plan.skipped, [&](const std::string& s) { return s.starts_with(label); });
     // Everything is ejected, open or cooling down: rather than fail outright, try the target
     // that would be back soonest (Envoy's panic threshold idea). Operator ejections and
     // rejected provider keys are never used this way.

@@ -48,7 +48,13 @@ std::vector<std::pair<const router::ProviderRoute*, health::HealthSnapshot>> sna
   for (const auto& p : table.config().providers) {
     const auto* route = table.provider(p.name);
     if (route && route->health) {
-      out.emplace_back(route, route->health->snapshot(now));
+      auto snap = route->health->snapshot(now);
+      if (!route->adapter) {
+        snap.routable = false;
+        snap.reason = "provider kind '" + std::string(config::to_string(p.kind)) +
+                      "' is not supported by this build";
+      }
+      out.emplace_back(route, std::move(snap));
     }
   }
   return out;

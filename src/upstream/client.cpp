@@ -367,7 +367,7 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
     bool reused = conn != nullptr;
     if (!conn) {
       if (state_->open[ep.pool_key] >= ep.max_connections) {
-        co_return common::err(Error{api::FailureClass::connect,
+        co_return common::err(Error{api::FailureClass::local_limit,
                                     "connection limit reached (max_connections)"});
       }
       auto fresh = co_await state_->connect(ep, deadline);

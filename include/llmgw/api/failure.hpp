@@ -24,6 +24,7 @@ enum class FailureClass {
   client_error,       // other 4xx: the client's fault, passed through
   model_not_found,    // 404 model
   protocol,           // upstream answered something we cannot parse
+  local_limit,        // our own bulkhead (max_connections) is full: not the target's fault
 };
 
 std::string_view to_string(FailureClass c);
