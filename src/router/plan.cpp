@@ -98,6 +98,13 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
                                std::string(providers::to_string(in.op)));
         continue;
       }
+      if (in.body) {
+        if (auto why = p->adapter->unsupported(in.op, *in.body, *p->config, t)) {
+          plan.skipped.push_back(label + ": " + *why);
+          plan.unsupported.push_back(*why);
+          continue;
+        }
+      }
       PlannedTarget planned{m, &t, p, std::nullopt, 0, false, false, {}};
       if (p->health) {
         auto verdict = p->health->peek(in.now);

@@ -5,6 +5,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <nlohmann/json_fwd.hpp>
 #include <vector>
 
 #include "llmgw/api/failure.hpp"
@@ -31,11 +32,13 @@ struct PlanInput {
   std::size_t body_bytes = 0;          // for least_cost estimates
   std::uint64_t max_output_tokens = 0;  // 0 = unknown
   std::string preferred_region;        // empty = none
+  const nlohmann::json* body = nullptr;  // the client's request, for adapters' unsupported()
 };
 
 struct Plan {
   std::vector<PlannedTarget> targets;  // in the order to try them
   std::vector<std::string> skipped;    // "provider (model): why", for the diagnosis
+  std::vector<std::string> unsupported;  // adapters' explanations of what they cannot serve
 };
 
 /// The routable targets of the model ordered by its strategy, then each fallback model's

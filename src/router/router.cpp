@@ -293,8 +293,25 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   if (model_route->retry_budget) {
     model_route->retry_budget->on_request(input.now);
   }
+  input.body = req.body;
   auto plan = plan_targets(table, model, input, rng);
   auto& targets = plan.targets;
+  if (targets.empty() && !plan.unsupported.empty() &&
+      plan.unsupported.size() == plan.skipped.size()) {
+    // Every target would have to change the request's meaning: that is the client's to fix.
+    std::string why;
+    for (const auto& u : plan.unsupported) {
+      why += (why.empty() ? "" : "; ") + u;
+    }
+    auto error = api::invalid_request("This request cannot be served as asked: " + why);
+    out.status = error.status;
+    out.error_code = error.code;
+    auto headers = response_headers(req, out);
+    headers.emplace_back("content-type", "application/json");
+    auto body = api::openai_error_body(error);
+    co_await sink.send(error.status, std::move(headers), std::move(body));
+    co_return out;
+  }
   auto max_attempts = std::max<std::size_t>(retry.attempts, targets.size());
   auto executor = co_await asio::this_coro::executor;
   bool budget_exhausted = false;

@@ -86,6 +86,21 @@ public:
   virtual config::ProviderKind kind() const = 0;
   virtual bool supports(Operation op) const = 0;
 
+  /// Whether this provider can serve the request without changing its meaning. Returns a
+  /// client-facing explanation naming the parameter and the provider (e.g. "n > 1 is not
+  /// supported by anthropic provider 'claude'") when it cannot; the router then skips this
+  /// target, and answers 400 with these explanations when no target can serve the request.
+  /// Never drop a parameter silently when that changes what the client gets.
+  virtual std::optional<std::string> unsupported(Operation op, const nlohmann::json& body,
+                                                 const config::ProviderConfig& provider,
+                                                 const config::TargetConfig& target) const {
+    (void)op;
+    (void)body;
+    (void)provider;
+    (void)target;
+    return std::nullopt;
+  }
+
   /// Renders the upstream request. `body` is the client's parsed OpenAI request; the adapter
   /// may modify it in place (the caller re-sets anything it needs per attempt), which saves a
   /// deep copy per attempt.
