@@ -172,6 +172,35 @@ void TargetHealth::operator_restore() {
   }
 }
 
+namespace {
+constexpr std::size_t kLatencySamples = 128;
+constexpr std::size_t kMinLatencySamples = 10;
+}  // namespace
+
+void TargetHealth::record_header_latency(double millis) {
+  std::lock_guard lock(latency_mutex_);
+  if (latencies_.size() < kLatencySamples) {
+    latencies_.push_back(millis);
+  } else {
+    latencies_[latency_next_] = millis;
+    latency_next_ = (latency_next_ + 1) % kLatencySamples;
+  }
+}
+
+std::optional<double> TargetHealth::header_latency_quantile(double q) const {
+  std::vector<double> copy;
+  {
+    std::lock_guard lock(latency_mutex_);
+    if (latencies_.size() < kMinLatencySamples) {
+      return std::nullopt;
+    }
+    copy = latencies_;
+  }
+  auto k = static_cast<std::size_t>(std::clamp(q, 0.0, 1.0) * static_cast<double>(copy.size() - 1));
+  std::nth_element(copy.begin(), copy.begin() + static_cast<std::ptrdiff_t>(k), copy.end());
+  return copy[k];
+}
+
 HealthSnapshot TargetHealth::snapshot(TimePoint now) {
   auto verdict = peek(now);
   HealthSnapshot s;

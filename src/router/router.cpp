@@ -1,6 +1,7 @@
 #include "llmgw/router/router.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -8,6 +9,7 @@
 
 #include "llmgw/api/errors.hpp"
 #include "llmgw/api/synthetic.hpp"
+#include "llmgw/config/loader.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "router/continuation.hpp"
 #include "router/plan.hpp"
@@ -16,6 +18,7 @@ namespace llmgw::router {
 namespace {
 
 namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
 using std::chrono::steady_clock;
 constexpr std::size_t kMaxErrorBody = 1u << 20;
 constexpr std::size_t kMaxResponseBody = 64u << 20;
@@ -36,7 +39,29 @@ struct AttemptResult {
   api::Failure failure;   // when !finished, or when finished but the stream broke after start
   bool broke_after_start = false;
   bool client_gone = false;
+  const PlannedTarget* served_by = nullptr;  // the hedge partner when it won
 };
+
+// A second target to race against the first when the first is slow (models[].hedge).
+struct HedgePlan {
+  const PlannedTarget* partner = nullptr;
+  std::chrono::milliseconds after{0};
+};
+
+// The hedged request: starts only after `delay`, unless the race is already over (the
+// primary answered and this coroutine was cancelled while waiting).
+asio::awaitable<upstream::Result<upstream::Response>> delayed_send(
+    upstream::Client& client, const upstream::Endpoint& endpoint,
+    providers::UpstreamRequest request, upstream::Deadline deadline,
+    std::chrono::milliseconds delay, metrics::Metrics& metrics, std::string model) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+  auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (ec) {
+    co_return common::err(upstream::Error{api::FailureClass::connect, "hedge not needed"});
+  }
+  metrics.hedge(model);
+  co_return co_await client.send(endpoint, request, deadline);
+}
 
 }  // namespace
 
@@ -48,7 +73,7 @@ namespace {
 asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Metrics& metrics,
                                            const PlannedTarget& p, CallRequest& req,
                                            ResponseSink& sink, CallOutcome& out,
-                                           StreamTracker& tracker) {
+                                           StreamTracker& tracker, const HedgePlan& hedge) {
   const auto& prov = *p.provider;
   const bool continuing = req.stream && tracker.has_identity();
   if (!continuing) {
@@ -75,9 +100,46 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
   // providers[].timeouts.total bounds this attempt (header and body); the request's own
   // deadline still bounds everything.
   auto attempt_deadline = std::min(req.deadline, t0 + prov.config->timeouts.total);
-  auto resp = co_await client.send(prov.endpoint, ureq, attempt_deadline);
+  const PlannedTarget* served = &p;
+  std::optional<upstream::Result<upstream::Response>> sent;
+  if (hedge.partner && !continuing) {
+    // Hedge: if the primary has not answered within the usual latency, a second request goes
+    // to another target; the first answer wins and the other request is cancelled.
+    const auto& hp = *hedge.partner;
+    // The partner's own rendering and credentials; only the correlation headers are shared.
+    auto hreq = hp.provider->adapter->build_request(req.op, *req.body, *hp.provider->config,
+                                                    *hp.target, opts);
+    for (const auto& h : ureq.headers) {
+      if (h.name == "x-request-id" || h.name == "traceparent" || h.name == "tracestate") {
+        hreq.headers.push_back(h);
+      }
+    }
+    auto hedge_deadline = std::min(req.deadline, t0 + hp.provider->config->timeouts.total);
+    auto primary = client.send(prov.endpoint, ureq, attempt_deadline);
+    auto secondary = delayed_send(client, hp.provider->endpoint, std::move(hreq), hedge_deadline,
+                                  hedge.after, metrics, req.model);
+    auto winner = co_await (std::move(primary) || std::move(secondary));
+    if (winner.index() == 0) {
+      sent.emplace(std::move(std::get<0>(winner)));
+    } else {
+      sent.emplace(std::move(std::get<1>(winner)));
+      served = &hp;
+    }
+  } else {
+    sent.emplace(co_await client.send(prov.endpoint, ureq, attempt_deadline));
+  }
+  auto& resp = *sent;
+  const PlannedTarget& sp = *served;
+  const auto& sprov = *sp.provider;
+  if (!continuing) {
+    out.provider = sprov.config->name;
+    out.served_model = sp.target->model;
+  }
+  if (resp && resp->status() >= 200 && resp->status() < 300 && sprov.health) {
+    sprov.health->record_header_latency(seconds_since(t0) * 1000.0);
+  }
   if (!resp) {
-    metrics.upstream_request(prov.config->name, api::to_string(resp.error().cls), seconds_since(t0));
+    metrics.upstream_request(sprov.config->name, api::to_string(resp.error().cls), seconds_since(t0));
     co_return AttemptResult{false, api::Failure{resp.error().cls, 0, std::nullopt,
                                                 resp.error().message, {}}};
   }
@@ -86,19 +148,19 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
     auto body = co_await resp->read_all(kMaxErrorBody);
     auto retry_after = api::parse_retry_after(resp->header("retry-after-ms"),
                                               resp->header("retry-after"));
-    auto failure = prov.adapter->classify_error(status, body ? *body : std::string(), retry_after);
-    metrics.upstream_request(prov.config->name, api::to_string(failure.cls), seconds_since(t0));
+    auto failure = sprov.adapter->classify_error(status, body ? *body : std::string(), retry_after);
+    metrics.upstream_request(sprov.config->name, api::to_string(failure.cls), seconds_since(t0));
     if (api::failure_policy(failure.cls).client_fault) {
       // The client's own mistake: the provider's answer is the most useful one it can get.
       auto headers = response_headers(req, out);
       headers.push_back({"content-type", "application/json"});
       out.status = status;
       co_await sink.send(status, std::move(headers), std::move(failure.body));
-      co_return AttemptResult{true, {}};
+      co_return AttemptResult{true, {}, false, false, served};
     }
-    co_return AttemptResult{false, std::move(failure)};
+    co_return AttemptResult{false, std::move(failure), false, false, served};
   }
-  metrics.upstream_request(prov.config->name, "success", seconds_since(t0));
+  metrics.upstream_request(sprov.config->name, "success", seconds_since(t0));
 
   if (!req.stream) {
     auto body = co_await resp->read_all(kMaxResponseBody);
@@ -106,18 +168,18 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
       co_return AttemptResult{false, api::Failure{body.error().cls, status, std::nullopt,
                                                   body.error().message, {}}};
     }
-    auto translated = prov.adapter->translate_response(req.op, std::move(*body), out.usage);
+    auto translated = sprov.adapter->translate_response(req.op, std::move(*body), out.usage);
     auto headers = response_headers(req, out);
     headers.push_back({"content-type", "application/json"});
     out.status = 200;
     out.ttft_seconds = seconds_since(req.started);
     co_await sink.send(200, std::move(headers), std::move(translated));
-    co_return AttemptResult{true, {}};
+    co_return AttemptResult{true, {}, false, false, served};
   }
 
   // Streaming: hold the 200 until the first translated event exists, so anything that fails
   // before it can still go to another target invisibly.
-  auto translator = prov.adapter->make_stream_translator(req.op, opts);
+  auto translator = sprov.adapter->make_stream_translator(req.op, opts);
   std::string pending;
   bool started = continuing;
   std::optional<ContinuationFilter> filter;
@@ -169,6 +231,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
         if (!co_await sink.start_stream(200, std::move(headers))) {
           out.status = 499;  // client went away; dropping `resp` closes the upstream
           AttemptResult gone;
+          gone.served_by = served;
           gone.finished = true;
           gone.client_gone = true;
           co_return gone;
@@ -182,6 +245,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
       if (!co_await sink.write(pending)) {
         out.status = 499;
         AttemptResult gone;
+        gone.served_by = served;
         gone.finished = true;
         gone.client_gone = true;
         co_return gone;
@@ -191,13 +255,14 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
     if (eof) {
       out.usage = translator->usage();
       co_await sink.end_stream();
-      co_return AttemptResult{true, {}};
+      co_return AttemptResult{true, {}, false, false, served};
     }
   }
 
   // Broken. Whatever was translated but not written yet is dropped: a continuation (or the
   // error event) follows what the client actually has.
   AttemptResult result;
+  result.served_by = served;
   result.broke_after_start = started;
   result.failure = std::move(*broken);
   co_return result;
@@ -273,6 +338,52 @@ std::string build_diagnosis(const std::vector<PlannedTarget>& targets,
     diagnosis = "model '" + model + "' has no targets";
   }
   return diagnosis;
+}
+
+}  // namespace
+
+namespace {
+
+// Picks the hedge partner for an attempt on `p` (models[].hedge): the next untried target of
+// another provider that is routable now, started once `p` is slower than its usual latency
+// (after: pNN of its recent header latencies, or a fixed duration).
+HedgePlan plan_hedge(const config::ModelConfig& model, std::vector<PlannedTarget>& targets,
+                     const PlannedTarget& p, unsigned round, const StreamTracker& tracker) {
+  HedgePlan plan;
+  if (!model.hedge || model.hedge->max == 0 || round > 0 || tracker.has_identity()) {
+    return plan;
+  }
+  const auto& after = model.hedge->after;
+  std::optional<double> delay_ms;
+  if (!after.empty() && after.front() == 'p') {
+    double q = std::strtod(after.c_str() + 1, nullptr) / 100.0;
+    if (p.provider->health) {
+      delay_ms = p.provider->health->header_latency_quantile(q);
+    }
+  } else if (auto d = config::parse_duration(after)) {
+    delay_ms = static_cast<double>(d->count());
+  }
+  if (!delay_ms) {
+    return plan;  // no latency history yet: nothing to call "slower than usual"
+  }
+  auto now = steady_clock::now();
+  bool after_p = false;
+  for (auto& q : targets) {
+    if (&q == &p) {
+      after_p = true;
+      continue;
+    }
+    if (!after_p || q.provider == p.provider || q.tries > 0 || q.last_resort) {
+      continue;
+    }
+    if (q.provider->health && !q.provider->health->peek(now).routable) {
+      continue;
+    }
+    plan.partner = &q;
+    plan.after = std::chrono::milliseconds(static_cast<long long>(std::max(1.0, *delay_ms)));
+    break;
+  }
+  return plan;
 }
 
 }  // namespace
@@ -380,7 +491,8 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       bool cancelled = false;
       try {
         InflightGuard inflight(health);
-        result = co_await run_attempt(client_, metrics_, p, req, sink, out, tracker);
+        auto hedge = plan_hedge(model, targets, p, round, tracker);
+        result = co_await run_attempt(client_, metrics_, p, req, sink, out, tracker, hedge);
       } catch (const boost::system::system_error&) {
         // The client hung up (the server cancelled this request): the upstream call is already
         // abandoned; the target did nothing wrong.
@@ -399,6 +511,16 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         co_return out;
       }
       auto now = steady_clock::now();
+      if (result.served_by && result.served_by != &p) {
+        // The hedge partner answered first: the primary was cancelled (not its fault), and
+        // what follows is the partner's outcome.
+        if (health) {
+          health->on_abandoned(now);
+        }
+        auto* partner = const_cast<PlannedTarget*>(result.served_by);
+        ++partner->tries;
+        health = partner->provider->health.get();
+      }
       if (result.finished && continued) {
         metrics_.stream_continuation(req.model, out.status == 200 ? "ok" : "client_gone");
       }

@@ -78,6 +78,11 @@ public:
   HealthSnapshot snapshot(TimePoint now);
   double ewma_ttft_ms(TimePoint now) const { return ttft_.value(now); }
 
+  /// Time to the response header of successful attempts, for hedging ("the target's usual
+  /// latency"): the q-quantile (0..1) of the last samples; nullopt until there are enough.
+  void record_header_latency(double millis);
+  std::optional<double> header_latency_quantile(double q) const;
+
   /// Requests in flight (the bulkhead and least_busy read it).
   std::atomic<std::int64_t> inflight{0};
   unsigned max_inflight = 0;  // 0 = unlimited
@@ -99,6 +104,9 @@ private:
   bool key_rejected_ = false;
   TimePoint key_rejected_until_{};
   std::string last_error_;
+  mutable std::mutex latency_mutex_;
+  std::vector<double> latencies_;  // ring of the last kLatencySamples header latencies
+  std::size_t latency_next_ = 0;
 };
 
 /// The health of every provider endpoint, kept across config reloads for endpoints whose
