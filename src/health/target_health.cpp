@@ -54,7 +54,7 @@ Verdict TargetHealth::evaluate(TimePoint now, bool admit) {
   }
   if (passive_ && passive_->ejected(now)) {
     return {false, passive_->describe(now),
-            duration_cast<milliseconds>(passive_->ejected_until() - now), false};
+            duration_cast<milliseconds>(passive_->ejected_until() - now), false, true};
   }
   if (now < cooldown_until_) {
     auto left = duration_cast<milliseconds>(cooldown_until_ - now);
@@ -237,19 +237,24 @@ std::string HealthRegistry::identity(const config::ProviderConfig& p) {
   // way" changed: address, TLS trust, credentials and health settings.
   std::string id = p.name + "|" + p.base_url + "|" + p.ca_file + "|" + (p.tls_verify ? "v" : "n") +
                    "|" + common::sha256_hex(p.api_key).substr(0, 16);
-  auto d = [](config::Duration x) { return std::to_string(x.count()); };
+  // Every field is followed by a separator: run together, "1" "23" and "12" "3" (healthy_after,
+  // unhealthy_after) or a path ending in digits and an interval would give the same identity.
+  auto d = [](config::Duration x) { return std::to_string(x.count()) + "/"; };
+  auto n = [](auto x) { return std::to_string(x) + "/"; };
   if (const auto& a = p.health.active) {
-    id += "|a" + std::to_string(static_cast<int>(a->kind)) + a->path + d(a->interval) +
-          d(a->timeout) + std::to_string(a->healthy_after) + std::to_string(a->unhealthy_after) +
-          std::to_string(a->expected_status);
+    // unhealthy_interval too: the checker keeps the settings it started with, so a changed
+    // value only applies through a new identity (a fresh checker).
+    id += "|a" + n(static_cast<int>(a->kind)) + d(a->interval) + d(a->unhealthy_interval) +
+          d(a->timeout) + n(a->healthy_after) + n(a->unhealthy_after) + n(a->expected_status) +
+          a->path;  // last: a path may itself contain "/"
   }
   if (const auto& ps = p.health.passive) {
-    id += "|p" + std::to_string(ps->consecutive_failures) + std::to_string(ps->failure_rate) +
-          std::to_string(ps->min_requests) + d(ps->window) + d(ps->eject_for) + d(ps->max_eject_for);
+    id += "|p" + n(ps->consecutive_failures) + n(ps->failure_rate) + n(ps->min_requests) +
+          d(ps->window) + d(ps->eject_for) + d(ps->max_eject_for);
   }
   if (const auto& b = p.circuit_breaker) {
-    id += "|b" + std::to_string(b->open_after_failure_rate) + std::to_string(b->min_requests) +
-          d(b->window) + d(b->open_for) + std::to_string(b->half_open_probes);
+    id += "|b" + n(b->open_after_failure_rate) + n(b->min_requests) + d(b->window) +
+          d(b->open_for) + n(b->half_open_probes);
   }
   return id;
 }

@@ -86,6 +86,29 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
     const auto* mroute = table.model_route(m->name);
     std::vector<PlannedTarget> routable;
     std::vector<BalanceCandidate> candidates;
+    // Passively ejected targets, for the cap on how much of a model may be ejected at once.
+    struct Ejected {
+      PlannedTarget target;
+      std::chrono::milliseconds wait;
+      std::string skipped_entry;
+    };
+    std::vector<Ejected> ejected;
+    std::size_t eligible = 0;
+    double max_ejected_percent = 100;
+    auto add_candidate = [&](const PlannedTarget& planned) {
+      const auto& t = *planned.target;
+      const auto* p = planned.provider;
+      BalanceCandidate c;
+      c.index = routable.size();
+      c.weight = t.weight;
+      c.inflight = p->health ? p->health->inflight.load(std::memory_order_relaxed) : 0;
+      c.ewma_ttft_ms = p->health ? p->health->ewma_ttft_ms(in.now) : 0;
+      c.cost = estimated_cost(t, in);
+      c.region_preferred =
+          !in.preferred_region.empty() && p->config->region == in.preferred_region;
+      candidates.push_back(c);
+      routable.push_back(planned);
+    };
     for (const auto& t : m->targets) {
       const auto* p = table.provider(t.provider);
       auto label = t.provider + " (" + t.model + ")";
@@ -106,10 +129,17 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
         }
       }
       PlannedTarget planned{m, &t, p, std::nullopt, 0, false, false, {}};
+      ++eligible;
+      if (p->config->health.passive) {
+        max_ejected_percent = std::min(max_ejected_percent, p->config->health.passive->max_ejected_percent);
+      }
       if (p->health) {
         auto verdict = p->health->peek(in.now);
         if (!verdict.routable) {
           plan.skipped.push_back(label + ": " + verdict.reason);
+          if (verdict.passive_ejection) {
+            ejected.push_back(Ejected{planned, verdict.wait, plan.skipped.back()});
+          }
           if (!verdict.hard && verdict.wait < least_bad_wait) {
             least_bad_wait = verdict.wait;
             least_bad = planned;
@@ -117,15 +147,21 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
           continue;
         }
       }
-      BalanceCandidate c;
-      c.index = routable.size();
-      c.weight = t.weight;
-      c.inflight = p->health ? p->health->inflight.load(std::memory_order_relaxed) : 0;
-      c.ewma_ttft_ms = p->health ? p->health->ewma_ttft_ms(in.now) : 0;
-      c.cost = estimated_cost(t, in);
-      c.region_preferred = !in.preferred_region.empty() && p->config->region == in.preferred_region;
-      candidates.push_back(c);
-      routable.push_back(planned);
+      add_candidate(planned);
+    }
+    // Outlier detection may eject at most max_ejected_percent of a model's targets: past the
+    // cap, the ejected targets that are back soonest count as routable again (Envoy's
+    // max_ejection_percent), so detection cannot take a whole model down by itself.
+    auto cap = static_cast<std::size_t>(static_cast<double>(eligible) * max_ejected_percent / 100.0);
+    if (ejected.size() > cap) {
+      std::sort(ejected.begin(), ejected.end(),
+                [](const Ejected& a, const Ejected& b) { return a.wait < b.wait; });
+      for (std::size_t i = 0; i < ejected.size() - cap; ++i) {
+        auto planned = ejected[i].target;
+        planned.last_resort = true;  // admitted past its ejection: skip the health gate
+        add_candidate(planned);
+        std::erase(plan.skipped, ejected[i].skipped_entry);
+      }
     }
     if (routable.empty()) {
       continue;

@@ -32,6 +32,7 @@ struct Verdict {
   // routable (lower is better): the time until it would be routable again.
   std::chrono::milliseconds wait{0};
   bool hard = false;  // operator ejection or provider key rejected: never a last resort
+  bool passive_ejection = false;  // ejected by outlier detection (subject to the ejection cap)
 };
 
 /// What the admin API and metrics show for a target.

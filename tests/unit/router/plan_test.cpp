@@ -30,6 +30,7 @@ std::shared_ptr<const RouteTable> table() {
   config::ModelConfig smart;
   smart.name = "smart";
   smart.targets = {target("a", "gpt-4o"), target("claude", "claude-x"), target("b", "qwen")};
+  // (claude is an anthropic target: it serves chat but not embeddings.)
   smart.fallbacks = {"cheap"};
   config::ModelConfig cheap;
   cheap.name = "cheap";
@@ -49,15 +50,21 @@ TEST(PlanTargets, PriorityOrderThenFallbacks) {
   auto t = table();
   std::mt19937_64 rng(1);
   auto plan = plan_targets(*t, *t->model("smart"), input_at(std::chrono::steady_clock::now()), rng);
-  ASSERT_EQ(plan.targets.size(), 3u);
+  ASSERT_EQ(plan.targets.size(), 4u);
   EXPECT_EQ(plan.targets[0].provider->config->name, "a");
-  EXPECT_EQ(plan.targets[1].provider->config->name, "b");
-  EXPECT_EQ(plan.targets[2].provider->config->name, "c");
-  EXPECT_EQ(plan.targets[2].model->name, "cheap");
+  EXPECT_EQ(plan.targets[1].provider->config->name, "claude");
+  EXPECT_EQ(plan.targets[2].provider->config->name, "b");
+  EXPECT_EQ(plan.targets[3].provider->config->name, "c");
+  EXPECT_EQ(plan.targets[3].model->name, "cheap");
   EXPECT_EQ(plan.targets[0].target->model, "gpt-4o");
-  // A kind this build cannot speak yet is skipped, and said so.
-  ASSERT_EQ(plan.skipped.size(), 1u);
-  EXPECT_NE(plan.skipped[0].find("claude"), std::string::npos);
+  EXPECT_TRUE(plan.skipped.empty());
+  // A target whose provider cannot do the operation is skipped, and said so.
+  auto in = input_at(std::chrono::steady_clock::now());
+  in.op = providers::Operation::embeddings;
+  auto embed = plan_targets(*t, *t->model("smart"), in, rng);
+  ASSERT_EQ(embed.targets.size(), 3u);
+  ASSERT_EQ(embed.skipped.size(), 1u);
+  EXPECT_EQ(embed.skipped[0], "claude (claude-x): does not offer embeddings");
 }
 
 TEST(PlanTargets, UnhealthyTargetsAreSkippedWithTheirReason) {
@@ -65,6 +72,7 @@ TEST(PlanTargets, UnhealthyTargetsAreSkippedWithTheirReason) {
   std::mt19937_64 rng(1);
   auto now = std::chrono::steady_clock::now();
   t->provider("a")->health->operator_eject(now);
+  t->provider("claude")->health->operator_eject(now);
   api::Failure limited{api::FailureClass::rate_limited, 429, std::chrono::milliseconds(2000),
                        "HTTP 429", ""};
   t->provider("b")->health->on_failure(now, limited);
@@ -95,6 +103,7 @@ TEST(PlanTargets, LeastBadTargetWhenNothingIsRoutable) {
     t->provider(name)->health->on_failure(now, f);
   };
   cool("a", 5000);
+  cool("claude", 7000);
   cool("b", 1000);
   cool("c", 9000);
   auto plan = plan_targets(*t, *t->model("smart"), input_at(now), rng);
@@ -112,7 +121,7 @@ TEST(RouteTable, MapsProvidersToEndpoints) {
   auto t = table();
   ASSERT_NE(t->provider("a"), nullptr);
   EXPECT_EQ(t->provider("a")->endpoint.url.port, 1);
-  EXPECT_EQ(t->provider("claude")->adapter, nullptr);
+  EXPECT_NE(t->provider("claude")->adapter, nullptr);
   EXPECT_EQ(t->model("nope"), nullptr);
 }
 
@@ -147,6 +156,43 @@ TEST(BackoffDelay, FullJitterStaysWithinExponentialCap) {
   }
   b.jitter = config::Jitter::none;
   EXPECT_EQ(backoff_delay(b, 2, rng).count(), 400);
+}
+
+}  // namespace
+}  // namespace llmgw::router
+
+namespace llmgw::router {
+namespace {
+
+TEST(PlanTargets, EjectionCapKeepsPartOfTheModelRoutable) {
+  auto cfg = std::make_shared<config::Config>();
+  for (const char* name : {"x", "y", "z", "w"}) {
+    auto p = provider(name, config::ProviderKind::openai);
+    p.health.passive = config::PassiveHealthConfig{};
+    p.health.passive->consecutive_failures = 1;
+    p.health.passive->eject_for = std::chrono::seconds(10);
+    p.health.passive->max_ejected_percent = 50;
+    cfg->providers.push_back(p);
+  }
+  config::ModelConfig m;
+  m.name = "m";
+  m.targets = {target("x", "a"), target("y", "b"), target("z", "c"), target("w", "d")};
+  cfg->models = {m};
+  auto t = RouteTable::build(cfg, 1);
+  auto now = std::chrono::steady_clock::now();
+  api::Failure boom{api::FailureClass::server_error, 503, std::nullopt, "HTTP 503", ""};
+  // Ejected at different times: y is back first, then z, then x.
+  t->provider("x")->health->on_failure(now, boom);
+  t->provider("z")->health->on_failure(now - std::chrono::seconds(3), boom);
+  t->provider("y")->health->on_failure(now - std::chrono::seconds(6), boom);
+  std::mt19937_64 rng(1);
+  auto plan = plan_targets(*t, *t->model("m"), input_at(now), rng);
+  // 3 of 4 ejected, cap 50% = 2: the one back soonest (y) is routable again, behind w.
+  ASSERT_EQ(plan.targets.size(), 2u);
+  EXPECT_EQ(plan.targets[0].provider->config->name, "w");
+  EXPECT_EQ(plan.targets[1].provider->config->name, "y");
+  EXPECT_TRUE(plan.targets[1].last_resort);
+  EXPECT_EQ(plan.skipped.size(), 2u);
 }
 
 }  // namespace
