@@ -1,6 +1,8 @@
 #include "answer.hpp"
 
 #include <cctype>
+#include <cmath>
+#include <random>
 
 #include "llmgw/common/strings.hpp"
 
@@ -244,6 +246,52 @@ std::uint64_t stable_hash(std::string_view data, std::uint64_t seed) {
     hash *= 0x100000001b3ULL;
   }
   return hash;
+}
+
+void embed_text(std::string_view input, bool garbage, std::vector<float>& vector) {
+  // Unit length, every component in [-1, 1], and cosine similarity behaves like a real
+  // embedding space (identical → 1).
+  std::uint64_t state = stable_hash(input);
+  double norm = 0;
+  std::vector<double> raw(vector.size());
+  for (auto& value : raw) {
+    // splitmix64
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    value = static_cast<double>(z >> 11) / static_cast<double>(1ULL << 53) * 2.0 - 1.0;
+    norm += value * value;
+  }
+  norm = norm > 0 ? std::sqrt(norm) : 1.0;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const double value = raw[i] / norm;
+    vector[i] = static_cast<float>(garbage ? -value : value);
+  }
+}
+
+nlohmann::ordered_json arguments_object(std::string_view arguments) {
+  auto parsed = nlohmann::ordered_json::parse(arguments, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return nlohmann::ordered_json::object();
+  }
+  return parsed;
+}
+
+std::string_view last_user_text(const Conversation& conversation) {
+  const Message* last = last_user_message(conversation);
+  return last && last->text ? std::string_view(*last->text) : std::string_view();
+}
+
+std::string random_base62(std::size_t chars) {
+  static constexpr char kAlphabet[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  std::string out(chars, '0');
+  for (auto& c : out) {
+    c = kAlphabet[engine() % 62];
+  }
+  return out;
 }
 
 Answer make_answer(const Conversation& conversation, const AnswerOptions& options) {

@@ -62,4 +62,15 @@ std::optional<std::int64_t> eval_arithmetic(std::string_view text);
 /// Stable 64-bit FNV-1a, used wherever "deterministic from the input" is needed.
 std::uint64_t stable_hash(std::string_view data, std::uint64_t seed = 0);
 
+/// Unit-length vector derived from a hash of `input` (every face embeds the same text to the
+/// same vector); `garbage` negates it. `vector.size()` is the dimension.
+void embed_text(std::string_view input, bool garbage, std::vector<float>& vector);
+/// A tool call's arguments as the JSON object Anthropic `input` / Gemini `args` need; anything
+/// that is not a JSON object becomes `{}`.
+nlohmann::ordered_json arguments_object(std::string_view arguments);
+/// The text of the last user message (the one the answer responds to), empty when none.
+std::string_view last_user_text(const Conversation& conversation);
+/// Random [0-9A-Za-z] characters, for provider-style ids (msg_01…, toolu_01…).
+std::string random_base62(std::size_t chars);
+
 }  // namespace llmgw::sim

@@ -86,9 +86,11 @@ bool FaultSpec::applies_to(std::string_view path) const {
     return true;
   }
   for (const auto& prefix : paths) {
-    // "/v1/models" also covers "/v1/models/{id}".
-    if (path == prefix || (path.starts_with(prefix) && path.size() > prefix.size() &&
-                           (prefix.ends_with('/') || path[prefix.size()] == '/'))) {
+    // "/v1/models" also covers "/v1/models/{id}"; "/v1beta/models/gemini-x" covers its
+    // ":generateContent", ":streamGenerateContent", ... methods.
+    if (path == prefix ||
+        (path.starts_with(prefix) && path.size() > prefix.size() &&
+         (prefix.ends_with('/') || path[prefix.size()] == '/' || path[prefix.size()] == ':'))) {
       return true;
     }
   }

@@ -1,4 +1,5 @@
-// llmgw-sim: a provider simulator speaking the OpenAI wire format, with fault injection.
+// llmgw-sim: a provider simulator speaking the OpenAI, Anthropic and Gemini wire formats, with
+// fault injection.
 // Used by the gateway's integration tests, the demo config and the benchmark (as upstream).
 #include <cstdlib>
 #include <iostream>
@@ -16,7 +17,8 @@ constexpr std::string_view kUsage =
     "                 [--models m1,m2] [--tls-cert FILE --tls-key FILE]\n"
     "                 [--control-listen HOST:PORT] [--fault JSON]\n"
     "\n"
-    "Serves the OpenAI API under /v1 and a control API under /_sim/ (fault, stats, reset).\n"
+    "Serves the OpenAI API under /v1, the Anthropic Messages API at /v1/messages, the Gemini\n"
+    "API under /v1beta, and a control API under /_sim/ (fault, stats, reset).\n"
     "Port 0 picks a free port; one line per listener is printed once it is bound.\n";
 
 [[noreturn]] void usage_error(const std::string& message) {

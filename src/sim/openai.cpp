@@ -3,7 +3,6 @@
 // bodies pretty-printed with two-space indent, stream chunks compact with the recorded key order.
 #include <bit>
 #include <charconv>
-#include <cmath>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -198,7 +197,7 @@ class OpenAiFormat final : public WireFormat {
     return request.header("api-key") == api_key;
   }
 
-  Reply unauthorized() const override {
+  Reply unauthorized(const ApiRequest& /*request*/) const override {
     return error_reply(401,
                        "Incorrect API key provided. You can find your API key at "
                        "https://platform.openai.com/account/api-keys.",
@@ -240,7 +239,14 @@ class OpenAiFormat final : public WireFormat {
     if (message.empty()) {
       message = fallback;
     }
-    return error_reply(status, message, type, {}, code);
+    auto reply = error_reply(status, message, type, {}, code);
+    if (!fields.retry_after.empty()) {
+      reply.headers.emplace_back("retry-after", fields.retry_after);
+    }
+    if (!fields.retry_after_ms.empty()) {
+      reply.headers.emplace_back("retry-after-ms", fields.retry_after_ms);
+    }
+    return reply;
   }
 
   Reply handle(const ApiRequest& request, bool garbage) const override {
@@ -609,7 +615,7 @@ class OpenAiFormat final : public WireFormat {
     std::string bytes;
     char number[32];
     for (std::size_t index = 0; index < inputs.size(); ++index) {
-      embed(inputs[index], garbage, vector);
+      embed_text(inputs[index], garbage, vector);
       out.append(index == 0 ? "\n" : ",\n");
       out.append("    {\n      \"object\": \"embedding\",\n      \"index\": ");
       out.append(std::to_string(index)).append(",\n      \"embedding\": ");
@@ -641,28 +647,6 @@ class OpenAiFormat final : public WireFormat {
     Reply reply;
     reply.body = std::move(out);
     return reply;
-  }
-
-  // Unit-length vector from a hash of the input: same input, same vector, every component in
-  // [-1, 1], and cosine similarity behaves like a real embedding space (identical → 1).
-  static void embed(std::string_view input, bool garbage, std::vector<float>& vector) {
-    std::uint64_t state = stable_hash(input);
-    double norm = 0;
-    std::vector<double> raw(vector.size());
-    for (auto& value : raw) {
-      // splitmix64
-      std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      z ^= z >> 31;
-      value = static_cast<double>(z >> 11) / static_cast<double>(1ULL << 53) * 2.0 - 1.0;
-      norm += value * value;
-    }
-    norm = norm > 0 ? std::sqrt(norm) : 1.0;
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      const double value = raw[i] / norm;
-      vector[i] = static_cast<float>(garbage ? -value : value);
-    }
   }
 
   Json model_object(std::string_view id) const {

@@ -166,7 +166,11 @@ struct Listener {
 class Server {
  public:
   Server(net::io_context& io, const Options& options)
-      : io_(io), options_(options), format_(make_openai_format(make_info(options))) {}
+      : io_(io),
+        options_(options),
+        openai_(make_openai_format(make_info(options))),
+        anthropic_(make_anthropic_format(make_info(options))),
+        gemini_(make_gemini_format(make_info(options))) {}
 
   // Binds every listener (so port 0 resolves) before anything is printed or served.
   void bind() {
@@ -382,7 +386,14 @@ class Server {
         }
       }
       if (ec == http::error::body_limit) {
-        auto reply = format_->payload_too_large();
+        ApiRequest head;
+        const std::string_view target = parser.get().target();
+        head.path = std::string(target.substr(0, target.find('?')));
+        for (const auto& field : parser.get()) {
+          head.headers.emplace_back(common::to_lower(field.name_string()),
+                                    std::string(field.value()));
+        }
+        auto reply = format_for(head).payload_too_large();
         co_await write_reply(stream, reply, false, out);
         break;
       }
@@ -433,14 +444,15 @@ class Server {
       auto reply = co_await control(*request);
       co_return co_await write_reply(stream, reply, keep_alive, out);
     }
-    if (listener.control_only || !format_->owns(path)) {
-      const auto reply = format_->not_found(*request);
+    const WireFormat& format = format_for(*request);
+    if (listener.control_only || !format.claims(*request)) {
+      const auto reply = format.not_found(*request);
       co_return co_await write_reply(stream, reply, keep_alive, out);
     }
 
     stats_.record(request);
-    if (!options_.api_key.empty() && !format_->authorized(*request, options_.api_key)) {
-      const auto reply = format_->unauthorized();
+    if (!options_.api_key.empty() && !format.authorized(*request, options_.api_key)) {
+      const auto reply = format.unauthorized(*request);
       co_return co_await write_reply(stream, reply, keep_alive, out);
     }
 
@@ -461,14 +473,11 @@ class Server {
         co_return After::dropped;
       case FaultMode::error:
       case FaultMode::flap: {
-        auto reply =
-            format_->error(spec->status, {spec->error_type, spec->error_code, spec->message});
-        if (!spec->retry_after.empty()) {
-          reply.headers.emplace_back("retry-after", spec->retry_after);
-        }
-        if (!spec->retry_after_ms.empty()) {
-          reply.headers.emplace_back("retry-after-ms", spec->retry_after_ms);
-        }
+        // Each face renders the retry hints its provider's way (Gemini: no headers, a
+        // RetryInfo detail in the body).
+        const auto reply = format.error(spec->status, {spec->error_type, spec->error_code,
+                                                       spec->message, spec->retry_after,
+                                                       spec->retry_after_ms});
         co_return co_await write_reply(stream, reply, keep_alive, out);
       }
       case FaultMode::slow_first_byte:
@@ -480,7 +489,7 @@ class Server {
         break;
     }
 
-    auto reply = format_->handle(*request, decision.mode == FaultMode::garbage);
+    auto reply = format.handle(*request, decision.mode == FaultMode::garbage);
     if (decision.mode == FaultMode::die_after && reply.status == 200) {
       co_await die_after(stream, reply, *spec, out);
       co_return After::dropped;
@@ -672,9 +681,23 @@ class Server {
     co_await timer.async_wait(kUseTuple);
   }
 
+  // Anthropic's /v1/messages sits under OpenAI's /v1, so it is asked first; OpenAI is the
+  // fallback face (its 404 answers unknown paths).
+  const WireFormat& format_for(const ApiRequest& request) const {
+    if (anthropic_->claims(request)) {
+      return *anthropic_;
+    }
+    if (gemini_->claims(request)) {
+      return *gemini_;
+    }
+    return *openai_;
+  }
+
   net::io_context& io_;
   const Options& options_;
-  std::unique_ptr<WireFormat> format_;
+  std::unique_ptr<WireFormat> openai_;
+  std::unique_ptr<WireFormat> anthropic_;
+  std::unique_ptr<WireFormat> gemini_;
   std::optional<ssl::context> tls_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   FaultState faults_;

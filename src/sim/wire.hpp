@@ -1,7 +1,8 @@
 #pragma once
 // The seam between the HTTP server and the provider wire formats. A WireFormat turns a request
 // on the paths it owns into a Reply (a whole body, or a list of SSE events the server paces and
-// truncates according to the active fault). Adding Anthropic or Gemini means adding a WireFormat.
+// truncates according to the active fault). One WireFormat per face: OpenAI (openai.cpp),
+// Anthropic Messages (anthropic.cpp), Gemini (gemini.cpp); the server picks one per request.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,7 +33,7 @@ struct Reply {
   bool stream = false;
   // Complete SSE events ("data: ...\n\n"). Events [first_content_event, first_content_event +
   // content_events) carry model output; die_after counts only those.
-  std::vector<std::string> events;
+  std::vector<std::string> events;  // or any byte pieces (Gemini's JSON-array stream)
   std::size_t first_content_event = 0;
   std::size_t content_events = 0;
 };
@@ -43,11 +44,14 @@ struct SimInfo {
   std::string fingerprint;  // system_fingerprint, stable per process
 };
 
-/// Error details from a fault; empty fields get the format's defaults for the status.
+/// Error details from a fault; empty fields get the format's defaults for the status. The retry
+/// hints are rendered the way the provider does (headers, or Gemini's RetryInfo detail).
 struct ErrorFields {
   std::string type;
   std::string code;
   std::string message;
+  std::string retry_after;     // seconds
+  std::string retry_after_ms;  // milliseconds
 };
 
 class WireFormat {
@@ -55,8 +59,11 @@ class WireFormat {
   virtual ~WireFormat() = default;
   /// Whether `path` is one of this format's model paths (faults and stats apply to these).
   virtual bool owns(std::string_view path) const = 0;
+  /// Whether this format answers `request`; a shared path (GET /v1/models) may be told apart
+  /// by headers.
+  virtual bool claims(const ApiRequest& request) const { return owns(request.path); }
   virtual bool authorized(const ApiRequest& request, std::string_view api_key) const = 0;
-  virtual Reply unauthorized() const = 0;
+  virtual Reply unauthorized(const ApiRequest& request) const = 0;
   virtual Reply not_found(const ApiRequest& request) const = 0;
   virtual Reply error(unsigned status, const ErrorFields& fields) const = 0;
   virtual Reply payload_too_large() const = 0;
@@ -64,6 +71,8 @@ class WireFormat {
 };
 
 std::unique_ptr<WireFormat> make_openai_format(const SimInfo& info);
+std::unique_ptr<WireFormat> make_anthropic_format(const SimInfo& info);
+std::unique_ptr<WireFormat> make_gemini_format(const SimInfo& info);
 
 /// Appends `text` as a JSON string literal (quotes included); the streaming hot path builds
 /// chunks by hand instead of through a DOM.
