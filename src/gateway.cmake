@@ -9,6 +9,9 @@ llmgw_module(resilience SOURCES resilience/sliding_window.cpp resilience/circuit
   DEPS llmgw_config)
 
 llmgw_module(providers SOURCES providers/adapter.cpp providers/openai/openai_adapter.cpp
+  providers/gemini/gemini_adapter.cpp
+  providers/anthropic/anthropic_adapter.cpp
+  providers/openai/openai_shared.cpp providers/azure/azure_adapter.cpp
   DEPS llmgw_api llmgw_config)
 
 llmgw_module(metrics SOURCES metrics/metrics.cpp
@@ -26,7 +29,7 @@ llmgw_module(router SOURCES router/route_table.cpp router/router.cpp router/plan
   DEPS llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics llmgw_api)
 
 llmgw_module(server SOURCES server/listener.cpp server/api_handler.cpp server/admin_handler.cpp
-  server/request_validation.cpp server/auth.cpp
+  server/request_validation.cpp server/auth.cpp server/anthropic_ingress.cpp
   DEPS llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp

@@ -7,7 +7,11 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
 #include <cstdio>
 #include <unordered_map>
 
@@ -101,6 +105,10 @@ struct Metrics::Impl {
       BuildGauge().Name("llmgw_upstream_healthy").Help("1 when the provider passes the check kind (check=\"routable\" combines all)").Register(*registry);
   prometheus::Family<prometheus::Gauge>& circuit_state =
       BuildGauge().Name("llmgw_circuit_state").Help("Circuit breaker state: 0 closed, 1 half-open, 2 open").Register(*registry);
+  // Health gauges per provider, so the ones of removed providers can be dropped.
+  std::mutex gauges_mutex;
+  std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
+  std::map<std::string, prometheus::Gauge*> circuit_gauges;
   prometheus::Family<prometheus::Gauge>& build_info =
       BuildGauge().Name("llmgw_build_info").Help("Build information; always 1").Register(*registry);
 };
@@ -213,12 +221,43 @@ void Metrics::degraded(std::string_view model) {
 
 void Metrics::set_upstream_healthy(std::string_view provider, std::string_view check,
                                    bool healthy) {
-  impl_->upstream_healthy.Add({{"provider", std::string(provider)}, {"check", std::string(check)}})
-      .Set(healthy ? 1 : 0);
+  auto& g = impl_->upstream_healthy.Add(
+      {{"provider", std::string(provider)}, {"check", std::string(check)}});
+  g.Set(healthy ? 1 : 0);
+  std::lock_guard lock(impl_->gauges_mutex);
+  impl_->upstream_gauges[std::string(provider)].insert(&g);
 }
 
 void Metrics::set_circuit_state(std::string_view provider, int state) {
-  impl_->circuit_state.Add({{"provider", std::string(provider)}}).Set(state);
+  auto& g = impl_->circuit_state.Add({{"provider", std::string(provider)}});
+  g.Set(state);
+  std::lock_guard lock(impl_->gauges_mutex);
+  impl_->circuit_gauges[std::string(provider)] = &g;
+}
+
+void Metrics::retain_upstream_gauges(const std::vector<std::string>& providers) {
+  std::lock_guard lock(impl_->gauges_mutex);
+  auto keep = [&](const std::string& name) {
+    return std::find(providers.begin(), providers.end(), name) != providers.end();
+  };
+  for (auto it = impl_->upstream_gauges.begin(); it != impl_->upstream_gauges.end();) {
+    if (keep(it->first)) {
+      ++it;
+      continue;
+    }
+    for (auto* g : it->second) {
+      impl_->upstream_healthy.Remove(g);
+    }
+    it = impl_->upstream_gauges.erase(it);
+  }
+  for (auto it = impl_->circuit_gauges.begin(); it != impl_->circuit_gauges.end();) {
+    if (keep(it->first)) {
+      ++it;
+      continue;
+    }
+    impl_->circuit_state.Remove(it->second);
+    it = impl_->circuit_gauges.erase(it);
+  }
 }
 
 void Metrics::config_reload(bool applied) {

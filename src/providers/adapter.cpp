@@ -2,6 +2,9 @@
 
 #include <charconv>
 
+#include "providers/anthropic/anthropic_adapter.hpp"
+#include "providers/azure/azure_adapter.hpp"
+#include "providers/gemini/gemini_adapter.hpp"
 #include "providers/openai/openai_adapter.hpp"
 
 namespace llmgw::providers {
@@ -20,8 +23,14 @@ std::shared_ptr<const ProviderAdapter> make_adapter(config::ProviderKind kind) {
     case config::ProviderKind::openai:
     case config::ProviderKind::openai_compatible:
       return std::make_shared<OpenAiAdapter>(kind);
+    case config::ProviderKind::azure:
+      return std::make_shared<AzureAdapter>();
+    case config::ProviderKind::anthropic:
+      return std::make_shared<AnthropicAdapter>();
+    case config::ProviderKind::gemini:
+      return std::make_shared<GeminiAdapter>();
     default:
-      return nullptr;  // azure, anthropic, gemini: the providers issue
+      return nullptr;  // a kind without an adapter
   }
 }
 

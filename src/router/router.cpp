@@ -80,7 +80,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
     out.provider = prov.config->name;
     out.served_model = p.target->model;
   }
-  providers::RequestOptions opts{req.stream, req.client_wants_usage};
+  providers::RequestOptions opts{req.stream, req.client_wants_usage, req.base64_embeddings};
   std::size_t appended = 0;
   if (continuing) {
     appended = append_continuation(*req.body, tracker.text());
@@ -168,7 +168,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
       co_return AttemptResult{false, api::Failure{body.error().cls, status, std::nullopt,
                                                   body.error().message, {}}};
     }
-    auto translated = sprov.adapter->translate_response(req.op, std::move(*body), out.usage);
+    auto translated = sprov.adapter->translate_response(req.op, std::move(*body), opts, out.usage);
     auto headers = response_headers(req, out);
     headers.push_back({"content-type", "application/json"});
     out.status = 200;

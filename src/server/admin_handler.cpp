@@ -115,6 +115,11 @@ std::string status_page(const router::RouteTable& table) {
 
 // Gauges that mirror health state are set just before each scrape.
 void refresh_health_gauges(metrics::Metrics& m, const router::RouteTable& table) {
+  std::vector<std::string> present;
+  for (const auto& p : table.config().providers) {
+    present.push_back(p.name);
+  }
+  m.retain_upstream_gauges(present);
   for (const auto& [route, s] : snapshots(table)) {
     m.set_upstream_healthy(s.provider, "routable", s.routable);
     if (s.active_healthy) {

@@ -10,6 +10,7 @@
 #include "llmgw/metrics/metrics.hpp"
 #include "llmgw/router/router.hpp"
 #include "llmgw/server/server.hpp"
+#include "server/anthropic_ingress.hpp"
 #include "server/auth.hpp"
 #include "server/request_validation.hpp"
 
@@ -26,7 +27,8 @@ struct Route {
 };
 constexpr Route kProxyRoutes[] = {{"/v1/chat/completions", providers::Operation::chat},
                                   {"/v1/completions", providers::Operation::completions},
-                                  {"/v1/embeddings", providers::Operation::embeddings}};
+                                  {"/v1/embeddings", providers::Operation::embeddings},
+                                  {kAnthropicMessagesPath, providers::Operation::chat}};
 
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) {
@@ -121,6 +123,12 @@ std::string access_log_line(const HttpRequest& req, const std::string& key_name,
   return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// Tolerates the invalid bodies the access log also records ("stream": "yes").
+bool wants_stream(const json& body) {
+  auto it = body.find("stream");  // end() for non-objects
+  return it != body.end() && it->is_boolean() && it->get<bool>();
+}
+
 class InflightGuard {
 public:
   explicit InflightGuard(GatewayState& s) : s_(s) {
@@ -167,12 +175,19 @@ public:
     }
     for (const auto& r : kProxyRoutes) {
       if (req.path == r.path) {
+        // Anthropic Messages face: the same path through the router; every answer (errors
+        // included) leaves through a sink that translates it to the Anthropic format.
+        std::optional<AnthropicSink> anthropic;
+        if (r.path == kAnthropicMessagesPath) {
+          anthropic.emplace(sink);
+        }
+        router::ResponseSink& out = anthropic ? *anthropic : sink;
         if (req.method != "POST") {
-          co_await send_error(sink, req, api::method_not_allowed(req.method, req.path));
+          co_await send_error(out, req, api::method_not_allowed(req.method, req.path));
           co_return;
         }
         InflightGuard guard(state_);
-        co_await proxy(table, r, req, sink, *router, started);
+        co_await proxy(table, r, req, out, *router, started);
         co_return;
       }
     }
@@ -231,6 +246,7 @@ private:
                               HttpRequest& req, router::ResponseSink& sink, router::Router& router,
                               steady_clock::time_point started) {
     const auto& cfg = table->config();
+    const bool anthropic = route.path == kAnthropicMessagesPath;  // body decoded to OpenAI chat
     auto auth = authenticate(cfg, req.authorization, req.x_api_key);
     const auto* key = auth.key;
     std::optional<api::GatewayError> error = auth.error;
@@ -239,7 +255,7 @@ private:
     std::string model;
     if (!error) {
       body = json::parse(req.body, nullptr, false);
-      error = validate_request(route.op, body);
+      error = anthropic ? decode_anthropic_request(body) : validate_request(route.op, body);
     }
     if (!error) {
       model = body["model"].get<std::string>();
@@ -264,12 +280,17 @@ private:
       if (auto so = body.find("stream_options"); so != body.end() && so->is_object()) {
         call.client_wants_usage = so->value("include_usage", false);
       }
+      // Anthropic streams report output_tokens in message_delta: the usage chunk is needed.
+      call.client_wants_usage = call.client_wants_usage || anthropic;
       call.request_id = req.request_id;
       call.traceparent = next_traceparent(req.traceparent);
       if (!call.traceparent.empty()) {
         call.tracestate = req.tracestate;
       }
       call.body_bytes = req.body.size();
+      if (auto ef = body.find("encoding_format"); ef != body.end() && ef->is_string()) {
+        call.base64_embeddings = *ef == "base64";
+      }
       for (const char* k : {"max_completion_tokens", "max_tokens"}) {
         if (auto it = body.find(k); it != body.end() && it->is_number_unsigned()) {
           call.max_output_tokens = it->get<std::uint64_t>();
@@ -295,7 +316,7 @@ private:
     }
     if (state_.access_log) {
       state_.access_log->info(access_log_line(req, key_name, route.path, model, outcome, elapsed,
-                                              body.is_object() && body.value("stream", false)));
+                                              wants_stream(body)));
     }
   }
 

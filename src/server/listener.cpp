@@ -20,6 +20,7 @@
 #include "llmgw/router/router.hpp"
 #include "llmgw/server/server.hpp"
 #include "llmgw/upstream/client.hpp"
+#include "server/anthropic_ingress.hpp"
 
 namespace llmgw::server {
 namespace {
@@ -147,11 +148,17 @@ private:
   bool streaming_ = false;
 };
 
+// Errors answered before a handler runs, in the error shape of the path's API.
+std::string error_body_for(std::string_view path, const api::GatewayError& e) {
+  return path == kAnthropicMessagesPath ? anthropic_error_body(e, {}) : api::openai_error_body(e);
+}
+
 template <class Stream>
 asio::awaitable<void> write_error(Stream& stream, const GatewayState& state,
-                                  const api::GatewayError& e) {
+                                  const api::GatewayError& e, std::string_view path = {}) {
   BeastSink<Stream> sink(stream, false, state);
-  co_await sink.send(e.status, providers::make_headers("content-type", "application/json"), api::openai_error_body(e));
+  auto body = error_body_for(path, e);
+  co_await sink.send(e.status, providers::make_headers("content-type", "application/json"), std::move(body));
 }
 
 std::string header_value(const http::request_parser<http::string_body>::value_type& req,
@@ -218,9 +225,11 @@ asio::awaitable<void> serve_http(Stream& stream, std::string remote, GatewayStat
     }
     if (ec) {
       if (ec == http::error::body_limit) {
-        co_await write_error(stream, state,
-                             api::request_too_large("Request body exceeds the limit of " +
-                                                    std::to_string(limits.max_body) + " bytes."));
+        std::string_view target = parser.get().target();
+        auto path = target.substr(0, target.find('?'));
+        auto error = api::request_too_large("Request body exceeds the limit of " +
+                                            std::to_string(limits.max_body) + " bytes.");
+        co_await write_error(stream, state, error, path);
       } else if (ec == http::error::header_limit) {
         co_await write_error(stream, state,
                              api::request_too_large("Request headers exceed the limit of " +
@@ -278,7 +287,7 @@ asio::awaitable<void> serve_http(Stream& stream, std::string remote, GatewayStat
       if (!sink.started()) {
         auto error = api::internal_error("The gateway failed to handle this request.");
         auto headers = providers::make_headers("content-type", "application/json");
-        auto body = api::openai_error_body(error);
+        auto body = error_body_for(req.path, error);
         co_await sink.send(error.status, std::move(headers), std::move(body));
       }
       co_return;

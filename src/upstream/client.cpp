@@ -363,7 +363,9 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
   // A pooled connection may have been closed by the server while idle; if it fails before any
   // response byte, the request never reached the application: retry once on a fresh one.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto conn = state_->take_idle(ep.pool_key);
+    // The retry always opens a fresh connection: the next idle one may be just as dead (all
+    // pooled connections to an upstream that restarted are).
+    auto conn = attempt == 0 ? state_->take_idle(ep.pool_key) : nullptr;
     bool reused = conn != nullptr;
     if (!conn) {
       if (state_->open[ep.pool_key] >= ep.max_connections) {

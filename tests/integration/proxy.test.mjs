@@ -83,9 +83,8 @@ describe('non-streaming chat', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.headers.get('x-request-id'), rid);
     assert.equal((await sim.stats()).last_request.headers['x-request-id'], rid);
-    // And it is the id in the access log line.
-    const line = gw.accessLog().find((l) => l.request_id === rid);
-    assert.ok(line, 'access log line with the client request id');
+    // And it is the id in the access log line (written after the response: poll for it).
+    const line = await waitForLog(rid);
     assert.equal(line.key, 'team-a');
     assert.equal(line.model, 'chat');
     assert.equal(line.served_model, 'upstream-model-a');

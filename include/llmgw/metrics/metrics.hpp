@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace prometheus {
 class Registry;
@@ -38,6 +39,9 @@ public:
   /// Gauges refreshed from the health registry before each scrape.
   void set_upstream_healthy(std::string_view provider, std::string_view check, bool healthy);
   void set_circuit_state(std::string_view provider, int state);
+  /// Drops the health gauges of providers not in `providers` (removed by a reload), so a
+  /// provider that is gone does not keep reporting its last state forever.
+  void retain_upstream_gauges(const std::vector<std::string>& providers);
   void config_reload(bool applied);
 
 private:

@@ -61,6 +61,7 @@ struct Usage {
 struct RequestOptions {
   bool stream = false;
   bool client_wants_usage = false;  // the client set stream_options.include_usage
+  bool base64_embeddings = false;   // the client asked for encoding_format: base64
 };
 
 /// Converts one upstream stream to the ingress stream, chunk by chunk as bytes arrive.
@@ -111,6 +112,13 @@ public:
 
   /// Converts a complete 2xx upstream body to the ingress body, filling `usage`.
   virtual std::string translate_response(Operation op, std::string body, Usage& usage) const = 0;
+  /// The same, for adapters whose translation depends on what the client asked for (e.g.
+  /// embeddings the provider returns as floats and the client wants as base64).
+  virtual std::string translate_response(Operation op, std::string body,
+                                         const RequestOptions& options, Usage& usage) const {
+    (void)options;
+    return translate_response(op, std::move(body), usage);
+  }
 
   virtual std::unique_ptr<StreamTranslator> make_stream_translator(
       Operation op, const RequestOptions& options) const = 0;

@@ -25,6 +25,7 @@ struct CallRequest {
   std::string model;               // client-visible model name
   bool stream = false;
   bool client_wants_usage = false;
+  bool base64_embeddings = false;  // encoding_format: base64
   std::string request_id;
   std::string traceparent;  // to send upstream (already carries our new span id), may be empty
   std::string tracestate;

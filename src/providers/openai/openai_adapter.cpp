@@ -3,35 +3,70 @@
 #include <nlohmann/json.hpp>
 
 #include "llmgw/api/sse.hpp"
+#include "providers/openai/openai_shared.hpp"
 
 namespace llmgw::providers {
 namespace {
-
-std::string_view path_for(Operation op) {
-  switch (op) {
-    case Operation::chat: return "/chat/completions";
-    case Operation::completions: return "/completions";
-    case Operation::embeddings: return "/embeddings";
-  }
-  return "/";
-}
 
 bool contains(std::string_view hay, std::string_view needle) {
   return hay.find(needle) != std::string_view::npos;
 }
 
+// `"key":"` followed by at least one character of the string.
+bool has_nonempty_string(std::string_view data, std::string_view key_and_quote) {
+  auto pos = data.find(key_and_quote);
+  return pos != std::string_view::npos && pos + key_and_quote.size() < data.size() &&
+         data[pos + key_and_quote.size()] != '"';
+}
+
 // The opening chunk of a chat stream: a role and empty content, nothing of the answer yet.
+// Ollama repeats the role (with empty content) on every chunk, also while it streams
+// delta.reasoning: reasoning text is part of what the client sees, so it is content.
 bool is_role_only(std::string_view data) {
   return contains(data, "\"role\"") &&
          (contains(data, "\"content\":\"\"") || contains(data, "\"content\":null")) &&
          !contains(data, "\"tool_calls\"") && !contains(data, "\"finish_reason\":\"") &&
-         !contains(data, "\"refusal\":\"");
+         !contains(data, "\"refusal\":\"") && !has_nonempty_string(data, "\"reasoning\":\"") &&
+         !has_nonempty_string(data, "\"reasoning_content\":\"");
+}
+
+// Azure's stream opener: `choices: []` and no usage (the usage chunk has empty choices too).
+bool is_empty_choices_without_usage(std::string_view data) {
+  if (!contains(data, "\"choices\":[]") && !contains(data, "\"choices\": []")) {
+    return false;
+  }
+  auto j = nlohmann::json::parse(data, nullptr, false);
+  if (!j.is_object()) {
+    return false;
+  }
+  auto choices = j.find("choices");
+  auto usage = j.find("usage");
+  return choices != j.end() && choices->is_array() && choices->empty() &&
+         (usage == j.end() || usage->is_null());
+}
+
+// An error event in place of a chunk, in any of the shapes OpenAI-compatible servers use:
+// {"error":{...}}, Ollama's {"error":"..."}, older vLLM's {"object":"error",...} and Gemini
+// compat's [{"error":{...}}]. A chunk merely mentioning "error" in its text is none of these.
+bool is_error_event(const nlohmann::json& j) {
+  if (j.is_array()) {
+    return !j.empty() && j.front().is_object() && j.front().contains("error");
+  }
+  if (!j.is_object()) {
+    return false;
+  }
+  if (auto it = j.find("error"); it != j.end() && (it->is_object() || it->is_string())) {
+    return true;
+  }
+  auto object = j.find("object");
+  return object != j.end() && object->is_string() && *object == "error";
 }
 
 class OpenAiStreamTranslator final : public StreamTranslator {
 public:
-  explicit OpenAiStreamTranslator(bool client_wants_usage)
-      : client_wants_usage_(client_wants_usage) {}
+  explicit OpenAiStreamTranslator(const OpenAiStreamOptions& options)
+      : client_wants_usage_(options.client_wants_usage),
+        drop_empty_choices_(options.drop_empty_choices) {}
 
   bool feed(std::string_view bytes, std::string& out) override {
     if (failure_) {
@@ -81,13 +116,16 @@ private:
     // Cheap substring checks first: most chunks are plain deltas and are relayed untouched.
     if (contains(data, "\"error\"")) {
       auto j = nlohmann::json::parse(data, nullptr, false);
-      if (j.is_object() && j.contains("error")) {
-        auto msg = j["error"].is_object() ? j["error"].value("message", std::string("error"))
-                                          : std::string("error");
+      if (is_error_event(j)) {
+        auto msg = parse_upstream_error(data).message;
         failure_ = api::Failure{api::FailureClass::server_error, 0, std::nullopt,
-                                "upstream stream error: " + msg, std::string(data)};
+                                "upstream stream error: " + (msg.empty() ? "error" : msg),
+                                std::string(data)};
         return;
       }
+    }
+    if (drop_empty_choices_ && is_empty_choices_without_usage(data)) {
+      return;
     }
     if (contains(data, "\"usage\":{") || contains(data, "\"usage\": {")) {
       auto u = scan_usage(data);
@@ -120,6 +158,7 @@ private:
   Usage usage_;
   std::optional<api::Failure> failure_;
   bool client_wants_usage_;
+  bool drop_empty_choices_;
   bool done_ = false;
   bool saw_finish_ = false;
   bool has_content_ = false;
@@ -127,13 +166,18 @@ private:
 
 }  // namespace
 
+std::unique_ptr<StreamTranslator> make_openai_stream_translator(
+    const OpenAiStreamOptions& options) {
+  return std::make_unique<OpenAiStreamTranslator>(options);
+}
+
 UpstreamRequest OpenAiAdapter::build_request(Operation op, nlohmann::json& body,
                                              const config::ProviderConfig& provider,
                                              const config::TargetConfig& target,
                                              const RequestOptions& options) const {
   UpstreamRequest req;
   req.target = provider.url.path;
-  req.target += path_for(op);
+  req.target += openai_path_for(op);
   body["model"] = target.model;
   if (options.stream && op != Operation::embeddings) {
     // Ask for usage so tokens and cost are known; stripped again if the client didn't ask.
@@ -172,13 +216,19 @@ std::string OpenAiAdapter::translate_response(Operation, std::string body, Usage
 
 std::unique_ptr<StreamTranslator> OpenAiAdapter::make_stream_translator(
     Operation, const RequestOptions& options) const {
-  return std::make_unique<OpenAiStreamTranslator>(options.client_wants_usage);
+  OpenAiStreamOptions stream_options;
+  stream_options.client_wants_usage = options.client_wants_usage;
+  return make_openai_stream_translator(stream_options);
 }
 
 api::Failure OpenAiAdapter::classify_error(
     int status, std::string_view body,
     std::optional<std::chrono::milliseconds> retry_after) const {
-  return api::classify_openai_error(status, body, retry_after);
+  // openai too: a proxy in front of it may still answer a non-OpenAI body.
+  return classify_openai_family_error(kind_ == config::ProviderKind::openai_compatible
+                                          ? ErrorDialect::compatible
+                                          : ErrorDialect::openai,
+                                      status, body, retry_after);
 }
 
 }  // namespace llmgw::providers

@@ -1,0 +1,134 @@
+#include "providers/azure/azure_adapter.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "providers/openai/openai_shared.hpp"
+
+namespace llmgw::providers {
+namespace {
+
+// RFC 3986 unreserved characters pass, everything else is percent-encoded. Deployment names
+// are [A-Za-z0-9._-] in practice, but a path segment taken from configuration must never be
+// able to add a '/', '?' or '#' to the request target.
+std::string percent_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0F];
+    }
+  }
+  return out;
+}
+
+// {resource path}/openai. base_url may already end in /openai (the AzureOpenAI SDK's own
+// baseURL does), and doubling it would 404.
+std::string openai_root(const config::ProviderConfig& provider) {
+  std::string root = provider.url.path;
+  if (!root.ends_with("/openai")) {
+    root += "/openai";
+  }
+  return root;
+}
+
+std::string api_version_query(const config::ProviderConfig& provider) {
+  std::string_view version = provider.api_version.empty()
+                                 ? AzureAdapter::kDefaultApiVersion
+                                 : std::string_view(provider.api_version);
+  return "api-version=" + percent_encode(version);
+}
+
+void add_credentials(std::vector<Header>& headers, const config::ProviderConfig& provider) {
+  // Azure keys go in `api-key`; `Authorization: Bearer` is for Entra ID tokens, which a
+  // deployment would set through provider.headers instead of api_key.
+  if (!provider.api_key.empty()) {
+    headers.emplace_back("api-key", provider.api_key);
+  }
+  for (const auto& [name, value] : provider.headers) {
+    headers.emplace_back(name, value);
+  }
+}
+
+}  // namespace
+
+bool AzureAdapter::is_v1_surface(const config::ProviderConfig& provider) {
+  return provider.url.path.ends_with("/openai/v1");
+}
+
+UpstreamRequest AzureAdapter::build_request(Operation op, nlohmann::json& body,
+                                            const config::ProviderConfig& provider,
+                                            const config::TargetConfig& target,
+                                            const RequestOptions& options) const {
+  UpstreamRequest req;
+  if (is_v1_surface(provider)) {
+    // Dated api-versions belong to the deployments surface; v1 takes none.
+    req.target = provider.url.path;
+    req.target += openai_path_for(op);
+  } else {
+    req.target = openai_root(provider);
+    req.target += "/deployments/";
+    req.target += percent_encode(target.model);
+    req.target += openai_path_for(op);
+    req.target += '?';
+    req.target += api_version_query(provider);
+  }
+  // The deployments surface routes by path and ignores `model`; sending the deployment name
+  // anyway keeps the body truthful, and the v1 surface needs it.
+  body["model"] = target.model;
+  if (options.stream && op != Operation::embeddings) {
+    // Ask for usage so tokens and cost are known (GA since 2024-10-21); stripped again if the
+    // client didn't ask.
+    body["stream_options"]["include_usage"] = true;
+  }
+  req.body = body.dump();
+  req.headers.reserve(2 + provider.headers.size());
+  req.headers.emplace_back("Content-Type", "application/json");
+  add_credentials(req.headers, provider);
+  return req;
+}
+
+std::string AzureAdapter::translate_response(Operation, std::string body, Usage& usage) const {
+  // prompt_filter_results / content_filter_results ride along: OpenAI clients ignore them.
+  usage = scan_usage(body);
+  return body;
+}
+
+std::unique_ptr<StreamTranslator> AzureAdapter::make_stream_translator(
+    Operation, const RequestOptions& options) const {
+  OpenAiStreamOptions stream_options;
+  stream_options.client_wants_usage = options.client_wants_usage;
+  stream_options.drop_empty_choices = true;
+  return make_openai_stream_translator(stream_options);
+}
+
+UpstreamRequest AzureAdapter::build_health_request(const config::ProviderConfig& provider,
+                                                   const config::ActiveHealthConfig& check) const {
+  UpstreamRequest req;
+  req.method = "GET";
+  if (is_v1_surface(provider)) {
+    req.target = provider.url.path + check.path;
+  } else {
+    // Non-deployment paths (models) stay directly under /openai, still with api-version.
+    req.target = openai_root(provider) + check.path;
+    req.target += check.path.find('?') == std::string::npos ? '?' : '&';
+    req.target += api_version_query(provider);
+  }
+  add_credentials(req.headers, provider);
+  return req;
+}
+
+api::Failure AzureAdapter::classify_error(
+    int status, std::string_view body,
+    std::optional<std::chrono::milliseconds> retry_after) const {
+  // retry-after-ms / retry-after (Azure sends both) were already parsed by the caller.
+  return classify_openai_family_error(ErrorDialect::azure, status, body, retry_after);
+}
+
+}  // namespace llmgw::providers

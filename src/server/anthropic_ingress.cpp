@@ -1,0 +1,1035 @@
+#include "server/anthropic_ingress.hpp"
+
+#include "llmgw/common/strings.hpp"
+
+namespace llmgw::server {
+namespace {
+
+using nlohmann::json;
+using ojson = nlohmann::ordered_json;
+using Error = std::optional<api::GatewayError>;
+
+// ---------------------------------------------------------------------------------------------
+// Request: Anthropic Messages → OpenAI chat
+// ---------------------------------------------------------------------------------------------
+
+Error fail(const std::string& path, const std::string& what) {
+  return api::invalid_request("'" + path + "' " + what, path);
+}
+
+Error unsupported(const std::string& path, const std::string& why) {
+  return api::invalid_request(
+      "'" + path + "' is not supported on /v1/messages by this gateway: " + why, path);
+}
+
+std::string at(const std::string& path, std::size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+const json& object_at(const json& j, const char* key) {
+  static const json kEmpty = json::object();
+  auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : kEmpty;
+}
+
+std::int64_t int_or(const json& j, const char* key, std::int64_t fallback) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+}
+
+std::string string_or(const json& j, const char* key, std::string fallback) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::move(fallback);
+}
+
+// Top-level fields: how each one is handled. Anything else is refused (400 naming it), so a
+// feature the client relies on is never silently dropped.
+bool ignorable_field(std::string_view key) {
+  // Billing/latency preferences: the answer means the same without them.
+  return key == "service_tier";
+}
+
+bool known_field(std::string_view key) {
+  for (std::string_view k : {"model", "max_tokens", "messages", "system", "metadata",
+                             "stop_sequences", "stream", "temperature", "top_p", "top_k", "tools",
+                             "tool_choice", "thinking"}) {
+    if (key == k) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Error text_of_block(const json& block, const std::string& path, std::string& text) {
+  auto t = block.find("text");
+  if (t == block.end() || !t->is_string()) {
+    return fail(path + ".text", "is required and must be a string.");
+  }
+  text = t->get<std::string>();
+  return std::nullopt;
+}
+
+Error block_type(const json& block, const std::string& path, std::string& type) {
+  if (!block.is_object()) {
+    return fail(path, "must be a content block object.");
+  }
+  auto t = block.find("type");
+  if (t == block.end() || !t->is_string()) {
+    return fail(path + ".type", "is required and must be a string.");
+  }
+  type = t->get<std::string>();
+  return std::nullopt;
+}
+
+// system: a string or an array of text blocks (cache_control ignored: a cost hint).
+Error convert_system_content(const json& content, const std::string& path, json& out) {
+  if (content.is_string()) {
+    out = content;
+    return std::nullopt;
+  }
+  if (!content.is_array()) {
+    return fail(path, "must be a string or an array of text blocks.");
+  }
+  json parts = json::array();
+  for (std::size_t j = 0; j < content.size(); ++j) {
+    auto bpath = at(path, j);
+    std::string type;
+    if (auto e = block_type(content[j], bpath, type)) {
+      return e;
+    }
+    if (type != "text") {
+      return fail(bpath + ".type", "must be 'text' in a system prompt.");
+    }
+    std::string text;
+    if (auto e = text_of_block(content[j], bpath, text)) {
+      return e;
+    }
+    parts.push_back(json{{"type", "text"}, {"text", std::move(text)}});
+  }
+  out = std::move(parts);
+  return std::nullopt;
+}
+
+Error convert_image(const json& block, const std::string& path, json& part) {
+  auto source = block.find("source");
+  if (source == block.end() || !source->is_object()) {
+    return fail(path + ".source", "is required and must be an object.");
+  }
+  auto stype = source->find("type");
+  if (stype == source->end() || !stype->is_string()) {
+    return fail(path + ".source.type", "is required and must be a string.");
+  }
+  std::string url;
+  if (*stype == "base64") {
+    auto media = source->find("media_type");
+    if (media == source->end() || !media->is_string() ||
+        media->get_ref<const std::string&>().empty()) {
+      return fail(path + ".source.media_type", "is required and must be a string.");
+    }
+    auto data = source->find("data");
+    if (data == source->end() || !data->is_string()) {
+      return fail(path + ".source.data", "is required and must be a base64 string.");
+    }
+    url = "data:" + media->get<std::string>() + ";base64," + data->get<std::string>();
+  } else if (*stype == "url") {
+    auto u = source->find("url");
+    if (u == source->end() || !u->is_string() || u->get_ref<const std::string&>().empty()) {
+      return fail(path + ".source.url", "is required and must be a string.");
+    }
+    url = u->get<std::string>();
+  } else {
+    return unsupported(path + ".source.type",
+                       "only 'base64' and 'url' image sources can be routed.");
+  }
+  part = json{{"type", "image_url"}, {"image_url", json{{"url", std::move(url)}}}};
+  return std::nullopt;
+}
+
+// tool_result → one OpenAI role:tool message. Its content: a string, or text blocks joined
+// with "\n"; is_error:true is noted in the text ("Error: ..."), OpenAI having no such flag.
+Error convert_tool_result(const json& block, const std::string& path, json& message) {
+  auto id = block.find("tool_use_id");
+  if (id == block.end() || !id->is_string() || id->get_ref<const std::string&>().empty()) {
+    return fail(path + ".tool_use_id", "is required and must be a string.");
+  }
+  std::string text;
+  if (auto c = block.find("content"); c != block.end() && !c->is_null()) {
+    if (c->is_string()) {
+      text = c->get<std::string>();
+    } else if (c->is_array()) {
+      for (std::size_t k = 0; k < c->size(); ++k) {
+        auto cpath = at(path + ".content", k);
+        std::string type;
+        if (auto e = block_type((*c)[k], cpath, type)) {
+          return e;
+        }
+        if (type != "text") {
+          return unsupported(cpath + ".type",
+                             "tool results can only carry text when routed in the OpenAI format.");
+        }
+        std::string part;
+        if (auto e = text_of_block((*c)[k], cpath, part)) {
+          return e;
+        }
+        if (k > 0) {
+          text += "\n";
+        }
+        text += part;
+      }
+    } else {
+      return fail(path + ".content", "must be a string or an array of text blocks.");
+    }
+  }
+  if (auto err = block.find("is_error"); err != block.end() && !err->is_null()) {
+    if (!err->is_boolean()) {
+      return fail(path + ".is_error", "must be a boolean.");
+    }
+    if (err->get<bool>()) {
+      text = text.empty() ? std::string("Error") : "Error: " + text;
+    }
+  }
+  message = json{{"role", "tool"}, {"tool_call_id", id->get<std::string>()}, {"content", text}};
+  return std::nullopt;
+}
+
+// A user turn: tool_result blocks become role:tool messages (first, as OpenAI wants them right
+// after the assistant's tool_calls), the other blocks one user message.
+Error convert_user(const json& content, const std::string& path, json& messages) {
+  json parts = json::array();
+  bool all_text = true;
+  for (std::size_t j = 0; j < content.size(); ++j) {
+    auto bpath = at(path, j);
+    std::string type;
+    if (auto e = block_type(content[j], bpath, type)) {
+      return e;
+    }
+    if (type == "text") {
+      std::string text;
+      if (auto e = text_of_block(content[j], bpath, text)) {
+        return e;
+      }
+      parts.push_back(json{{"type", "text"}, {"text", std::move(text)}});
+    } else if (type == "image") {
+      json part;
+      if (auto e = convert_image(content[j], bpath, part)) {
+        return e;
+      }
+      parts.push_back(std::move(part));
+      all_text = false;
+    } else if (type == "tool_result") {
+      json message;
+      if (auto e = convert_tool_result(content[j], bpath, message)) {
+        return e;
+      }
+      messages.push_back(std::move(message));
+    } else if (type == "tool_use" || type == "thinking" || type == "redacted_thinking") {
+      return fail(bpath + ".type", "'" + type + "' blocks belong in assistant turns.");
+    } else {
+      return unsupported(bpath + ".type", "content blocks of type '" + type +
+                                              "' cannot be routed in the OpenAI format.");
+    }
+  }
+  if (parts.empty()) {
+    return std::nullopt;  // only tool results
+  }
+  json user{{"role", "user"}};
+  if (all_text && parts.size() == 1) {
+    user["content"] = std::move(parts[0]["text"]);
+  } else {
+    user["content"] = std::move(parts);
+  }
+  messages.push_back(std::move(user));
+  return std::nullopt;
+}
+
+// An assistant turn: text blocks concatenated into `content`, tool_use blocks into tool_calls
+// (arguments = the JSON text of `input`). Earlier thinking blocks are not replayed.
+Error convert_assistant(const json& content, const std::string& path, json& messages) {
+  std::string text;
+  bool has_text = false;
+  json calls = json::array();
+  for (std::size_t j = 0; j < content.size(); ++j) {
+    auto bpath = at(path, j);
+    std::string type;
+    if (auto e = block_type(content[j], bpath, type)) {
+      return e;
+    }
+    if (type == "text") {
+      std::string part;
+      if (auto e = text_of_block(content[j], bpath, part)) {
+        return e;
+      }
+      text += part;
+      has_text = true;
+    } else if (type == "tool_use") {
+      const auto& block = content[j];
+      auto id = block.find("id");
+      if (id == block.end() || !id->is_string() || id->get_ref<const std::string&>().empty()) {
+        return fail(bpath + ".id", "is required and must be a string.");
+      }
+      auto name = block.find("name");
+      if (name == block.end() || !name->is_string() ||
+          name->get_ref<const std::string&>().empty()) {
+        return fail(bpath + ".name", "is required and must be a string.");
+      }
+      auto input = block.find("input");
+      if (input == block.end() || !input->is_object()) {
+        return fail(bpath + ".input", "is required and must be an object.");
+      }
+      calls.push_back(json{{"id", *id},
+                           {"type", "function"},
+                           {"function", json{{"name", *name}, {"arguments", input->dump()}}}});
+    } else if (type == "thinking" || type == "redacted_thinking") {
+      continue;
+    } else if (type == "tool_result" || type == "image") {
+      return fail(bpath + ".type", "'" + type + "' blocks belong in user turns.");
+    } else {
+      return unsupported(bpath + ".type", "content blocks of type '" + type +
+                                              "' cannot be routed in the OpenAI format.");
+    }
+  }
+  json message{{"role", "assistant"}};
+  if (has_text || calls.empty()) {
+    message["content"] = std::move(text);
+  } else {
+    message["content"] = nullptr;
+  }
+  if (!calls.empty()) {
+    message["tool_calls"] = std::move(calls);
+  }
+  messages.push_back(std::move(message));
+  return std::nullopt;
+}
+
+Error convert_messages(const json& in, json& messages) {
+  auto it = in.find("messages");
+  if (it == in.end()) {
+    return fail("messages", "is required.");
+  }
+  if (!it->is_array() || it->empty()) {
+    return fail("messages", "must be a non-empty array.");
+  }
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const auto& m = (*it)[i];
+    auto path = at("messages", i);
+    if (!m.is_object()) {
+      return fail(path, "must be an object.");
+    }
+    auto role = m.find("role");
+    if (role == m.end() || !role->is_string()) {
+      return fail(path + ".role", "is required and must be a string.");
+    }
+    const auto& r = role->get_ref<const std::string&>();
+    if (r != "user" && r != "assistant" && r != "system") {
+      return fail(path + ".role", "must be 'user', 'assistant' or 'system'.");
+    }
+    auto content = m.find("content");
+    auto cpath = path + ".content";
+    if (content == m.end() || !(content->is_string() || content->is_array())) {
+      return fail(cpath, "is required and must be a string or an array of content blocks.");
+    }
+    if (r == "system") {  // API version 2026-10-21
+      json system_content;
+      if (auto e = convert_system_content(*content, cpath, system_content)) {
+        return e;
+      }
+      messages.push_back(json{{"role", "system"}, {"content", std::move(system_content)}});
+      continue;
+    }
+    if (content->is_string()) {
+      messages.push_back(json{{"role", r}, {"content", *content}});
+      continue;
+    }
+    if (content->empty()) {
+      return fail(cpath, "must not be empty.");
+    }
+    auto e = r == "user" ? convert_user(*content, cpath, messages)
+                         : convert_assistant(*content, cpath, messages);
+    if (e) {
+      return e;
+    }
+  }
+  return std::nullopt;
+}
+
+Error convert_tools(const json& in, json& out) {
+  auto it = in.find("tools");
+  if (it == in.end() || it->is_null()) {
+    return std::nullopt;
+  }
+  if (!it->is_array()) {
+    return fail("tools", "must be an array.");
+  }
+  json tools = json::array();
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const auto& t = (*it)[i];
+    auto path = at("tools", i);
+    if (!t.is_object()) {
+      return fail(path, "must be an object.");
+    }
+    if (auto type = t.find("type"); type != t.end() && !type->is_null() && *type != "custom") {
+      return unsupported(path + ".type",
+                         "server tools (" + (type->is_string() ? type->get<std::string>()
+                                                              : std::string("?")) +
+                             ") run at Anthropic; only client tools can be routed.");
+    }
+    auto name = t.find("name");
+    if (name == t.end() || !name->is_string() || name->get_ref<const std::string&>().empty()) {
+      return fail(path + ".name", "is required and must be a string.");
+    }
+    auto schema = t.find("input_schema");
+    if (schema == t.end() || !schema->is_object()) {
+      return fail(path + ".input_schema", "is required and must be a JSON Schema object.");
+    }
+    json function{{"name", *name}, {"parameters", *schema}};
+    if (auto d = t.find("description"); d != t.end() && !d->is_null()) {
+      if (!d->is_string()) {
+        return fail(path + ".description", "must be a string.");
+      }
+      function["description"] = *d;
+    }
+    if (auto s = t.find("strict"); s != t.end() && s->is_boolean()) {
+      function["strict"] = *s;
+    }
+    tools.push_back(json{{"type", "function"}, {"function", std::move(function)}});
+  }
+  if (!tools.empty()) {
+    out["tools"] = std::move(tools);
+  }
+  return std::nullopt;
+}
+
+Error convert_tool_choice(const json& in, json& out) {
+  auto it = in.find("tool_choice");
+  if (it == in.end() || it->is_null()) {
+    return std::nullopt;
+  }
+  if (!it->is_object()) {
+    return fail("tool_choice", "must be an object.");
+  }
+  auto type = it->find("type");
+  if (type == it->end() || !type->is_string()) {
+    return fail("tool_choice.type", "is required and must be a string.");
+  }
+  if (*type == "auto") {
+    out["tool_choice"] = "auto";
+  } else if (*type == "any") {
+    out["tool_choice"] = "required";
+  } else if (*type == "none") {
+    out["tool_choice"] = "none";
+  } else if (*type == "tool") {
+    auto name = it->find("name");
+    if (name == it->end() || !name->is_string() || name->get_ref<const std::string&>().empty()) {
+      return fail("tool_choice.name", "is required when tool_choice.type is 'tool'.");
+    }
+    out["tool_choice"] = json{{"type", "function"}, {"function", json{{"name", *name}}}};
+  } else {
+    return fail("tool_choice.type", "must be 'auto', 'any', 'tool' or 'none'.");
+  }
+  if (auto d = it->find("disable_parallel_tool_use"); d != it->end() && !d->is_null()) {
+    if (!d->is_boolean()) {
+      return fail("tool_choice.disable_parallel_tool_use", "must be a boolean.");
+    }
+    if (d->get<bool>() && *type != "none") {
+      out["parallel_tool_calls"] = false;
+    }
+  }
+  return std::nullopt;
+}
+
+Error copy_unit_number(const json& in, const char* key, json& out) {
+  auto it = in.find(key);
+  if (it == in.end() || it->is_null()) {
+    return std::nullopt;
+  }
+  if (!it->is_number() || it->get<double>() < 0 || it->get<double>() > 1) {
+    return fail(key, "must be a number between 0 and 1.");
+  }
+  out[key] = *it;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<api::GatewayError> anthropic_to_openai(const json& in, json& out) {
+  if (in.is_discarded()) {
+    return api::invalid_request("The request body is not valid JSON.");
+  }
+  if (!in.is_object()) {
+    return api::invalid_request("The request body must be a JSON object.");
+  }
+  for (const auto& [key, value] : in.items()) {
+    if (!known_field(key) && !ignorable_field(key)) {
+      return unsupported(key, "it would change the answer and has no OpenAI-format equivalent.");
+    }
+  }
+  out = json::object();
+  auto model = in.find("model");
+  if (model == in.end()) {
+    return fail("model", "is required.");
+  }
+  if (!model->is_string() || model->get_ref<const std::string&>().empty()) {
+    return fail("model", "must be a non-empty string.");
+  }
+  out["model"] = *model;
+
+  auto max_tokens = in.find("max_tokens");
+  if (max_tokens == in.end()) {
+    return fail("max_tokens", "is required.");
+  }
+  if (!max_tokens->is_number_integer() || max_tokens->get<long long>() < 1) {
+    return fail("max_tokens", "must be an integer of at least 1.");
+  }
+
+  json messages = json::array();
+  if (auto s = in.find("system"); s != in.end() && !s->is_null()) {
+    json system_content;
+    if (auto e = convert_system_content(*s, "system", system_content)) {
+      return e;
+    }
+    if (!(system_content.is_string() && system_content.get_ref<const std::string&>().empty()) &&
+        !(system_content.is_array() && system_content.empty())) {
+      messages.push_back(json{{"role", "system"}, {"content", std::move(system_content)}});
+    }
+  }
+  if (auto e = convert_messages(in, messages)) {
+    return e;
+  }
+  out["messages"] = std::move(messages);
+  out["max_tokens"] = *max_tokens;
+
+  if (auto s = in.find("stream"); s != in.end() && !s->is_null()) {
+    if (!s->is_boolean()) {
+      return fail("stream", "must be a boolean.");
+    }
+    out["stream"] = *s;
+  }
+  if (auto e = copy_unit_number(in, "temperature", out)) {
+    return e;
+  }
+  if (auto e = copy_unit_number(in, "top_p", out)) {
+    return e;
+  }
+  if (auto k = in.find("top_k"); k != in.end() && !k->is_null()) {
+    return unsupported("top_k", "OpenAI-format targets have no top-k sampling.");
+  }
+  if (auto s = in.find("stop_sequences"); s != in.end() && !s->is_null()) {
+    if (!s->is_array()) {
+      return fail("stop_sequences", "must be an array of strings.");
+    }
+    for (std::size_t i = 0; i < s->size(); ++i) {
+      if (!(*s)[i].is_string() || common::trim((*s)[i].get_ref<const std::string&>()).empty()) {
+        return fail(at("stop_sequences", i), "must be a string that is not only whitespace.");
+      }
+    }
+    if (!s->empty()) {
+      out["stop"] = *s;
+    }
+  }
+  if (auto e = convert_tools(in, out)) {
+    return e;
+  }
+  if (auto e = convert_tool_choice(in, out)) {
+    return e;
+  }
+  if (auto m = in.find("metadata"); m != in.end() && !m->is_null()) {
+    if (!m->is_object()) {
+      return fail("metadata", "must be an object.");
+    }
+    if (auto u = m->find("user_id"); u != m->end() && !u->is_null()) {
+      if (!u->is_string()) {
+        return fail("metadata.user_id", "must be a string.");
+      }
+      out["user"] = *u;
+    }
+  }
+  if (auto t = in.find("thinking"); t != in.end() && !t->is_null()) {
+    if (!t->is_object() || string_or(*t, "type", "") != "disabled") {
+      return unsupported("thinking", "extended thinking has no OpenAI-format equivalent.");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<api::GatewayError> decode_anthropic_request(json& body) {
+  json converted;
+  auto error = anthropic_to_openai(body, converted);
+  if (!error) {
+    body = std::move(converted);
+  }
+  return error;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers: OpenAI → Anthropic
+// ---------------------------------------------------------------------------------------------
+
+std::string_view anthropic_error_type(int status) {
+  switch (status) {
+    case 400: return "invalid_request_error";
+    case 401: return "authentication_error";
+    case 402: return "billing_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 409: return "conflict_error";
+    case 413: return "request_too_large";
+    case 429: return "rate_limit_error";
+    case 503:
+    case 529: return "overloaded_error";
+    case 504: return "timeout_error";
+    default: break;
+  }
+  return status >= 500 ? "api_error" : "invalid_request_error";
+}
+
+namespace {
+
+ojson error_json(std::string_view type, std::string message, std::string_view request_id) {
+  ojson body{{"type", "error"}, {"error", ojson{{"type", type}, {"message", std::move(message)}}}};
+  if (!request_id.empty()) {
+    body["request_id"] = request_id;
+  }
+  return body;
+}
+
+std::string dump(const ojson& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// The message of an OpenAI-shaped error body; the text itself when it is something else.
+std::string error_message(std::string_view body, int status) {
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_object()) {
+    auto e = j.find("error");
+    if (e != j.end() && e->is_object()) {
+      if (auto m = e->find("message"); m != e->end() && m->is_string()) {
+        return m->get<std::string>();
+      }
+    } else if (e != j.end() && e->is_string()) {
+      return e->get<std::string>();
+    }
+    if (auto m = j.find("message"); m != j.end() && m->is_string()) {
+      return m->get<std::string>();
+    }
+  }
+  auto text = common::trim(body);
+  if (text.empty()) {
+    return "HTTP " + std::to_string(status);
+  }
+  constexpr std::size_t kMax = 2048;
+  return std::string(text.substr(0, kMax));
+}
+
+std::string strip_openai_id(const std::string& id) {
+  std::string_view v(id);
+  if (v.starts_with("chatcmpl-")) {
+    v.remove_prefix(9);
+  }
+  return "msg_" + std::string(v);
+}
+
+std::uint64_t token_count(const json& usage, const char* key) {
+  auto it = usage.find(key);
+  return it != usage.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+
+std::uint64_t cached_count(const json& usage) {
+  auto d = usage.find("prompt_tokens_details");
+  return d != usage.end() && d->is_object() ? token_count(*d, "cached_tokens") : 0;
+}
+
+// tool_calls[].function.arguments (a JSON text) as the tool_use input object. Arguments that
+// are empty mean no input; text that is not JSON is relayed as a string so nothing is lost.
+ojson tool_input(const json& function) {
+  auto a = function.find("arguments");
+  if (a == function.end() || !a->is_string() || common::trim(a->get_ref<const std::string&>()).empty()) {
+    return ojson::object();
+  }
+  auto parsed = ojson::parse(a->get_ref<const std::string&>(), nullptr, false);
+  return parsed.is_discarded() ? ojson(a->get<std::string>()) : parsed;
+}
+
+}  // namespace
+
+std::string anthropic_error_body(int status, std::string_view openai_body,
+                                 std::string_view request_id) {
+  return dump(error_json(anthropic_error_type(status), error_message(openai_body, status),
+                         request_id));
+}
+
+std::string anthropic_error_body(const api::GatewayError& e, std::string_view request_id) {
+  return dump(error_json(anthropic_error_type(e.status), e.message, request_id));
+}
+
+std::string_view anthropic_stop_reason(std::string_view finish_reason) {
+  if (finish_reason == "length") {
+    return "max_tokens";
+  }
+  if (finish_reason == "tool_calls" || finish_reason == "function_call") {
+    return "tool_use";
+  }
+  if (finish_reason == "content_filter") {
+    return "refusal";
+  }
+  return "end_turn";
+}
+
+std::optional<std::string> openai_completion_to_anthropic(std::string_view body) {
+  auto j = json::parse(body, nullptr, false);
+  if (!j.is_object()) {
+    return std::nullopt;
+  }
+  auto choices = j.find("choices");
+  if (choices == j.end() || !choices->is_array() || choices->empty() ||
+      !(*choices)[0].is_object()) {
+    return std::nullopt;
+  }
+  const auto& choice = (*choices)[0];
+  auto message = choice.find("message");
+  if (message == choice.end() || !message->is_object()) {
+    return std::nullopt;
+  }
+  ojson content = ojson::array();
+  std::string text = string_or(*message, "content", "");
+  if (text.empty()) {
+    text = string_or(*message, "refusal", "");
+  }
+  if (!text.empty()) {
+    content.push_back(ojson{{"type", "text"}, {"text", std::move(text)}});
+  }
+  if (auto calls = message->find("tool_calls"); calls != message->end() && calls->is_array()) {
+    for (std::size_t i = 0; i < calls->size(); ++i) {
+      const auto& call = (*calls)[i];
+      if (!call.is_object()) {
+        continue;
+      }
+      const json& function = object_at(call, "function");
+      auto id = string_or(call, "id", "toolu_" + std::to_string(i));
+      content.push_back(ojson{{"type", "tool_use"},
+                              {"id", std::move(id)},
+                              {"name", string_or(function, "name", "")},
+                              {"input", tool_input(function)}});
+    }
+  }
+  ojson stop_reason = nullptr;
+  if (auto f = choice.find("finish_reason"); f != choice.end() && f->is_string()) {
+    stop_reason = anthropic_stop_reason(f->get_ref<const std::string&>());
+  }
+  ojson usage{{"input_tokens", 0}, {"output_tokens", 0}};
+  if (auto u = j.find("usage"); u != j.end() && u->is_object()) {
+    auto prompt = token_count(*u, "prompt_tokens");
+    auto cached = std::min(cached_count(*u), prompt);
+    // Anthropic's input_tokens exclude cache reads (OpenAI's prompt_tokens include them).
+    usage["input_tokens"] = prompt - cached;
+    usage["output_tokens"] = token_count(*u, "completion_tokens");
+    usage["cache_read_input_tokens"] = cached;
+    usage["cache_creation_input_tokens"] = 0;
+  }
+  ojson out{{"id", strip_openai_id(string_or(j, "id", common::random_hex(24)))},
+            {"type", "message"},
+            {"role", "assistant"},
+            {"model", string_or(j, "model", "")},
+            {"content", std::move(content)},
+            {"stop_reason", std::move(stop_reason)},
+            {"stop_sequence", nullptr},
+            {"usage", std::move(usage)}};
+  return dump(out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream: OpenAI chunks → Anthropic events
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+void emit(std::string& out, std::string_view name, const ojson& data) {
+  out += "event: ";
+  out += name;
+  out += "\ndata: ";
+  out += dump(data);
+  out += "\n\n";
+}
+
+}  // namespace
+
+void AnthropicStreamTranslator::feed(std::string_view bytes, std::string& out) {
+  if (done_) {
+    return;
+  }
+  // The router writes whole events; an oversized one can only be a broken stream.
+  bool ok = decoder_.feed(bytes, [&](const api::SseEvent& ev) {
+    if (ev.has_data && !ev.data.empty()) {
+      on_data(ev.data, out);
+    }
+  });
+  if (!ok && !done_) {
+    error_event("The stream carried an oversized event.", out);
+  }
+}
+
+void AnthropicStreamTranslator::finish(std::string& out) {
+  if (done_) {
+    return;
+  }
+  if (started_ && stop_reason_) {
+    end_message(out);  // finished, only the [DONE] was missing
+    return;
+  }
+  error_event("The stream ended before the answer finished.", out);
+}
+
+void AnthropicStreamTranslator::on_data(std::string_view data, std::string& out) {
+  if (done_) {
+    return;
+  }
+  if (data == "[DONE]") {
+    end_message(out);
+    return;
+  }
+  auto chunk = json::parse(data, nullptr, false);
+  if (!chunk.is_object()) {
+    return;  // not a chunk (nothing an OpenAI client would act on either)
+  }
+  if (auto e = chunk.find("error"); e != chunk.end() && !e->is_null()) {
+    std::string message = "The upstream stream failed.";
+    if (e->is_object()) {
+      message = string_or(*e, "message", message);
+    } else if (e->is_string()) {
+      message = e->get<std::string>();
+    }
+    error_event(std::move(message), out);
+    return;
+  }
+  on_chunk(chunk, out);
+}
+
+void AnthropicStreamTranslator::start_message(const json& chunk, std::string& out) {
+  started_ = true;
+  id_ = strip_openai_id(string_or(chunk, "id", common::random_hex(24)));
+  // Usage normally comes last; a stream that reports it on its first chunk has it here.
+  ojson message{{"id", id_},
+                {"type", "message"},
+                {"role", "assistant"},
+                {"model", string_or(chunk, "model", "")},
+                {"content", ojson::array()},
+                {"stop_reason", nullptr},
+                {"stop_sequence", nullptr},
+                {"usage", ojson{{"input_tokens", input_tokens_}, {"output_tokens", 0}}}};
+  emit(out, "message_start", ojson{{"type", "message_start"}, {"message", std::move(message)}});
+}
+
+void AnthropicStreamTranslator::close_block(std::string& out) {
+  if (open_ == Block::none) {
+    return;
+  }
+  emit(out, "content_block_stop", ojson{{"type", "content_block_stop"}, {"index", open_index_}});
+  open_ = Block::none;
+  open_index_ = -1;
+}
+
+void AnthropicStreamTranslator::open_text(std::string& out) {
+  if (open_ == Block::text) {
+    return;
+  }
+  close_block(out);
+  open_ = Block::text;
+  open_index_ = next_index_++;
+  emit(out, "content_block_start",
+       ojson{{"type", "content_block_start"},
+             {"index", open_index_},
+             {"content_block", ojson{{"type", "text"}, {"text", ""}}}});
+}
+
+void AnthropicStreamTranslator::on_tool_fragment(const json& fragment, std::size_t position,
+                                                 std::string& out) {
+  if (!fragment.is_object()) {
+    return;
+  }
+  auto key = int_or(fragment, "index", static_cast<std::int64_t>(position));
+  const json& function = object_at(fragment, "function");
+  int index;
+  if (auto found = tool_blocks_.find(key); found != tool_blocks_.end()) {
+    index = found->second;
+  } else {
+    close_block(out);
+    open_ = Block::tool;
+    open_index_ = index = next_index_++;
+    tool_blocks_.emplace(key, index);
+    auto id = string_or(fragment, "id", id_ + "_tool_" + std::to_string(key));
+    emit(out, "content_block_start",
+         ojson{{"type", "content_block_start"},
+               {"index", index},
+               {"content_block", ojson{{"type", "tool_use"},
+                                       {"id", std::move(id)},
+                                       {"name", string_or(function, "name", "")},
+                                       {"input", ojson::object()}}}});
+  }
+  // A fragment of a call whose block was already closed (a server interleaving parallel calls)
+  // still names that call's block, which is where Anthropic clients accumulate it.
+  auto arguments = string_or(function, "arguments", "");
+  if (!arguments.empty()) {
+    emit(out, "content_block_delta",
+         ojson{{"type", "content_block_delta"},
+               {"index", index},
+               {"delta", ojson{{"type", "input_json_delta"}, {"partial_json", std::move(arguments)}}}});
+  }
+}
+
+void AnthropicStreamTranslator::record_usage(const json& usage) {
+  have_usage_ = true;
+  auto prompt = token_count(usage, "prompt_tokens");
+  cached_tokens_ = std::min(cached_count(usage), prompt);
+  input_tokens_ = prompt - cached_tokens_;
+  output_tokens_ = token_count(usage, "completion_tokens");
+}
+
+void AnthropicStreamTranslator::on_chunk(const json& chunk, std::string& out) {
+  if (auto u = chunk.find("usage"); u != chunk.end() && u->is_object()) {
+    record_usage(*u);  // the usage-only chunk ends here: Anthropic reports it in message_delta
+  }
+  if (!started_) {
+    start_message(chunk, out);
+  }
+  auto choices = chunk.find("choices");
+  if (choices == chunk.end() || !choices->is_array()) {
+    return;
+  }
+  for (const auto& choice : *choices) {
+    // An Anthropic request cannot ask for n > 1: only the first choice exists.
+    if (!choice.is_object() || int_or(choice, "index", 0) != 0) {
+      continue;
+    }
+    if (auto d = choice.find("delta"); d != choice.end() && d->is_object()) {
+      for (const char* key : {"content", "refusal"}) {
+        auto text = string_or(*d, key, "");
+        if (!text.empty()) {
+          open_text(out);
+          emit(out, "content_block_delta",
+               ojson{{"type", "content_block_delta"},
+                     {"index", open_index_},
+                     {"delta", ojson{{"type", "text_delta"}, {"text", std::move(text)}}}});
+        }
+      }
+      if (auto calls = d->find("tool_calls"); calls != d->end() && calls->is_array()) {
+        for (std::size_t i = 0; i < calls->size(); ++i) {
+          on_tool_fragment((*calls)[i], i, out);
+        }
+      }
+    }
+    if (auto f = choice.find("finish_reason"); f != choice.end() && f->is_string()) {
+      close_block(out);
+      stop_reason_ = std::string(anthropic_stop_reason(f->get_ref<const std::string&>()));
+    }
+  }
+}
+
+void AnthropicStreamTranslator::end_message(std::string& out) {
+  if (!started_) {
+    start_message(json::object(), out);
+  }
+  close_block(out);
+  ojson usage{{"output_tokens", output_tokens_}};
+  if (have_usage_) {
+    usage["input_tokens"] = input_tokens_;
+    usage["cache_read_input_tokens"] = cached_tokens_;
+  }
+  ojson delta{{"stop_reason", stop_reason_.value_or("end_turn")}, {"stop_sequence", nullptr}};
+  emit(out, "message_delta",
+       ojson{{"type", "message_delta"}, {"delta", std::move(delta)}, {"usage", std::move(usage)}});
+  emit(out, "message_stop", ojson{{"type", "message_stop"}});
+  done_ = true;
+}
+
+void AnthropicStreamTranslator::error_event(std::string message, std::string& out) {
+  emit(out, "error", error_json("api_error", std::move(message), {}));
+  done_ = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sink
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+std::string header_value(const std::vector<providers::Header>& headers, std::string_view name) {
+  for (const auto& h : headers) {
+    if (common::iequals(h.name, name)) {
+      return h.value;
+    }
+  }
+  return {};
+}
+
+void set_header(std::vector<providers::Header>& headers, std::string_view name,
+                std::string value) {
+  for (auto& h : headers) {
+    if (common::iequals(h.name, name)) {
+      h.value = std::move(value);
+      return;
+    }
+  }
+  headers.emplace_back(std::string(name), std::move(value));
+}
+
+// Rewrites a complete answer (status may change only when a 2xx body cannot be translated).
+std::string translate_complete(int& status, std::vector<providers::Header>& headers,
+                               std::string body) {
+  auto request_id = header_value(headers, "x-request-id");
+  if (!request_id.empty()) {
+    set_header(headers, "request-id", request_id);
+  }
+  set_header(headers, "content-type", "application/json");
+  if (status >= 200 && status < 300) {
+    if (auto message = openai_completion_to_anthropic(body)) {
+      return std::move(*message);
+    }
+    status = 502;
+    return anthropic_error_body(status, R"({"error":{"message":"The upstream answer could not be translated to an Anthropic message."}})",
+                                request_id);
+  }
+  return anthropic_error_body(status, body, request_id);
+}
+
+void stream_headers(std::vector<providers::Header>& headers) {
+  auto request_id = header_value(headers, "x-request-id");
+  if (!request_id.empty()) {
+    set_header(headers, "request-id", request_id);
+  }
+  set_header(headers, "content-type", "text/event-stream; charset=utf-8");
+  set_header(headers, "cache-control", "no-cache");
+}
+
+}  // namespace
+
+boost::asio::awaitable<bool> AnthropicSink::send(int status, std::vector<providers::Header> headers,
+                                                 std::string body) {
+  auto translated = translate_complete(status, headers, std::move(body));
+  co_return co_await inner_.send(status, std::move(headers), std::move(translated));
+}
+
+boost::asio::awaitable<bool> AnthropicSink::start_stream(int status,
+                                                         std::vector<providers::Header> headers) {
+  stream_headers(headers);
+  co_return co_await inner_.start_stream(status, std::move(headers));
+}
+
+boost::asio::awaitable<bool> AnthropicSink::write(std::string_view bytes) {
+  std::string out;
+  translator_.feed(bytes, out);
+  if (out.empty()) {
+    co_return true;  // an incomplete event, or one with nothing to say to an Anthropic client
+  }
+  co_return co_await inner_.write(out);
+}
+
+boost::asio::awaitable<bool> AnthropicSink::end_stream() {
+  std::string out;
+  translator_.finish(out);
+  if (!out.empty()) {
+    bool ok = co_await inner_.write(out);
+    if (!ok) {
+      co_return false;
+    }
+  }
+  co_return co_await inner_.end_stream();
+}
+
+}  // namespace llmgw::server
