@@ -152,7 +152,9 @@ std::optional<std::string> check_part(const json& part, const std::string& path,
       return rejected(provider, path + ": an image URL that is neither http(s) nor base64 data");
     }
   } else if (type == "file") {
-    auto data = parse_data_url(file_data_of(part));
+    // parse_data_url returns views: keep the string they point into alive.
+    const std::string file_data = file_data_of(part);
+    auto data = parse_data_url(file_data);
     if (!data || data->media_type != "application/pdf") {
       return rejected(provider, path + ": a file other than inline base64 PDF data (file_id)");
     }
@@ -271,7 +273,9 @@ json image_block(const json& part) {
 }
 
 json document_block(const json& part) {
-  auto data = parse_data_url(file_data_of(part));
+  // parse_data_url returns views: keep the string they point into alive.
+  const std::string file_data = file_data_of(part);
+  auto data = parse_data_url(file_data);
   json source = {{"type", "base64"},
                  {"media_type", data ? data->media_type : std::string("application/pdf")},
                  {"data", data ? data->data : std::string_view()}};
