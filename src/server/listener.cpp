@@ -1,8 +1,11 @@
 // Beast lives here (and in upstream/): accept loops, the HTTP/1.1 session coroutine, and the
 // ResponseSink that writes to the socket. Request handling is in the handlers.
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -372,6 +375,7 @@ std::optional<std::string> bind(tcp::acceptor& acceptor, const std::string& addr
   if (!ec) {
     acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   }
+
   if (!ec) {
     acceptor.bind(ep, ec);
   }
@@ -393,11 +397,13 @@ struct Worker {
   upstream::Client client;
   router::Router router;
   std::thread thread;
+  // This worker's handle on the shared listening socket (see Server::listen).
+  std::optional<tcp::acceptor> acceptor;
 };
 
 struct Server::Impl {
   Impl(GatewayState& s, asio::io_context& c, unsigned threads)
-      : state(s), control(c), main_acceptor(c), admin_acceptor(c) {
+      : state(s), control(c), admin_acceptor(c) {
     for (unsigned i = 0; i < threads; ++i) {
       workers.push_back(std::make_unique<Worker>(s.metrics));
     }
@@ -405,14 +411,12 @@ struct Server::Impl {
     admin = make_admin_handler(s);
   }
 
-  asio::awaitable<void> accept_main() {
-    std::size_t next = 0;
+  asio::awaitable<void> accept_main(Worker& worker) {
+    auto& acceptor = *worker.acceptor;
     for (;;) {
-      auto& worker = *workers[next++ % workers.size()];
-      // The socket is created on the worker's io_context: the connection lives there.
-      auto [ec, socket] = co_await main_acceptor.async_accept(worker.ioc, use_tuple);
+      auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
       if (ec) {
-        if (ec == asio::error::operation_aborted || !main_acceptor.is_open()) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
           co_return;
         }
         spdlog::warn("accept failed: {}", ec.message());
@@ -425,6 +429,18 @@ struct Server::Impl {
       } else {
         asio::co_spawn(worker.ioc, run_plain_session(std::move(socket), state, *api, &worker.router),
                        log_escape);
+      }
+    }
+  }
+
+  // Acceptors belong to their worker's thread: close them there.
+  void close_main_acceptors() {
+    for (auto& w : workers) {
+      if (w->acceptor) {
+        asio::post(w->ioc, [&acceptor = *w->acceptor] {
+          beast::error_code ec;
+          acceptor.close(ec);
+        });
       }
     }
   }
@@ -445,7 +461,6 @@ struct Server::Impl {
 
   GatewayState& state;
   asio::io_context& control;
-  tcp::acceptor main_acceptor;
   tcp::acceptor admin_acceptor;
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<Handler> api;
@@ -476,13 +491,36 @@ std::optional<std::string> Server::listen(const config::ServerConfig& server) {
     }
     impl_->tls = ctx;
   }
-  if (auto e = bind(impl_->main_acceptor, server.listen)) {
+  // One listening socket; every worker accepts on its own duplicate of it, in its own event
+  // loop, so a new connection never crosses threads. (Not SO_REUSEPORT: that would let a
+  // second gateway started on the same port silently take half the connections.)
+  auto& first = *impl_->workers.front();
+  first.acceptor.emplace(first.ioc);
+  if (auto e = bind(*first.acceptor, server.listen)) {
     return e;
+  }
+  auto protocol = first.acceptor->local_endpoint().protocol();
+  for (std::size_t i = 1; i < impl_->workers.size(); ++i) {
+    auto& w = *impl_->workers[i];
+    int fd = ::dup(first.acceptor->native_handle());
+    beast::error_code ec;
+    w.acceptor.emplace(w.ioc);
+    if (fd < 0) {
+      return "cannot share the listening socket with worker " + std::to_string(i);
+    }
+    w.acceptor->assign(protocol, fd, ec);
+    if (ec) {
+      ::close(fd);
+      return "cannot share the listening socket with worker " + std::to_string(i) + ": " +
+             ec.message();
+    }
   }
   return bind(impl_->admin_acceptor, server.admin_listen);
 }
 
-std::uint16_t Server::main_port() const { return impl_->main_acceptor.local_endpoint().port(); }
+std::uint16_t Server::main_port() const {
+  return impl_->workers.front()->acceptor->local_endpoint().port();
+}
 std::uint16_t Server::admin_port() const { return impl_->admin_acceptor.local_endpoint().port(); }
 
 void Server::start() {
@@ -490,21 +528,20 @@ void Server::start() {
     impl_->guards.push_back(asio::make_work_guard(w->ioc));
     w->thread = std::thread([&ioc = w->ioc] { ioc.run(); });
   }
-  asio::co_spawn(impl_->control, impl_->accept_main(), log_escape);
+  for (auto& w : impl_->workers) {
+    asio::co_spawn(w->ioc, impl_->accept_main(*w), log_escape);
+  }
   asio::co_spawn(impl_->control, impl_->accept_admin(), log_escape);
 }
 
-void Server::stop_accepting() {
-  beast::error_code ec;
-  impl_->main_acceptor.close(ec);
-}
+void Server::stop_accepting() { impl_->close_main_acceptors(); }
 
 void Server::stop() {
   if (!impl_) {
     return;
   }
   beast::error_code ec;
-  impl_->main_acceptor.close(ec);
+  impl_->close_main_acceptors();
   impl_->admin_acceptor.close(ec);
   impl_->guards.clear();
   for (auto& w : impl_->workers) {
