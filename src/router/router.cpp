@@ -150,7 +150,9 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
                                               resp->header("retry-after"));
     auto failure = sprov.adapter->classify_error(status, body ? *body : std::string(), retry_after);
     metrics.upstream_request(sprov.config->name, api::to_string(failure.cls), seconds_since(t0));
-    if (api::failure_policy(failure.cls).client_fault) {
+    bool larger_context_may_help =
+        failure.cls == api::FailureClass::context_length && req.context_fallback;
+    if (api::failure_policy(failure.cls).client_fault && !larger_context_may_help) {
       // The client's own mistake: the provider's answer is the most useful one it can get.
       auto headers = response_headers(req, out);
       headers.push_back({"content-type", "application/json"});
@@ -429,12 +431,17 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   std::string previous_model = model.name;
   StreamTracker tracker;
   bool continued = false;  // a stream broke after the client got part of it
+  std::optional<api::Failure> context_failure;  // the first context-length error, if any
+  req.context_fallback = model.context.overflow == config::Overflow::fallback_larger;
 
   for (unsigned round = 0; out.attempts < max_attempts && !budget_exhausted; ++round) {
     bool tried = false;
     for (auto& p : targets) {
       if (out.attempts >= max_attempts || steady_clock::now() >= req.deadline) {
         break;
+      }
+      if (round == 0 && p.tries > 0) {
+        continue;  // already done for this request (a hedge partner, or ruled out above)
       }
       if (round > 0) {
         if (!p.retry_again) {
@@ -555,6 +562,23 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       }
       auto policy = api::failure_policy(result.failure.cls);
       p.retry_again = policy.retry_same_target && retry_allowed(retry, result.failure);
+      if (result.failure.cls == api::FailureClass::context_length) {
+        // context.overflow: fallback_larger — only a target with a larger context window can
+        // help; the others are not tried for this request.
+        auto window = p.target->context_window.value_or(0);
+        for (auto& q : targets) {
+          if (&q != &p && q.tries == 0 && q.target->context_window.value_or(0) <= window) {
+            q.skip_reason = "context window " + std::to_string(q.target->context_window.value_or(0)) +
+                            " is not larger than the " + std::to_string(window) +
+                            " the request overflowed";
+            q.tries = 1;  // marks it done for this request
+            q.retry_again = false;
+          }
+        }
+        if (!context_failure) {
+          context_failure = result.failure;
+        }
+      }
       if (result.broke_after_start || tracker.has_identity()) {
         // Part of the answer is with the client: continue on another target, unless a tool
         // call was under way (its arguments cannot be spliced) or the answer had finished.
@@ -590,6 +614,18 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     co_await sink.write(event);
     co_await sink.end_stream();
     out.error_code = e.code;
+    co_return out;
+  }
+
+  if (context_failure) {
+    // No target with a larger window could take it: the client gets the provider's own
+    // context-length error, which tells it what to cut.
+    out.status = context_failure->status;
+    out.error_code = "context_length_exceeded";
+    auto headers = response_headers(req, out);
+    headers.emplace_back("content-type", "application/json");
+    auto body = std::move(context_failure->body);
+    co_await sink.send(out.status, std::move(headers), std::move(body));
     co_return out;
   }
 

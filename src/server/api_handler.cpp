@@ -288,6 +288,7 @@ private:
         call.tracestate = req.tracestate;
       }
       call.body_bytes = req.body.size();
+      call.preferred_region = req.region;
       if (auto ef = body.find("encoding_format"); ef != body.end() && ef->is_string()) {
         call.base64_embeddings = *ef == "base64";
       }

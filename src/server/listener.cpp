@@ -261,6 +261,7 @@ asio::awaitable<void> serve_http(Stream& stream, std::string remote, GatewayStat
     req.tracestate = header_value(msg, "tracestate");
     req.session_id = header_value(msg, "x-session-id");
     req.route_hint = header_value(msg, "x-llmgw-route-hint");
+    req.region = header_value(msg, "x-llmgw-region");
     req.remote = remote;
     req.body = std::move(msg.body());
 

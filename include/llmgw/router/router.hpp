@@ -26,6 +26,7 @@ struct CallRequest {
   bool stream = false;
   bool client_wants_usage = false;
   bool base64_embeddings = false;  // encoding_format: base64
+  bool context_fallback = false;   // set by the router: context.overflow is fallback_larger
   std::string request_id;
   std::string traceparent;  // to send upstream (already carries our new span id), may be empty
   std::string tracestate;

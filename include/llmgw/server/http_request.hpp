@@ -20,6 +20,7 @@ struct HttpRequest {
   std::string tracestate;
   std::string session_id;
   std::string route_hint;
+  std::string region;  // x-llmgw-region: prefer targets whose provider has this region
   std::string remote;  // "ip:port" of the client
 };
 
