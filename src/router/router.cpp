@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "llmgw/api/errors.hpp"
@@ -416,7 +417,16 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     for (const auto& u : plan.unsupported) {
       why += (why.empty() ? "" : "; ") + u;
     }
-    auto error = api::invalid_request("This request cannot be served as asked: " + why);
+    // The adapters' explanations start with the parameter (or JSON path) at fault.
+    std::string_view first = plan.unsupported.front();
+    std::size_t n = 0;
+    while (n < first.size() && (std::isalnum(static_cast<unsigned char>(first[n])) ||
+                                first[n] == '_' || first[n] == '.' || first[n] == '[' ||
+                                first[n] == ']')) {
+      ++n;
+    }
+    auto error = api::invalid_request("This request cannot be served as asked: " + why,
+                                      std::string(first.substr(0, n)));
     out.status = error.status;
     out.error_code = error.code;
     auto headers = response_headers(req, out);

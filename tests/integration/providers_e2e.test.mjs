@@ -359,6 +359,7 @@ describe('openai SDK v6 -> anthropic-kind: unsupported parameters', () => {
         assert.match(e.message, /\bn\b/);
         assert.match(e.message, /ant-a/);
         assert.match(e.message, /anthropic/);
+        assert.equal(e.param, 'n', 'the error names the parameter at fault');
         return true;
       },
     );
