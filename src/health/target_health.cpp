@@ -67,12 +67,13 @@ Verdict TargetHealth::evaluate(TimePoint now, bool admit) {
       return {false, breaker_->describe(now), milliseconds(1000), false};
     }
   }
-  if (max_inflight > 0 && inflight.load(std::memory_order_relaxed) >= max_inflight) {
+  auto limit = max_inflight.load(std::memory_order_relaxed);
+  if (limit > 0 && inflight.load(std::memory_order_relaxed) >= limit) {
     if (admit && breaker_) {
       breaker_->on_abandoned(now);  // give back the probe we just took
     }
     // Hard: a full bulkhead is never bypassed as a "last resort" (that is what it protects).
-    return {false, "at max_connections (" + std::to_string(max_inflight) + " in flight)",
+    return {false, "at max_connections (" + std::to_string(limit) + " in flight)",
             milliseconds(0), true};
   }
   return {};

@@ -86,7 +86,7 @@ public:
 
   /// Requests in flight (the bulkhead and least_busy read it).
   std::atomic<std::int64_t> inflight{0};
-  unsigned max_inflight = 0;  // 0 = unlimited
+  std::atomic<unsigned> max_inflight{0};  // 0 = unlimited; a reload may change it
 
 private:
   Verdict evaluate(TimePoint now, bool admit);

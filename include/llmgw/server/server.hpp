@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "llmgw/common/snapshot.hpp"
 #include "llmgw/config/config.hpp"
 #include "llmgw/router/response_sink.hpp"
 #include "llmgw/router/route_table.hpp"
@@ -32,7 +33,7 @@ namespace llmgw::server {
 struct GatewayState {
   explicit GatewayState(metrics::Metrics& m) : metrics(m) {}
 
-  std::atomic<std::shared_ptr<const router::RouteTable>> table;
+  common::Snapshot<const router::RouteTable> table;
   metrics::Metrics& metrics;
   std::atomic<bool> draining{false};
   std::atomic<std::int64_t> inflight{0};
