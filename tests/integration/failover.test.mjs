@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { before, beforeEach, describe, test } from 'node:test';
 import {
-  deltaText, metricValue, postJson, simProvider, startGateway, startSim, streamChat,
+  deltaText, metricValue, postJson, simProvider, startGateway, startSim, streamChat, waitFor,
 } from './lib/harness.mjs';
 
 let a;
@@ -258,7 +258,9 @@ describe('streaming failover', () => {
     // sim-b continues the same answer from where sim-a stopped: nothing lost, nothing repeated.
     assert.equal(deltaText(s.events), '[sim-a] one two three four five six seven eight');
     assert.equal(await count(b), 1);
-    assert.ok(metricValue(await gw.metrics(), 'llmgw_stream_continuations_total', { result: 'ok' }) >= 1);
+    // Counted after the last byte went out: poll rather than race the client's [DONE].
+    await waitFor(async () => metricValue(await gw.metrics(), 'llmgw_stream_continuations_total', { result: 'ok' }) >= 1,
+      { timeout: 3000, what: 'continuation counted' });
   });
 
   test('a stream that cannot be continued (no attempt left) ends with an SSE error event', async () => {

@@ -268,7 +268,9 @@ describe('chaos with passive outlier ejection (consecutive_failures 3, eject_for
     assert.equal(await chatCalls(pa), 3, 'calls to the dying primary');
     assert.equal(await chatCalls(pb), 6, '3 continuations + 3 whole answers');
     assert.equal((await upstream(gw, 'pa')).checks.passive, 'ejected');
-    assert.equal(metricValue(await gw.metrics(), 'llmgw_stream_continuations_total', { result: 'ok' }), before + 3);
+    // Counted after each stream's last byte: poll rather than race the clients' [DONE].
+    await waitFor(async () => metricValue(await gw.metrics(), 'llmgw_stream_continuations_total', { result: 'ok' }) === before + 3,
+      { timeout: 3000, what: '3 continuations counted' });
   });
 });
 
