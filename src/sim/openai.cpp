@@ -162,6 +162,24 @@ std::optional<std::string> model_field(const Json& body, Reply& error) {
   return it->get<std::string>();
 }
 
+// Every model endpoint starts the same way: a JSON object body with a string "model".
+struct ModelRequest {
+  Json body;
+  std::string model;
+};
+
+std::optional<ModelRequest> parse_model_request(const ApiRequest& request, Reply& error) {
+  auto body = parse_object(request, error);
+  if (!body) {
+    return std::nullopt;
+  }
+  auto model = model_field(*body, error);
+  if (!model) {
+    return std::nullopt;
+  }
+  return ModelRequest{std::move(*body), std::move(*model)};
+}
+
 struct StreamFlags {
   bool stream = false;
   bool include_usage = false;
@@ -275,14 +293,13 @@ class OpenAiFormat final : public WireFormat {
  private:
   Reply chat(const ApiRequest& request, bool garbage) const {
     Reply error;
-    auto body = parse_object(request, error);
-    if (!body) {
+    auto parsed = parse_model_request(request, error);
+    if (!parsed) {
       return error;
     }
-    auto model = model_field(*body, error);
-    if (!model) {
-      return error;
-    }
+    auto& [body_json, model_name] = *parsed;
+    Json* body = &body_json;
+    std::string* model = &model_name;
     auto messages = body->find("messages");
     if (messages == body->end()) {
       return missing_parameter("messages");
@@ -445,14 +462,13 @@ class OpenAiFormat final : public WireFormat {
 
   Reply legacy(const ApiRequest& request, bool garbage) const {
     Reply error;
-    auto body = parse_object(request, error);
-    if (!body) {
+    auto parsed = parse_model_request(request, error);
+    if (!parsed) {
       return error;
     }
-    auto model = model_field(*body, error);
-    if (!model) {
-      return error;
-    }
+    auto& [body_json, model_name] = *parsed;
+    Json* body = &body_json;
+    std::string* model = &model_name;
     auto prompt = body->find("prompt");
     if (prompt == body->end()) {
       return missing_parameter("prompt");
@@ -546,14 +562,13 @@ class OpenAiFormat final : public WireFormat {
 
   Reply embeddings(const ApiRequest& request, bool garbage) const {
     Reply error;
-    auto body = parse_object(request, error);
-    if (!body) {
+    auto parsed = parse_model_request(request, error);
+    if (!parsed) {
       return error;
     }
-    auto model = model_field(*body, error);
-    if (!model) {
-      return error;
-    }
+    auto& [body_json, model_name] = *parsed;
+    Json* body = &body_json;
+    std::string* model = &model_name;
     auto input = body->find("input");
     if (input == body->end()) {
       return missing_parameter("input");
