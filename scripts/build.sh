@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}; shift || true
-extra=()
+extra=(-DLLMGW_WERROR=ON)
 [ "${LLMGW_SANITIZE:-}" ] && extra+=("-DLLMGW_SANITIZE=${LLMGW_SANITIZE}" -DCMAKE_BUILD_TYPE=Debug -DLLMGW_BUILD_BENCH=OFF)
 exec 9>/tmp/llmgw-build.lock
 flock 9

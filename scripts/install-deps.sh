@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates curl openssl
-  libboost1.81-dev libboost-url1.81-dev libssl-dev
+  libboost1.81-dev libboost-url1.81-dev libssl-dev zlib1g-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus wrk nginx-light nodejs npm

@@ -1,6 +1,6 @@
 # The gateway's modules (included from src/CMakeLists.txt). Allowed dependencies follow
 # docs/architecture.md: only upstream and server include Beast.
-llmgw_module(api SOURCES api/errors.cpp api/failure.cpp api/sse.cpp api/synthetic.cpp
+llmgw_module(api SOURCES api/errors.cpp api/failure.cpp api/json.cpp api/sse.cpp api/synthetic.cpp
   DEPS llmgw_common nlohmann_json::nlohmann_json)
 
 llmgw_module(resilience SOURCES resilience/sliding_window.cpp resilience/circuit_breaker.cpp
@@ -17,8 +17,8 @@ llmgw_module(providers SOURCES providers/adapter.cpp providers/openai/openai_ada
 llmgw_module(metrics SOURCES metrics/metrics.cpp
   DEPS prometheus-cpp::core)
 
-llmgw_module(upstream SOURCES upstream/client.cpp
-  DEPS llmgw_asio llmgw_api llmgw_providers llmgw_config)
+llmgw_module(upstream SOURCES upstream/client.cpp upstream/content_decoder.cpp
+  DEPS llmgw_asio llmgw_api llmgw_providers llmgw_config ZLIB::ZLIB)
 
 llmgw_module(health SOURCES health/target_health.cpp health/active_checker.cpp
   DEPS llmgw_resilience llmgw_upstream llmgw_providers llmgw_api)
@@ -28,9 +28,18 @@ llmgw_module(router SOURCES router/route_table.cpp router/router.cpp router/plan
   router/balancer.cpp
   DEPS llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics llmgw_api)
 
-llmgw_module(server SOURCES server/listener.cpp server/api_handler.cpp server/admin_handler.cpp
-  server/request_validation.cpp server/auth.cpp server/anthropic_ingress.cpp
-  DEPS llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
+# The pure half of the front end (no I/O): client body validation and the Anthropic face's
+# translations. Its own library so fuzzers and tests link it without the coroutine code.
+llmgw_module(ingress SOURCES server/request_validation.cpp server/anthropic_ingress.cpp
+  DEPS llmgw_providers llmgw_api llmgw_common)
+
+# The HTTP/1.1 request parser: Beast's basic_parser plus the framing rules a proxy must enforce.
+llmgw_module(http SOURCES server/request_parser.cpp
+  DEPS llmgw_asio llmgw_common)
+
+llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
+  server/admin_handler.cpp server/auth.cpp server/anthropic_sink.cpp
+  DEPS llmgw_http llmgw_ingress llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp
   DEPS llmgw_server llmgw_router llmgw_config llmgw_metrics spdlog::spdlog)

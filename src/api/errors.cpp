@@ -21,6 +21,28 @@ nlohmann::ordered_json error_json(const GatewayError& e) {
 
 }  // namespace
 
+std::string echo(std::string_view text, std::size_t max_chars) {
+  std::string out;
+  bool cut = text.size() > max_chars;
+  if (cut) {
+    auto n = max_chars;
+    // Back up over UTF-8 continuation bytes so the cut does not split a character.
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) {
+      --n;
+    }
+    text = text.substr(0, n);
+  }
+  out.reserve(text.size() + 3);
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? '?' : c;
+  }
+  if (cut) {
+    out += "…";
+  }
+  return out;
+}
+
 GatewayError invalid_request(std::string message, std::string param) {
   return make(400, "invalid_request", "invalid_request_error", std::move(message),
               std::move(param));
@@ -30,22 +52,29 @@ GatewayError invalid_api_key(std::string message) {
 }
 GatewayError model_not_allowed(std::string_view model) {
   return make(403, "model_not_allowed", "permission_error",
-              "This API key may not use model '" + std::string(model) + "'.", "model");
+              "This API key may not use model '" + echo(model) + "'.", "model");
 }
 GatewayError model_not_found(std::string_view model) {
   return make(404, "model_not_found", "invalid_request_error",
-              "The model '" + std::string(model) + "' does not exist.", "model");
+              "The model '" + echo(model) + "' does not exist.", "model");
 }
 GatewayError request_too_large(std::string message) {
   return make(413, "request_too_large", "invalid_request_error", std::move(message));
 }
 GatewayError not_found_route(std::string_view path) {
   return make(404, "not_found", "invalid_request_error",
-              "Unknown path '" + std::string(path) + "'.");
+              "Unknown path '" + echo(path) + "'.");
 }
 GatewayError method_not_allowed(std::string_view method, std::string_view path) {
   return make(405, "method_not_allowed", "invalid_request_error",
-              "Method " + std::string(method) + " is not allowed on '" + std::string(path) + "'.");
+              "Method " + echo(method, 16) + " is not allowed on '" + echo(path) + "'.");
+}
+GatewayError headers_too_large(std::string message) {
+  return make(431, "request_header_fields_too_large", "invalid_request_error", std::move(message));
+}
+GatewayError server_shutting_down() {
+  return make(503, "server_shutting_down", "server_error",
+              "The gateway is shutting down and could not finish this request; retry it.");
 }
 GatewayError no_healthy_upstream(std::string diagnosis) {
   return make(503, "no_healthy_upstream", "server_error",

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "llmgw/api/json.hpp"
+
 namespace llmgw::api {
 
 std::string_view to_string(FailureClass c) {
@@ -22,7 +24,7 @@ std::string_view to_string(FailureClass c) {
     case FailureClass::content_policy: return "content_policy";
     case FailureClass::client_error: return "client_error";
     case FailureClass::model_not_found: return "model_not_found";
-    case FailureClass::protocol: return "protocol";
+    case FailureClass::bad_response: return "bad_response";
     case FailureClass::local_limit: return "local_limit";
   }
   return "unknown";
@@ -47,7 +49,9 @@ FailurePolicy failure_policy(FailureClass c) {
     case FailureClass::client_error: return {false, false, false, true};
     // The target's configured model is wrong: the client cannot fix it, another target can.
     case FailureClass::model_not_found: return {false, true, true, false};
-    case FailureClass::protocol: return {false, true, true, false};
+    // Fails over like a 5xx and harms the target; the same target is not asked again (the next
+    // answer is likely as broken).
+    case FailureClass::bad_response: return {false, true, true, false};
     case FailureClass::local_limit: return {false, true, false, false};
   }
   return {false, false, false, false};
@@ -86,7 +90,8 @@ Failure classify_openai_error(int status, std::string_view body,
   std::string message;
   // Structured fields first, status second; never match text of the message (an echoed
   // prompt can contain anything).
-  auto parsed = nlohmann::json::parse(body, nullptr, false);
+  auto bounded = parse_json(body, JsonLimits{kDefaultMaxJsonDepth, false});
+  nlohmann::json parsed = bounded ? std::move(*bounded) : nlohmann::json();
   if (parsed.is_object()) {
     const nlohmann::json* err = &parsed;
     if (auto it = parsed.find("error"); it != parsed.end() && it->is_object()) {

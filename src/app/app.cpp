@@ -36,6 +36,7 @@ namespace {
 
 namespace asio = boost::asio;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kAbortGrace = std::chrono::seconds(2);
 
 unsigned worker_count(const config::Config& cfg) {
   if (cfg.server.threads > 0) {
@@ -229,12 +230,22 @@ private:
     server_->stop_accepting();
     auto until = std::chrono::steady_clock::now() + timeout;
     asio::steady_timer timer(control_);
-    while (state_.inflight.load() > 0 && std::chrono::steady_clock::now() < until) {
+    while (state_.busy.load() > 0 && std::chrono::steady_clock::now() < until) {
       timer.expires_after(std::chrono::milliseconds(20));
       co_await timer.async_wait(use_tuple);
     }
-    if (state_.inflight.load() > 0) {
-      spdlog::warn("drain timeout: cancelling {} request(s)", state_.inflight.load());
+    if (state_.busy.load() > 0) {
+      // Never a silent truncation: each request still running gets server_shutting_down (an
+      // SSE error event on a stream), written by its own worker; a short grace lets those
+      // writes reach the clients before the workers stop.
+      spdlog::warn("drain timeout: ending {} request(s) with server_shutting_down",
+                   state_.busy.load());
+      server_->abort_inflight();
+      auto grace = std::chrono::steady_clock::now() + kAbortGrace;
+      while (state_.busy.load() > 0 && std::chrono::steady_clock::now() < grace) {
+        timer.expires_after(std::chrono::milliseconds(10));
+        co_await timer.async_wait(use_tuple);
+      }
     }
     control_.stop();
   }

@@ -84,6 +84,25 @@ bool is_wildcard_host(std::string_view host) {
   return host == "0.0.0.0" || host == "::" || host == "*";
 }
 
+// 127.0.0.0/8, ::1 or localhost: reachable only from this machine.
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") {
+    return true;
+  }
+  if (!host.starts_with("127.")) {
+    return false;
+  }
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') {
+      ++dots;
+    } else if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
 class SchemaLoader {
  public:
   explicit SchemaLoader(Reader& r) : r_(r) {}
@@ -232,7 +251,8 @@ class SchemaLoader {
   void server(const Value& v, ServerConfig& s) {
     MapReader m(r_, v,
                 {"listen", "admin_listen", "threads", "max_body_bytes", "max_header_bytes",
-                 "request_timeout", "drain_timeout", "read_timeout", "idle_timeout", "tls"});
+                 "request_timeout", "drain_timeout", "read_timeout", "idle_timeout", "tls",
+                 "max_json_depth", "admin_token"});
     if (!m.ok()) {
       return;
     }
@@ -254,6 +274,25 @@ class SchemaLoader {
     m.read("drain_timeout", s.drain_timeout, kZero);
     m.read("read_timeout", s.read_timeout, kPositive);
     m.read("idle_timeout", s.idle_timeout, kPositive);
+    // Walks of parsed JSON recurse (serialising, copying): the limit keeps them far from the
+    // end of a worker's stack.
+    std::uint64_t depth = s.max_json_depth;
+    m.read("max_json_depth", depth, 2, 1000);
+    s.max_json_depth = static_cast<std::size_t>(depth);
+    auto token_at = m.get("admin_token");
+    m.read("admin_token", s.admin_token);
+    if (token_at && !s.admin_token.empty() && s.admin_token.size() < 16) {
+      r_.error(*token_at, "must be at least 16 characters (a random string, e.g. openssl rand -hex 24)");
+    }
+    if (admin && s.admin_token.empty() && !is_loopback_host(admin->host)) {
+      // An admin API reachable from the network with no credentials can eject every upstream
+      // and read the config: refuse to start rather than warn.
+      const auto* at = admin_at ? &*admin_at : nullptr;
+      if (at) {
+        r_.error(*at, "admin_listen '" + s.admin_listen +
+                          "' is not a loopback address: set server.admin_token");
+      }
+    }
     if (auto t = m.get("tls")) {
       MapReader tm(r_, *t, {"cert", "key"});
       ServerTls tls;

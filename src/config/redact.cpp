@@ -241,7 +241,11 @@ std::string to_redacted_json(const Config& c) {
                  {"request_timeout", format_duration(c.server.request_timeout)},
                  {"drain_timeout", format_duration(c.server.drain_timeout)},
                  {"read_timeout", format_duration(c.server.read_timeout)},
-                 {"idle_timeout", format_duration(c.server.idle_timeout)}};
+                 {"idle_timeout", format_duration(c.server.idle_timeout)},
+                 {"max_json_depth", c.server.max_json_depth}};
+  if (!c.server.admin_token.empty()) {
+    server["admin_token"] = kRedacted;
+  }
   if (c.server.tls) {
     // Paths, not key material: safe to show.
     server["tls"] = {{"cert", c.server.tls->cert}, {"key", c.server.tls->key}};

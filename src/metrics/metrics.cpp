@@ -105,6 +105,14 @@ struct Metrics::Impl {
       BuildGauge().Name("llmgw_upstream_healthy").Help("1 when the provider passes the check kind (check=\"routable\" combines all)").Register(*registry);
   prometheus::Family<prometheus::Gauge>& circuit_state =
       BuildGauge().Name("llmgw_circuit_state").Help("Circuit breaker state: 0 closed, 1 half-open, 2 open").Register(*registry);
+  prometheus::Family<prometheus::Counter>& accept_errors =
+      BuildCounter().Name("llmgw_accept_errors_total").Help("Failed accept() calls by listener and reason (emfile: out of descriptors)").Register(*registry);
+  prometheus::Family<prometheus::Counter>& shed =
+      BuildCounter().Name("llmgw_connections_shed_total").Help("Connections answered 503 and closed because the process ran out of descriptors").Register(*registry);
+  prometheus::Family<prometheus::Counter>& refused =
+      BuildCounter().Name("llmgw_requests_refused_total").Help("Requests refused by the HTTP front end before routing, by reason").Register(*registry);
+  prometheus::Family<prometheus::Counter>& shutdown_aborts =
+      BuildCounter().Name("llmgw_shutdown_aborted_total").Help("Requests still running at drain_timeout, ended with server_shutting_down").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -258,6 +266,23 @@ void Metrics::retain_upstream_gauges(const std::vector<std::string>& providers) 
     impl_->circuit_state.Remove(it->second);
     it = impl_->circuit_gauges.erase(it);
   }
+}
+
+void Metrics::accept_error(std::string_view listener, std::string_view reason) {
+  impl_->accept_errors.Add({{"listener", std::string(listener)}, {"reason", std::string(reason)}})
+      .Increment();
+}
+
+void Metrics::connection_shed(std::string_view listener) {
+  impl_->shed.Add({{"listener", std::string(listener)}}).Increment();
+}
+
+void Metrics::request_refused(std::string_view reason) {
+  impl_->refused.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::shutdown_abort(bool streaming) {
+  impl_->shutdown_aborts.Add({{"kind", streaming ? "stream" : "response"}}).Increment();
 }
 
 void Metrics::config_reload(bool applied) {

@@ -18,6 +18,22 @@ std::string_view to_string(Operation op) {
   return "unknown";
 }
 
+api::Failure bad_response(std::string what) {
+  return api::Failure{api::FailureClass::bad_response, 200, std::nullopt,
+                      "upstream answered 2xx with " + what, {}};
+}
+
+nlohmann::json parse_upstream_json(std::string_view text, std::size_t max_depth) {
+  auto parsed = api::parse_json(text, api::JsonLimits{max_depth, false});
+  return parsed ? std::move(*parsed) : nlohmann::json(nlohmann::json::value_t::discarded);
+}
+
+nlohmann::ordered_json parse_upstream_ordered_json(std::string_view text, std::size_t max_depth) {
+  auto parsed = api::parse_ordered_json(text, api::JsonLimits{max_depth, false});
+  return parsed ? std::move(*parsed)
+                : nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
+}
+
 std::shared_ptr<const ProviderAdapter> make_adapter(config::ProviderKind kind) {
   switch (kind) {
     case config::ProviderKind::openai:

@@ -2,12 +2,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llmgw/api/json.hpp"
+
 namespace llmgw::router {
 namespace {
 
 using json = nlohmann::ordered_json;
 
 constexpr std::size_t kTailBytes = 64;
+
+std::string string_member(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
 
 // Calls f(data) for each complete `data: ...` event in bytes the gateway produced itself
 // (always "data: <one line>\n\n").
@@ -40,21 +47,29 @@ void StreamTracker::observe_event(std::string_view data) {
   if (data == "[DONE]" || data.find("\"choices\"") == std::string_view::npos) {
     return;
   }
-  auto j = json::parse(data, nullptr, false);
-  if (!j.is_object()) {
+  // Upstream text (relayed chunks): bounded, and every member read with its type checked.
+  auto parsed = api::parse_ordered_json(data, api::JsonLimits{api::kDefaultMaxJsonDepth, false});
+  if (!parsed || !parsed->is_object()) {
     return;
   }
+  const auto& j = *parsed;
   if (id_.empty()) {
-    id_ = j.value("id", std::string());
-    created_ = j.value("created", 0LL);
-    model_ = j.value("model", std::string());
+    id_ = string_member(j, "id");
+    if (auto c = j.find("created"); c != j.end() && c->is_number_integer()) {
+      created_ = c->get<long long>();
+    }
+    model_ = string_member(j, "model");
   }
   auto choices = j.find("choices");
   if (choices == j.end() || !choices->is_array()) {
     return;
   }
   for (const auto& c : *choices) {
-    if (c.value("index", 0) != 0) {
+    if (!c.is_object()) {
+      continue;
+    }
+    if (auto index = c.find("index"); index != c.end() && !(index->is_number_integer() &&
+                                                            index->get<long long>() == 0)) {
       continue;  // continuation covers the first choice (n > 1 streams are not continued)
     }
     if (auto fr = c.find("finish_reason"); fr != c.end() && fr->is_string()) {
@@ -112,10 +127,11 @@ std::string ContinuationFilter::rewrite(std::string_view sse_bytes) {
 }
 
 std::string ContinuationFilter::rewrite_event(std::string_view data) {
-  auto j = json::parse(data, nullptr, false);
-  if (!j.is_object()) {
+  auto parsed = api::parse_ordered_json(data, api::JsonLimits{api::kDefaultMaxJsonDepth, false});
+  if (!parsed || !parsed->is_object()) {
     return std::string(data);
   }
+  auto& j = *parsed;
   if (!id_.empty()) {
     j["id"] = id_;
     j["created"] = created_;

@@ -81,7 +81,8 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
     out.provider = prov.config->name;
     out.served_model = p.target->model;
   }
-  providers::RequestOptions opts{req.stream, req.client_wants_usage, req.base64_embeddings};
+  providers::RequestOptions opts{req.stream, req.client_wants_usage, req.base64_embeddings,
+                                 req.max_json_depth};
   std::size_t appended = 0;
   if (continuing) {
     appended = append_continuation(*req.body, tracker.text());
@@ -163,8 +164,6 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
     }
     co_return AttemptResult{false, std::move(failure), false, false, served};
   }
-  metrics.upstream_request(sprov.config->name, "success", seconds_since(t0));
-
   if (!req.stream) {
     auto body = co_await resp->read_all(kMaxResponseBody);
     if (!body) {
@@ -172,14 +171,22 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
                                                   body.error().message, {}}};
     }
     auto translated = sprov.adapter->translate_response(req.op, std::move(*body), opts, out.usage);
+    if (!translated) {
+      // A 2xx that is no answer: fail over like a 5xx, never hand it on as a success.
+      metrics.upstream_request(sprov.config->name, api::to_string(translated.error().cls),
+                               seconds_since(t0));
+      co_return AttemptResult{false, std::move(translated.error()), false, false, served};
+    }
+    metrics.upstream_request(sprov.config->name, "success", seconds_since(t0));
     auto headers = response_headers(req, out);
     headers.push_back({"content-type", "application/json"});
     out.status = 200;
     out.ttft_seconds = seconds_since(req.started);
-    co_await sink.send(200, std::move(headers), std::move(translated));
+    co_await sink.send(200, std::move(headers), std::move(*translated));
     co_return AttemptResult{true, {}, false, false, served};
   }
 
+  metrics.upstream_request(sprov.config->name, "success", seconds_since(t0));
   // Streaming: hold the 200 until the first translated event exists, so anything that fails
   // before it can still go to another target invisibly.
   auto translator = sprov.adapter->make_stream_translator(req.op, opts);
@@ -215,7 +222,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
         broken = *translator->failure();
       } else {
         api::Failure f;
-        f.cls = api::FailureClass::protocol;
+        f.cls = api::FailureClass::bad_response;
         f.status = 200;
         f.message = "bad stream";
         broken = std::move(f);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llmgw/api/errors.hpp"
+#include "llmgw/common/strings.hpp"
 #include "llmgw/config/loader.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "llmgw/server/server.hpp"
@@ -138,6 +139,19 @@ std::string action_body(std::string_view provider, std::string_view action) {
   return json{{"provider", provider}, {"action", action}}.dump();
 }
 
+// With server.admin_token set, every admin request but /healthz carries it as a bearer token.
+bool authorized(const std::string& token, const HttpRequest& req) {
+  if (token.empty()) {
+    return true;
+  }
+  constexpr std::string_view kBearer = "Bearer ";
+  std::string_view auth = req.authorization;
+  if (auth.size() <= kBearer.size() || !common::iequals(auth.substr(0, kBearer.size()), kBearer)) {
+    return false;
+  }
+  return common::constant_time_equals(common::trim(auth.substr(kBearer.size())), token);
+}
+
 class AdminHandler final : public Handler {
 public:
   explicit AdminHandler(GatewayState& state) : state_(state) {}
@@ -145,6 +159,15 @@ public:
   asio::awaitable<void> handle(HttpRequest& req, router::ResponseSink& sink,
                                router::Router*) override {
     auto table = state_.table.load();
+    if (req.path != "/healthz" && !authorized(table->config().server.admin_token, req)) {
+      auto e = api::invalid_api_key("The admin API needs 'Authorization: Bearer <server.admin_token>'.");
+      auto body = api::openai_error_body(e);
+      co_await sink.send(e.status,
+                         providers::make_headers("content-type", "application/json",
+                                                 "www-authenticate", "Bearer realm=\"llmgw-admin\""),
+                         std::move(body));
+      co_return;
+    }
     if (req.path == "/metrics" && req.method == "GET") {
       refresh_health_gauges(state_.metrics, *table);
       auto body = state_.metrics.serialize();

@@ -1,5 +1,6 @@
 #include "server/anthropic_ingress.hpp"
 
+#include "llmgw/api/json.hpp"
 #include "llmgw/common/strings.hpp"
 
 namespace llmgw::server {
@@ -8,6 +9,18 @@ namespace {
 using nlohmann::json;
 using ojson = nlohmann::ordered_json;
 using Error = std::optional<api::GatewayError>;
+
+// What the router hands this face is partly upstream text relayed as it came: parse it within
+// the depth limit (discarded when too deep or not JSON).
+json parse_relayed(std::string_view text) {
+  auto parsed = api::parse_json(text, api::JsonLimits{api::kDefaultMaxJsonDepth, false});
+  return parsed ? std::move(*parsed) : json(json::value_t::discarded);
+}
+
+ojson parse_relayed_ordered(std::string_view text) {
+  auto parsed = api::parse_ordered_json(text, api::JsonLimits{api::kDefaultMaxJsonDepth, false});
+  return parsed ? std::move(*parsed) : ojson(ojson::value_t::discarded);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Request: Anthropic Messages → OpenAI chat
@@ -596,7 +609,7 @@ std::string dump(const ojson& j) { return j.dump(-1, ' ', false, json::error_han
 
 // The message of an OpenAI-shaped error body; the text itself when it is something else.
 std::string error_message(std::string_view body, int status) {
-  auto j = json::parse(body, nullptr, false);
+  auto j = parse_relayed(body);
   if (j.is_object()) {
     auto e = j.find("error");
     if (e != j.end() && e->is_object()) {
@@ -643,7 +656,7 @@ ojson tool_input(const json& function) {
   if (a == function.end() || !a->is_string() || common::trim(a->get_ref<const std::string&>()).empty()) {
     return ojson::object();
   }
-  auto parsed = ojson::parse(a->get_ref<const std::string&>(), nullptr, false);
+  auto parsed = parse_relayed_ordered(a->get_ref<const std::string&>());
   return parsed.is_discarded() ? ojson(a->get<std::string>()) : parsed;
 }
 
@@ -657,6 +670,11 @@ std::string anthropic_error_body(int status, std::string_view openai_body,
 
 std::string anthropic_error_body(const api::GatewayError& e, std::string_view request_id) {
   return dump(error_json(anthropic_error_type(e.status), e.message, request_id));
+}
+
+std::string anthropic_stream_error_event(const api::GatewayError& e) {
+  return "event: error\ndata: " + dump(error_json(anthropic_error_type(e.status), e.message, {})) +
+         "\n\n";
 }
 
 std::string_view anthropic_stop_reason(std::string_view finish_reason) {
@@ -673,7 +691,7 @@ std::string_view anthropic_stop_reason(std::string_view finish_reason) {
 }
 
 std::optional<std::string> openai_completion_to_anthropic(std::string_view body) {
-  auto j = json::parse(body, nullptr, false);
+  auto j = parse_relayed(body);
   if (!j.is_object()) {
     return std::nullopt;
   }
@@ -784,7 +802,7 @@ void AnthropicStreamTranslator::on_data(std::string_view data, std::string& out)
     end_message(out);
     return;
   }
-  auto chunk = json::parse(data, nullptr, false);
+  auto chunk = parse_relayed(data);
   if (!chunk.is_object()) {
     return;  // not a chunk (nothing an OpenAI client would act on either)
   }
@@ -941,95 +959,6 @@ void AnthropicStreamTranslator::end_message(std::string& out) {
 void AnthropicStreamTranslator::error_event(std::string message, std::string& out) {
   emit(out, "error", error_json("api_error", std::move(message), {}));
   done_ = true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The sink
-// ---------------------------------------------------------------------------------------------
-
-namespace {
-
-std::string header_value(const std::vector<providers::Header>& headers, std::string_view name) {
-  for (const auto& h : headers) {
-    if (common::iequals(h.name, name)) {
-      return h.value;
-    }
-  }
-  return {};
-}
-
-void set_header(std::vector<providers::Header>& headers, std::string_view name,
-                std::string value) {
-  for (auto& h : headers) {
-    if (common::iequals(h.name, name)) {
-      h.value = std::move(value);
-      return;
-    }
-  }
-  headers.emplace_back(std::string(name), std::move(value));
-}
-
-// Rewrites a complete answer (status may change only when a 2xx body cannot be translated).
-std::string translate_complete(int& status, std::vector<providers::Header>& headers,
-                               std::string body) {
-  auto request_id = header_value(headers, "x-request-id");
-  if (!request_id.empty()) {
-    set_header(headers, "request-id", request_id);
-  }
-  set_header(headers, "content-type", "application/json");
-  if (status >= 200 && status < 300) {
-    if (auto message = openai_completion_to_anthropic(body)) {
-      return std::move(*message);
-    }
-    status = 502;
-    return anthropic_error_body(status, R"({"error":{"message":"The upstream answer could not be translated to an Anthropic message."}})",
-                                request_id);
-  }
-  return anthropic_error_body(status, body, request_id);
-}
-
-void stream_headers(std::vector<providers::Header>& headers) {
-  auto request_id = header_value(headers, "x-request-id");
-  if (!request_id.empty()) {
-    set_header(headers, "request-id", request_id);
-  }
-  set_header(headers, "content-type", "text/event-stream; charset=utf-8");
-  set_header(headers, "cache-control", "no-cache");
-}
-
-}  // namespace
-
-boost::asio::awaitable<bool> AnthropicSink::send(int status, std::vector<providers::Header> headers,
-                                                 std::string body) {
-  auto translated = translate_complete(status, headers, std::move(body));
-  co_return co_await inner_.send(status, std::move(headers), std::move(translated));
-}
-
-boost::asio::awaitable<bool> AnthropicSink::start_stream(int status,
-                                                         std::vector<providers::Header> headers) {
-  stream_headers(headers);
-  co_return co_await inner_.start_stream(status, std::move(headers));
-}
-
-boost::asio::awaitable<bool> AnthropicSink::write(std::string_view bytes) {
-  std::string out;
-  translator_.feed(bytes, out);
-  if (out.empty()) {
-    co_return true;  // an incomplete event, or one with nothing to say to an Anthropic client
-  }
-  co_return co_await inner_.write(out);
-}
-
-boost::asio::awaitable<bool> AnthropicSink::end_stream() {
-  std::string out;
-  translator_.finish(out);
-  if (!out.empty()) {
-    bool ok = co_await inner_.write(out);
-    if (!ok) {
-      co_return false;
-    }
-  }
-  co_return co_await inner_.end_stream();
 }
 
 }  // namespace llmgw::server

@@ -43,6 +43,8 @@ std::string_view anthropic_error_type(int status);
 std::string anthropic_error_body(int status, std::string_view openai_body,
                                  std::string_view request_id);
 std::string anthropic_error_body(const api::GatewayError& e, std::string_view request_id);
+/// `event: error` with that body: how an Anthropic stream that cannot go on ends.
+std::string anthropic_stream_error_event(const api::GatewayError& e);
 
 /// A chat.completion body → an Anthropic message body (id "msg_…", content text and tool_use
 /// blocks, stop_reason, usage). nullopt when `body` is not a chat.completion.

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "llmgw/api/errors.hpp"
+#include "llmgw/api/json.hpp"
 #include "llmgw/common/strings.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "llmgw/router/router.hpp"
@@ -51,6 +52,23 @@ std::string next_traceparent(std::string_view in) {
   auto span = common::random_hex(16);
   out.replace(36, 16, span);
   return out;
+}
+
+// W3C trace-context caps tracestate at 32 list members and 512 characters; a longer one is
+// dropped rather than cut (a cut member would be corrupt), as the spec allows.
+bool valid_tracestate(std::string_view s) {
+  if (s.size() > 512) {
+    return false;
+  }
+  std::size_t members = 1;
+  for (char c : s) {
+    if (c == ',') {
+      ++members;
+    } else if (c < 0x20 || c > 0x7e) {
+      return false;
+    }
+  }
+  return members <= 32;
 }
 
 // JSON bodies are built outside coroutine bodies (g++ 12 and initializer lists, see
@@ -104,7 +122,7 @@ std::string access_log_line(const HttpRequest& req, const std::string& key_name,
   json line = {{"request_id", req.request_id},
                {"key", key_name},
                {"route", route},
-               {"model", model},
+               {"model", api::echo(model)},
                {"provider", outcome.provider},
                {"served_model", outcome.served_model},
                {"attempts", outcome.attempts},
@@ -123,10 +141,29 @@ std::string access_log_line(const HttpRequest& req, const std::string& key_name,
   return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// Tolerates the invalid bodies the access log also records ("stream": "yes").
-bool wants_stream(const json& body) {
-  auto it = body.find("stream");  // end() for non-objects
-  return it != body.end() && it->is_boolean() && it->get<bool>();
+const Route* proxy_route(std::string_view path) {
+  for (const auto& r : kProxyRoutes) {
+    if (path == r.path) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+std::string error_body_for(std::string_view path, const api::GatewayError& e,
+                           std::string_view request_id) {
+  return path == kAnthropicMessagesPath ? anthropic_error_body(e, request_id)
+                                        : api::openai_error_body(e);
+}
+
+// The 400 for a body that is not acceptable JSON, naming where it went wrong.
+api::GatewayError json_error(const api::JsonError& e) {
+  auto path = api::shorten_path(e.path);
+  std::string message = "The request body " + e.message;
+  if (!path.empty() && e.kind != api::JsonError::Kind::duplicate_key) {
+    message += " at '" + path + "'";
+  }
+  return api::invalid_request(message + ".", path);
 }
 
 class InflightGuard {
@@ -149,6 +186,40 @@ private:
 class ApiHandler final : public Handler {
 public:
   explicit ApiHandler(GatewayState& state) : state_(state) {}
+
+  // A wrong key is refused from the request head: the body is never read.
+  std::optional<EarlyAnswer> screen(const HttpRequest& head) override {
+    const auto* route = proxy_route(head.path);
+    if (!route || head.method != "POST") {
+      return std::nullopt;
+    }
+    auto table = state_.table.load();
+    auto auth = authenticate(table->config(), head.authorization, head.x_api_key);
+    if (!auth.error) {
+      return std::nullopt;
+    }
+    std::string request_id =
+        valid_request_id(head.request_id) ? head.request_id : common::random_hex(32);
+    state_.metrics.request_finished(route->path, "_unknown", "", auth.error->status, 0);
+    if (state_.access_log) {
+      router::CallOutcome outcome;
+      outcome.status = auth.error->status;
+      outcome.error_code = auth.error->code;
+      HttpRequest logged;
+      logged.request_id = request_id;
+      logged.remote = head.remote;
+      state_.access_log->info(access_log_line(logged, "", route->path, "", outcome, 0, false));
+    }
+    EarlyAnswer answer;
+    answer.status = auth.error->status;
+    answer.headers = providers::make_headers("content-type", "application/json", "x-request-id",
+                                             request_id);
+    if (route->path == kAnthropicMessagesPath) {
+      answer.headers.emplace_back("request-id", request_id);  // what Anthropic SDKs read
+    }
+    answer.body = error_body_for(route->path, *auth.error, request_id);
+    return answer;
+  }
 
   asio::awaitable<void> handle(HttpRequest& req, router::ResponseSink& sink,
                                router::Router* router) override {
@@ -252,10 +323,23 @@ private:
     std::optional<api::GatewayError> error = auth.error;
     std::string key_name = key ? key->name : "";
     json body;
+    RequestFacts facts;
     std::string model;
     if (!error) {
-      body = json::parse(req.body, nullptr, false);
-      error = anthropic ? decode_anthropic_request(body) : validate_request(route.op, body);
+      auto parsed = api::parse_json(req.body, api::JsonLimits{cfg.server.max_json_depth});
+      if (!parsed) {
+        error = json_error(parsed.error());
+      } else {
+        body = std::move(*parsed);
+        if (anthropic) {
+          // The face's own checks name Anthropic paths; what it produces is then read like any
+          // chat body.
+          error = decode_anthropic_request(body);
+        }
+        if (!error) {
+          error = validate_request(route.op, body, &facts);
+        }
+      }
     }
     if (!error) {
       model = body["model"].get<std::string>();
@@ -266,6 +350,7 @@ private:
       }
     }
     router::CallOutcome outcome;
+    bool crashed = false;
     if (error) {
       outcome.status = error->status;
       outcome.error_code = error->code;
@@ -276,28 +361,19 @@ private:
       call.route = route.path;
       call.body = &body;
       call.model = model;
-      call.stream = body.value("stream", false);
-      if (auto so = body.find("stream_options"); so != body.end() && so->is_object()) {
-        call.client_wants_usage = so->value("include_usage", false);
-      }
+      call.stream = facts.stream;
       // Anthropic streams report output_tokens in message_delta: the usage chunk is needed.
-      call.client_wants_usage = call.client_wants_usage || anthropic;
+      call.client_wants_usage = facts.include_usage || anthropic;
       call.request_id = req.request_id;
       call.traceparent = next_traceparent(req.traceparent);
-      if (!call.traceparent.empty()) {
+      if (!call.traceparent.empty() && valid_tracestate(req.tracestate)) {
         call.tracestate = req.tracestate;
       }
       call.body_bytes = req.body.size();
       call.preferred_region = req.region;
-      if (auto ef = body.find("encoding_format"); ef != body.end() && ef->is_string()) {
-        call.base64_embeddings = *ef == "base64";
-      }
-      for (const char* k : {"max_completion_tokens", "max_tokens"}) {
-        if (auto it = body.find(k); it != body.end() && it->is_number_unsigned()) {
-          call.max_output_tokens = it->get<std::uint64_t>();
-          break;
-        }
-      }
+      call.base64_embeddings = facts.base64_embeddings;
+      call.max_output_tokens = facts.max_output_tokens;
+      call.max_json_depth = cfg.server.max_json_depth;
       call.started = started;
       call.deadline = started + cfg.server.request_timeout;
       try {
@@ -305,6 +381,20 @@ private:
       } catch (const boost::system::system_error&) {
         outcome.status = 499;  // cancelled: the client hung up (nginx's code for it)
         outcome.error_code = "client_closed_request";
+      } catch (const std::exception& e) {
+        // A bug, not the client's or a provider's fault: answer 500 (when nothing went out
+        // yet), log it, and keep the access log and metrics whole.
+        spdlog::error("request {}: router failed: {}", req.request_id, e.what());
+        state_.metrics.request_refused("exception");
+        crashed = true;
+      }
+    }
+    if (crashed) {
+      auto e = api::internal_error("The gateway failed to handle this request.");
+      outcome.status = e.status;
+      outcome.error_code = e.code;
+      if (!sink.started()) {
+        co_await send_error(sink, req, e);
       }
     }
     auto elapsed = std::chrono::duration<double>(steady_clock::now() - started).count();
@@ -317,7 +407,7 @@ private:
     }
     if (state_.access_log) {
       state_.access_log->info(access_log_line(req, key_name, route.path, model, outcome, elapsed,
-                                              wants_stream(body)));
+                                              facts.stream));
     }
   }
 

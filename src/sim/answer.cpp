@@ -5,6 +5,7 @@
 #include <random>
 
 #include "llmgw/common/strings.hpp"
+#include "wire.hpp"
 
 namespace llmgw::sim {
 namespace {
@@ -271,11 +272,12 @@ void embed_text(std::string_view input, bool garbage, std::vector<float>& vector
 }
 
 nlohmann::ordered_json arguments_object(std::string_view arguments) {
-  auto parsed = nlohmann::ordered_json::parse(arguments, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
+  // The arguments are client text ("!tool NAME {json}"), as hostile as any request body.
+  auto parsed = parse_untrusted(arguments);
+  if (!parsed || !parsed->is_object()) {
     return nlohmann::ordered_json::object();
   }
-  return parsed;
+  return std::move(*parsed);
 }
 
 std::string_view last_user_text(const Conversation& conversation) {

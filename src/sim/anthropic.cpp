@@ -231,13 +231,13 @@ class AnthropicFormat final : public WireFormat {
 
  private:
   static std::optional<Json> parse_body(const ApiRequest& request, Reply& error) {
-    auto body = Json::parse(request.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
+    auto body = parse_untrusted(request.body);
+    if (!body || !body->is_object()) {
       error = invalid_request(
           "There was an error parsing the body of your request: expected a JSON object");
       return std::nullopt;
     }
-    return body;
+    return std::move(*body);
   }
 
   // Maps the Messages request onto the neutral conversation the answer engine reads: `system`
@@ -572,6 +572,8 @@ class AnthropicFormat final : public WireFormat {
     json.append(std::to_string(answer.completion_tokens)).append("}}");
     append_event(reply.events, "message_delta", json);
     append_event(reply.events, "message_stop", R"({"type":"message_stop"})");
+    reply.event_prefix = "event: content_block_delta\ndata: ";
+    reply.terminator = reply.events.back();
     return reply;
   }
 

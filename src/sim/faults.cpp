@@ -8,7 +8,10 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr std::array<std::pair<FaultMode, std::string_view>, 10> kModes{{
+// Bounds the `deep` answer's size (two bytes per level) well below what a client would buffer.
+constexpr std::int64_t kMaxDepth = 8'000'000;
+
+constexpr std::array<std::pair<FaultMode, std::string_view>, 15> kModes{{
     {FaultMode::none, "none"},
     {FaultMode::error, "error"},
     {FaultMode::hang, "hang"},
@@ -19,6 +22,11 @@ constexpr std::array<std::pair<FaultMode, std::string_view>, 10> kModes{{
     {FaultMode::refuse, "refuse"},
     {FaultMode::flap, "flap"},
     {FaultMode::reset, "reset"},
+    {FaultMode::gzip, "gzip"},
+    {FaultMode::empty, "empty"},
+    {FaultMode::wrong_shape, "wrong_shape"},
+    {FaultMode::truncated, "truncated"},
+    {FaultMode::deep, "deep"},
 }};
 
 // Integers may arrive as numbers or numeric strings (shell-written JSON often quotes them).
@@ -113,6 +121,7 @@ Json FaultSpec::to_json() const {
   out["chunk_delay_ms"] = chunk_delay_ms;
   out["after_chunks"] = after_chunks;
   out["period_ms"] = period_ms;
+  out["depth"] = depth;
   out["count"] = count ? Json(*count) : Json(nullptr);
   out["paths"] = paths;
   return out;
@@ -149,6 +158,7 @@ std::optional<FaultSpec> FaultSpec::parse(const Json& json, std::string& error) 
       !read_integer(json, "chunk_delay_ms", spec.chunk_delay_ms, error) ||
       !read_integer(json, "after_chunks", spec.after_chunks, error) ||
       !read_integer(json, "period_ms", spec.period_ms, error) ||
+      !read_integer(json, "depth", spec.depth, error) ||
       !read_integer(json, "count", count, error) ||
       !read_string(json, "error_type", spec.error_type, error) ||
       !read_string(json, "error_code", spec.error_code, error) ||
@@ -164,6 +174,10 @@ std::optional<FaultSpec> FaultSpec::parse(const Json& json, std::string& error) 
   spec.status = static_cast<unsigned>(status);
   if (spec.period_ms == 0) {
     error = "'period_ms' must be positive";
+    return std::nullopt;
+  }
+  if (spec.depth < 1 || spec.depth > kMaxDepth) {
+    error = "'depth' must be between 1 and " + std::to_string(kMaxDepth);
     return std::nullopt;
   }
   if (count >= 0) {
@@ -294,8 +308,9 @@ Json Stats::to_json() const {
     headers[name] = value;
   }
   request["headers"] = std::move(headers);
-  auto body = Json::parse(last->body, nullptr, false);
-  request["body"] = body.is_discarded() ? Json(last->body) : std::move(body);
+  // Bounded like every request parse: the last request may be the hostile one.
+  auto body = parse_untrusted(last->body);
+  request["body"] = body ? std::move(*body) : Json(last->body);
   out["last_request"] = std::move(request);
   return out;
 }

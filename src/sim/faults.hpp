@@ -28,6 +28,14 @@ enum class FaultMode {
   refuse,
   flap,
   reset,
+  // Hostile 200 answers (hostile.cpp), for testing what a client makes of a provider that
+  // answers "successfully" with something it cannot use.
+  gzip,         // Content-Encoding: gzip; streams flushed (Z_SYNC_FLUSH) per event
+  empty,        // no body at all / a stream with no events
+  wrong_shape,  // valid JSON that is not the provider's shape; streams keep their terminator
+  truncated,    // streams end cleanly after `after_chunks` content events, without their
+                // terminal event; non-streams: half of the JSON body, Content-Length correct
+  deep,         // a `depth`-level nested value inside an otherwise normal answer
 };
 
 std::string_view fault_mode_name(FaultMode mode);
@@ -44,6 +52,7 @@ struct FaultSpec {
   std::int64_t chunk_delay_ms = 200;
   std::int64_t after_chunks = 2;
   std::int64_t period_ms = 1000;
+  std::int64_t depth = 100000;  // deep: nesting of the injected value
   std::optional<std::int64_t> count;
   std::vector<std::string> paths;
 

@@ -416,12 +416,12 @@ class GeminiFormat final : public WireFormat {
   enum class Mode { unary, sse, array };
 
   static std::optional<Json> parse_body(const ApiRequest& request, Reply& error) {
-    auto body = Json::parse(request.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
+    auto body = parse_untrusted(request.body);
+    if (!body || !body->is_object()) {
       error = invalid_argument("Invalid JSON payload received. Unexpected token.");
       return std::nullopt;
     }
-    return body;
+    return std::move(*body);
   }
 
   // Maps a GenerateContentRequest onto the neutral conversation: systemInstruction parts become
@@ -678,6 +678,7 @@ class GeminiFormat final : public WireFormat {
     reply.events.reserve(responses.size() + 1);
     if (mode == Mode::sse) {
       reply.content_type = "text/event-stream";
+      reply.event_suffix = "\r\n\r\n";
       for (const auto& chunk : responses) {
         std::string event = "data: ";
         append_compact(event, chunk);
@@ -687,6 +688,7 @@ class GeminiFormat final : public WireFormat {
     } else {
       // Without alt=sse the stream is one JSON array whose elements arrive one by one.
       reply.content_type = std::string(kJsonType);
+      reply.json_array = true;
       for (std::size_t i = 0; i < responses.size(); ++i) {
         reply.events.push_back((i == 0 ? "[" : ",\r\n") + pretty(responses[i]));
       }

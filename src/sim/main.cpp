@@ -19,7 +19,30 @@ constexpr std::string_view kUsage =
     "\n"
     "Serves the OpenAI API under /v1, the Anthropic Messages API at /v1/messages, the Gemini\n"
     "API under /v1beta, and a control API under /_sim/ (fault, stats, reset).\n"
-    "Port 0 picks a free port; one line per listener is printed once it is bound.\n";
+    "Port 0 picks a free port; one line per listener is printed once it is bound.\n"
+    "\n"
+    "Faults (--fault JSON or POST /_sim/fault), {\"mode\": M, ...}; every mode takes \"count\"\n"
+    "(next N requests only) and \"paths\" (path prefixes it applies to):\n"
+    "  none             healthy\n"
+    "  error            answer \"status\" (503) with the face's error body; \"error_type\",\n"
+    "                   \"error_code\", \"message\", \"retry_after\", \"retry_after_ms\" shape it\n"
+    "  hang             never answer\n"
+    "  slow_first_byte  wait \"delay_ms\" (1000) before answering\n"
+    "  slow_chunks      streams: \"chunk_delay_ms\" (200) between events; else wait \"delay_ms\"\n"
+    "  die_after        streams: \"after_chunks\" (2) content events, then close without the\n"
+    "                   last chunk; else close without answering\n"
+    "  garbage          a well-formed but wrong answer\n"
+    "  reset            reset the connection (RST) without answering\n"
+    "  refuse           close the listening socket for \"delay_ms\" (or until changed)\n"
+    "  flap             alternate error / healthy every \"period_ms\" (1000)\n"
+    "Hostile 200 answers:\n"
+    "  gzip             Content-Encoding: gzip (streams: flushed per event)\n"
+    "  empty            no body (streams: no events)\n"
+    "  wrong_shape      {\"unexpected\":true} (streams: such events, then the normal end)\n"
+    "  truncated        streams: \"after_chunks\" (2) content events, then a clean end without\n"
+    "                   the terminal event; else half of the JSON body\n"
+    "  deep             a member nested \"depth\" (100000) levels deep in the answer (streams:\n"
+    "                   in the first content event)\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
   std::cerr << "llmgw-sim: " << message << "\n" << kUsage;
@@ -87,12 +110,12 @@ llmgw::sim::Options parse_args(int argc, char** argv) {
     } else if (arg == "--control-listen") {
       options.control_listen = value;
     } else if (arg == "--fault") {
-      auto json = nlohmann::ordered_json::parse(value, nullptr, false);
-      if (json.is_discarded()) {
-        usage_error("--fault is not valid JSON");
+      auto json = llmgw::sim::parse_untrusted(value);
+      if (!json) {
+        usage_error("--fault " + json.error().message);
       }
       std::string error;
-      options.fault = llmgw::sim::FaultSpec::parse(json, error);
+      options.fault = llmgw::sim::FaultSpec::parse(*json, error);
       if (!options.fault) {
         usage_error("--fault: " + error);
       }

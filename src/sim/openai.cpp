@@ -145,12 +145,12 @@ bool bool_field(const Json& body, const char* key) {
 
 // Parse the body as a JSON object; on failure `error` holds the 400 to send.
 std::optional<Json> parse_object(const ApiRequest& request, Reply& error) {
-  auto body = Json::parse(request.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
+  auto body = parse_untrusted(request.body);
+  if (!body || !body->is_object()) {
     error = invalid_request(kBadJson);
     return std::nullopt;
   }
-  return body;
+  return std::move(*body);
 }
 
 std::optional<std::string> model_field(const Json& body, Reply& error) {
@@ -699,6 +699,7 @@ class OpenAiFormat final : public WireFormat {
     reply.stream = true;
     reply.content_type = "text/event-stream; charset=utf-8";
     reply.headers.emplace_back("Cache-Control", "no-cache");
+    reply.terminator = "data: [DONE]\n\n";
     return reply;
   }
 

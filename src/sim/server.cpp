@@ -31,6 +31,7 @@
 #include <iostream>
 #include <thread>
 
+#include "hostile.hpp"
 #include "llmgw/common/strings.hpp"
 
 namespace llmgw::sim {
@@ -57,6 +58,16 @@ using Strand = net::strand<net::io_context::executor_type>;
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 constexpr std::uint64_t kBodyLimit = 16ULL * 1024 * 1024;
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
+// The parser's header_limit does not cover a chunked body's trailer (nor chunk extensions):
+// those must sit whole in the read buffer, and one trailer field of 64 KiB or more makes Beast's
+// field storage throw from inside the composed read, where no coroutine can catch it. Capping
+// the buffer at the header limit bounds both; body bytes are consumed as they arrive, so the
+// cap does not limit bodies.
+constexpr std::size_t kReadBufferLimit = kHeaderLimit;
+// After an error answer to a request we stopped reading, the rest of it is discarded for a
+// while: closing with unread bytes sends an RST that can destroy the answer in transit.
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
 // Pooled upstream connections sit idle between requests; closing them sooner than real
 // providers do would only test the gateway's stale-connection handling by accident.
 constexpr auto kIdleTimeout = std::chrono::seconds(300);
@@ -109,16 +120,22 @@ Reply control_error(unsigned status, std::string_view message) {
   return json_reply(status, body);
 }
 
-// co_spawn completion: a coroutine that throws is logged, never silently swallowed.
+std::string describe(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+// co_spawn completion: a coroutine that throws is logged, never silently swallowed, and never
+// rethrown (that would escape io_context::run()).
 auto log_failure(const char* what) {
   return [what](std::exception_ptr failure) {
-    if (!failure) {
-      return;
-    }
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      std::cerr << "llmgw-sim: " << what << " failed: " << e.what() << "\n";
+    if (failure) {
+      std::cerr << "llmgw-sim: " << what << " failed: " << describe(failure) << "\n";
     }
   };
 }
@@ -365,7 +382,7 @@ class Server {
 
   template <class Stream>
   net::awaitable<void> serve(Stream& stream, Listener& listener) {
-    beast::flat_buffer buffer;
+    beast::flat_buffer buffer(kReadBufferLimit);
     std::string out;  // reused for every response on this connection
     for (;;) {
       http::request_parser<http::string_body> parser;
@@ -395,7 +412,15 @@ class Server {
         }
         auto reply = format_for(head).payload_too_large();
         co_await write_reply(stream, reply, false, out);
-        break;
+        co_await linger_close(stream);
+        co_return;
+      }
+      if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+        // buffer_overflow: a trailer (or chunk extension) outgrew kReadBufferLimit.
+        auto reply = control_error(431, "Request header fields (or trailer) too large.");
+        co_await write_reply(stream, reply, false, out);
+        co_await linger_close(stream);
+        co_return;
       }
       if (ec) {
         const bool malformed =
@@ -405,11 +430,25 @@ class Server {
           // A malformed request: say so rather than vanish, then drop the connection.
           auto reply = control_error(400, "Malformed HTTP request: " + ec.message());
           co_await write_reply(stream, reply, false, out);
+          co_await linger_close(stream);
+          co_return;
         }
         break;
       }
       auto raw = parser.release();
-      const After after = co_await handle(stream, raw, listener, out);
+      // A handler that throws costs its connection, never the process (nor, through co_spawn,
+      // a log line with no context).
+      After after = After::close;
+      std::exception_ptr failure;
+      try {
+        after = co_await handle(stream, raw, listener, out);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (failure) {
+        std::cerr << "llmgw-sim: request failed: " << describe(failure) << "\n";
+        break;
+      }
       if (after == After::dropped) {
         co_return;
       }
@@ -486,10 +525,26 @@ class Server {
       case FaultMode::slow_chunks:
       case FaultMode::die_after:
       case FaultMode::garbage:
+      case FaultMode::gzip:
+      case FaultMode::empty:
+      case FaultMode::wrong_shape:
+      case FaultMode::truncated:
+      case FaultMode::deep:
         break;
     }
 
-    auto reply = format.handle(*request, decision.mode == FaultMode::garbage);
+    Reply reply;
+    try {
+      reply = format.handle(*request, decision.mode == FaultMode::garbage);
+      if (reply.status == 200 && is_hostile(decision.mode)) {
+        make_hostile(reply, decision.mode, *spec);
+      }
+    } catch (const std::exception& e) {
+      // A bug in a renderer: answer like a provider's internal error, keep the connection.
+      std::cerr << "llmgw-sim: " << request->method << " " << request->path
+                << " failed: " << e.what() << "\n";
+      reply = format.error(500, {});
+    }
     if (decision.mode == FaultMode::die_after && reply.status == 200) {
       co_await die_after(stream, reply, *spec, out);
       co_return After::dropped;
@@ -511,12 +566,12 @@ class Server {
     const bool get = request.method == "GET";
     const bool post = request.method == "POST";
     if (path == "/_sim/fault" && post) {
-      auto json = Json::parse(request.body, nullptr, false);
-      if (json.is_discarded()) {
-        co_return control_error(400, "fault body is not valid JSON");
+      auto json = parse_untrusted(request.body);
+      if (!json) {
+        co_return control_error(400, "fault body " + json.error().message);
       }
       std::string error;
-      auto spec = FaultSpec::parse(json, error);
+      auto spec = FaultSpec::parse(*json, error);
       if (!spec) {
         co_return control_error(400, error);
       }
@@ -660,6 +715,31 @@ class Server {
     }
   }
 
+  // Closes after an error answer to a request that may not have been read to its end: stops
+  // sending, then discards what the peer still sends (bounded in bytes and time) so the close
+  // is a FIN, not an RST that could overtake the answer.
+  template <class Stream>
+  net::awaitable<void> linger_close(Stream& stream) {
+    if constexpr (kIsTls<Stream>) {
+      co_await close_gracefully(stream);
+    } else {
+      auto& socket = beast::get_lowest_layer(stream).socket();
+      boost::system::error_code ignored;
+      socket.shutdown(tcp::socket::shutdown_send, ignored);
+      beast::get_lowest_layer(stream).expires_after(kLingerTimeout);
+      char scratch[16384];
+      std::size_t discarded = 0;
+      while (discarded < kLingerBytes) {
+        auto [ec, n] = co_await stream.async_read_some(net::buffer(scratch), kUseTuple);
+        if (ec) {
+          break;
+        }
+        discarded += n;
+      }
+      socket.close(ignored);
+    }
+  }
+
   template <class Stream>
   net::awaitable<void> close_gracefully(Stream& stream) {
     boost::system::error_code ignored;
@@ -704,6 +784,21 @@ class Server {
   Stats stats_;
 };
 
+// Backstop: an exception thrown by a completion handler outside any coroutine (inside a composed
+// operation, say) escapes run(); that costs the connection it belonged to, not the simulator.
+// run() may be called again after such an exception without restart().
+void run_until_stopped(net::io_context& io) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (...) {
+      std::cerr << "llmgw-sim: a handler threw (" << describe(std::current_exception())
+                << "); serving on\n";
+    }
+  }
+}
+
 }  // namespace
 
 int run(const Options& options) {
@@ -724,9 +819,9 @@ int run(const Options& options) {
   std::vector<std::thread> workers;
   workers.reserve(static_cast<std::size_t>(threads - 1));
   for (int i = 1; i < threads; ++i) {
-    workers.emplace_back([&io] { io.run(); });
+    workers.emplace_back([&io] { run_until_stopped(io); });
   }
-  io.run();
+  run_until_stopped(io);
   for (auto& worker : workers) {
     worker.join();
   }

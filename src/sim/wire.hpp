@@ -10,7 +10,19 @@
 #include <utility>
 #include <vector>
 
+#include "llmgw/api/json.hpp"
+
 namespace llmgw::sim {
+
+/// Every JSON text the simulator did not write (request and control bodies, --fault, tool-call
+/// arguments) is parsed with this bound: nlohmann's dump, copy and walks recurse, so one
+/// 100k-deep body would otherwise overflow the stack of whichever code touches it next.
+inline constexpr api::JsonLimits kUntrustedJson{128};
+
+inline common::Result<nlohmann::ordered_json, api::JsonError> parse_untrusted(
+    std::string_view text) {
+  return api::parse_ordered_json(text, kUntrustedJson);
+}
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -36,6 +48,14 @@ struct Reply {
   std::vector<std::string> events;  // or any byte pieces (Gemini's JSON-array stream)
   std::size_t first_content_event = 0;
   std::size_t content_events = 0;
+  // How the hostile fault modes (hostile.cpp) rebuild a stream without knowing the face: one
+  // payload travels as event_prefix + json + event_suffix, and `terminator` is the event that
+  // ends a complete stream (empty: the stream just stops, as Gemini's does). A Gemini stream
+  // without alt=sse is one JSON array instead (json_array): elements joined by ",\r\n", "]".
+  std::string event_prefix = "data: ";
+  std::string event_suffix = "\n\n";
+  std::string terminator;
+  bool json_array = false;
 };
 
 struct SimInfo {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "llmgw/common/strings.hpp"
+#include "upstream/content_decoder.hpp"
 
 namespace llmgw::upstream {
 namespace {
@@ -216,7 +217,11 @@ struct Response::Impl {
   std::chrono::milliseconds first_byte_timeout{};
   Deadline deadline;
   std::vector<char> chunk;
+  std::unique_ptr<ContentDecoder> decoder;  // set for a gzip/deflate answer
+  std::vector<char> decoded;
   bool broken = false;
+
+  asio::awaitable<Result<std::string_view>> read_raw();
 
   ~Impl() {
     if (conn) {
@@ -243,6 +248,45 @@ bool Response::body_done() const { return impl_->parser.is_done(); }
 
 asio::awaitable<Result<std::string_view>> Response::read_some() {
   auto& im = *impl_;
+  if (!im.decoder) {
+    co_return co_await im.read_raw();
+  }
+  if (im.decoded.empty()) {
+    im.decoded.resize(kChunkBytes);
+  }
+  for (;;) {
+    if (im.decoder->pending()) {
+      auto n = im.decoder->decode(im.decoded.data(), im.decoded.size());
+      if (n < 0) {
+        im.broken = true;
+        co_return common::err(Error{api::FailureClass::bad_response,
+                                    "upstream answered with " + im.decoder->error()});
+      }
+      if (n > 0) {
+        co_return std::string_view(im.decoded.data(), static_cast<std::size_t>(n));
+      }
+    }
+    auto raw = co_await im.read_raw();
+    if (!raw) {
+      co_return raw;
+    }
+    if (raw->empty()) {
+      if (!im.decoder->finished()) {
+        im.broken = true;
+        co_return common::err(Error{api::FailureClass::bad_response,
+                                    "upstream's compressed body ended before its end"});
+      }
+      co_return std::string_view{};
+    }
+    if (im.decoder->finished()) {
+      continue;  // bytes after the end of the compressed stream: ignored, as browsers do
+    }
+    im.decoder->input(*raw);
+  }
+}
+
+asio::awaitable<Result<std::string_view>> Response::Impl::read_raw() {
+  auto& im = *this;
   if (im.broken) {
     co_return common::err(Error{api::FailureClass::stall, "connection already broken"});
   }
@@ -306,7 +350,8 @@ asio::awaitable<Result<std::string>> Response::read_all(std::size_t limit) {
     }
     if (body.size() + slice->size() > limit) {
       impl_->broken = true;
-      co_return common::err(Error{api::FailureClass::protocol, "upstream body exceeds limit"});
+      co_return common::err(Error{api::FailureClass::bad_response,
+                                  "upstream body exceeds " + std::to_string(limit) + " bytes"});
     }
     body.append(*slice);
   }
@@ -353,6 +398,8 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
   req.target(request.target);
   req.set(http::field::host, ep.url.authority());
   req.set(http::field::user_agent, "llmgw");
+  // Compressed answers would have to be decoded before any translation: ask for none.
+  req.set(http::field::accept_encoding, "identity");
   for (const auto& h : request.headers) {
     req.set(h.name, h.value);
   }
@@ -431,6 +478,14 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
       }
       auto cls = is_tls_error(rec) ? api::FailureClass::tls : api::FailureClass::connect;
       co_return common::err(Error{cls, "reading response failed: " + describe(rec)});
+    }
+    if (auto ce = impl->parser.get()[http::field::content_encoding]; !ce.empty()) {
+      std::string why;
+      impl->decoder = ContentDecoder::make(std::string_view(ce.data(), ce.size()), why);
+      if (!impl->decoder && !why.empty()) {
+        state_->discard(std::move(conn));
+        co_return common::err(Error{api::FailureClass::bad_response, why});
+      }
     }
     impl->conn = std::move(conn);
     co_return Response(std::move(impl));

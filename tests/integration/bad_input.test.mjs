@@ -155,10 +155,10 @@ describe('routes and limits', () => {
     assert.match(res.received, /request_too_large/);
   });
 
-  test('headers over max_header_bytes (2KiB) -> 413', async () => {
+  test('headers over max_header_bytes (2KiB) -> 431', async () => {
     const r = await postJson(url(), ok, { headers: { ...auth, 'x-padding': 'p'.repeat(4096) } });
-    assert.equal(r.status, 413, r.text);
-    assert.equal(r.json?.error?.code, 'request_too_large');
+    assert.equal(r.status, 431, r.text);
+    assert.equal(r.json?.error?.code, 'request_header_fields_too_large');
   });
 });
 
@@ -192,7 +192,7 @@ describe('malformed HTTP and slow clients', () => {
   });
 
   test('broken chunked framing -> 400', async () => {
-    const raw = 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n';
+    const raw = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n`;
     assert400(await rawRequest(gw.port, raw, { timeout: 3000 }));
   });
 

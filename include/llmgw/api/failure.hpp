@@ -23,7 +23,8 @@ enum class FailureClass {
   content_policy,     // 400 content filter
   client_error,       // other 4xx: the client's fault, passed through
   model_not_found,    // 404 model
-  protocol,           // upstream answered something we cannot parse
+  bad_response,       // a 2xx that is no answer: empty, not JSON, not the provider's shape, too
+                      // deep, an undecodable encoding, a stream without its terminal event
   local_limit,        // our own bulkhead (max_connections) is full: not the target's fault
 };
 

@@ -39,6 +39,8 @@ struct ServerConfig {
   Duration drain_timeout = 30s;
   Duration read_timeout = 30s;   // extension: slow-client guard for header + body read
   Duration idle_timeout = 120s;  // extension: keep-alive idle
+  std::size_t max_json_depth = 128;  // nesting limit for every JSON body parsed (client, upstream)
+  std::string admin_token;           // bearer token for the admin listener; secret; empty = none
   std::optional<ServerTls> tls;
 };
 

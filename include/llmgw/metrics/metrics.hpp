@@ -43,6 +43,15 @@ public:
   /// provider that is gone does not keep reporting its last state forever.
   void retain_upstream_gauges(const std::vector<std::string>& providers);
   void config_reload(bool applied);
+  /// accept() failed on `listener` ("main", "admin"); reason: emfile, enfile, enomem, other.
+  void accept_error(std::string_view listener, std::string_view reason);
+  /// A connection answered 503 and closed at once because descriptors ran out.
+  void connection_shed(std::string_view listener);
+  /// A request refused by the front end before any handler: bad_request, header_too_large,
+  /// body_too_large, exception (a handler failed; answered 500).
+  void request_refused(std::string_view reason);
+  /// Requests cut short at shutdown (drain_timeout): answered with server_shutting_down.
+  void shutdown_abort(bool streaming);
 
 private:
   struct Impl;

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "llmgw/api/failure.hpp"
+#include "llmgw/api/json.hpp"
+#include "llmgw/common/result.hpp"
 #include "llmgw/config/config.hpp"
 
 namespace llmgw::providers {
@@ -62,9 +64,25 @@ struct RequestOptions {
   bool stream = false;
   bool client_wants_usage = false;  // the client set stream_options.include_usage
   bool base64_embeddings = false;   // the client asked for encoding_format: base64
+  std::size_t max_json_depth = api::kDefaultMaxJsonDepth;  // server.max_json_depth
 };
 
-/// Converts one upstream stream to the ingress stream, chunk by chunk as bytes arrive.
+/// A translated 2xx answer, or why it is no answer at all (FailureClass::bad_response).
+using Translated = common::Result<std::string, api::Failure>;
+
+/// The bad_response failure for a 2xx body that is not an answer ("an empty body", ...).
+api::Failure bad_response(std::string what);
+
+/// Upstream JSON (answers, stream events, error bodies) parsed within the depth limit;
+/// discarded when it is not JSON or nests too deep. Duplicate keys are the provider's business.
+nlohmann::json parse_upstream_json(std::string_view text,
+                                   std::size_t max_depth = api::kDefaultMaxJsonDepth);
+nlohmann::ordered_json parse_upstream_ordered_json(
+    std::string_view text, std::size_t max_depth = api::kDefaultMaxJsonDepth);
+
+/// Converts one upstream stream to the ingress stream, chunk by chunk as bytes arrive. An event
+/// that is not the provider's shape, or nested deeper than options.max_json_depth, breaks the
+/// stream with a bad_response failure; so does a stream that ends without its terminal event.
 class StreamTranslator {
 public:
   virtual ~StreamTranslator() = default;
@@ -110,14 +128,14 @@ public:
                                         const config::TargetConfig& target,
                                         const RequestOptions& options) const = 0;
 
-  /// Converts a complete 2xx upstream body to the ingress body, filling `usage`.
-  virtual std::string translate_response(Operation op, std::string body, Usage& usage) const = 0;
-  /// The same, for adapters whose translation depends on what the client asked for (e.g.
-  /// embeddings the provider returns as floats and the client wants as base64).
-  virtual std::string translate_response(Operation op, std::string body,
-                                         const RequestOptions& options, Usage& usage) const {
-    (void)options;
-    return translate_response(op, std::move(body), usage);
+  /// Converts a complete 2xx upstream body to the ingress body, filling `usage`. A body that
+  /// is no answer (empty, not JSON, not the provider's shape, nested deeper than
+  /// options.max_json_depth) is a bad_response failure, never relayed as a success.
+  virtual Translated translate_response(Operation op, std::string body,
+                                        const RequestOptions& options, Usage& usage) const = 0;
+  /// The same with default options.
+  Translated translate_response(Operation op, std::string body, Usage& usage) const {
+    return translate_response(op, std::move(body), RequestOptions{}, usage);
   }
 
   virtual std::unique_ptr<StreamTranslator> make_stream_translator(

@@ -33,6 +33,7 @@ struct CallRequest {
   std::size_t body_bytes = 0;            // for cost estimates
   std::uint64_t max_output_tokens = 0;   // max_tokens / max_completion_tokens, 0 = unset
   std::string preferred_region;          // region-aware routing; empty = none
+  std::size_t max_json_depth = 128;      // server.max_json_depth, for upstream answers
   upstream::Deadline deadline;
   std::chrono::steady_clock::time_point started;
 };

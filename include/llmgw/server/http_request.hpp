@@ -21,6 +21,7 @@ struct HttpRequest {
   std::string session_id;
   std::string route_hint;
   std::string region;  // x-llmgw-region: prefer targets whose provider has this region
+  std::string user_agent;
   std::string remote;  // "ip:port" of the client
 };
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "llmgw/common/snapshot.hpp"
 #include "llmgw/config/config.hpp"
@@ -36,15 +37,32 @@ struct GatewayState {
   common::Snapshot<const router::RouteTable> table;
   metrics::Metrics& metrics;
   std::atomic<bool> draining{false};
-  std::atomic<std::int64_t> inflight{0};
+  std::atomic<std::int64_t> inflight{0};  // proxied API requests in progress
+  // Main-listener requests between their last byte in and their last byte out (answers
+  // written after the handler returned, such as the drain's server_shutting_down, included).
+  std::atomic<std::int64_t> busy{0};
   std::shared_ptr<spdlog::logger> access_log;  // null = off
   /// Reloads the config file; returns the JSON result body. Runs on the control thread.
   std::function<std::pair<bool, std::string>()> reload;
 };
 
+/// An answer a handler gives from the request head alone, before the body is read (a client
+/// with a wrong key need not upload its 8 MiB first). The connection closes after it.
+struct EarlyAnswer {
+  int status = 0;
+  std::vector<providers::Header> headers;
+  std::string body;
+};
+
 class Handler {
 public:
   virtual ~Handler() = default;
+  /// Called once the head of a request with a body has arrived; nullopt = read the body and
+  /// handle() it.
+  virtual std::optional<EarlyAnswer> screen(const HttpRequest& head) {
+    (void)head;
+    return std::nullopt;
+  }
   /// Answers one request through `sink`. `router` is the worker's router (null on admin).
   virtual boost::asio::awaitable<void> handle(HttpRequest& request, router::ResponseSink& sink,
                                               router::Router* router) = 0;
@@ -64,8 +82,13 @@ public:
   std::uint16_t admin_port() const;
   /// Starts the worker threads and the accept loops.
   void start();
-  /// Stops accepting new connections (drain); in-flight requests go on.
+  /// Stops accepting new connections (drain); in-flight requests go on. Idle keep-alive
+  /// connections stay open: closing one races with a request the client may be sending on it
+  /// (a reset POST cannot be retried safely); their next answer says "connection: close".
   void stop_accepting();
+  /// Ends every request still in progress with server_shutting_down (in its API's format: an
+  /// SSE error event on a stream, a 503 otherwise) and closes its connection.
+  void abort_inflight();
   /// Stops the workers and joins them.
   void stop();
 

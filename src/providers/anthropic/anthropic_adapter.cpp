@@ -186,7 +186,8 @@ std::optional<json> arguments_object(const json& call) {
   if (blank(args)) {
     return json::object();
   }
-  auto parsed = json::parse(args, nullptr, false);
+  // Client text parsed a second time: bounded like the body it came in.
+  auto parsed = parse_upstream_json(args);
   if (!parsed.is_object()) {
     return std::nullopt;
   }
@@ -471,8 +472,8 @@ struct TokenCounts {
 
 class AnthropicStreamTranslator final : public StreamTranslator {
 public:
-  explicit AnthropicStreamTranslator(bool client_wants_usage)
-      : client_wants_usage_(client_wants_usage) {}
+  AnthropicStreamTranslator(bool client_wants_usage, std::size_t max_depth)
+      : client_wants_usage_(client_wants_usage), max_depth_(max_depth) {}
 
   bool feed(std::string_view bytes, std::string& out) override {
     if (failure_) {
@@ -480,7 +481,7 @@ public:
     }
     bool ok = decoder_.feed(bytes, [&](const api::SseEvent& ev) { on_event(ev, out); });
     if (!ok && !failure_) {
-      fail(api::FailureClass::protocol, "upstream stream event too large", {});
+      fail(api::FailureClass::bad_response, "upstream answered 2xx with a stream event that is too large", {});
     }
     return !failure_;
   }
@@ -505,7 +506,8 @@ public:
       end(out);  // the finish reason arrived; only message_stop is missing
       return true;
     }
-    fail(api::FailureClass::stall, "upstream stream ended before message_stop", {});
+    fail(api::FailureClass::bad_response,
+         "upstream answered 2xx with a stream that ended before message_stop", {});
     return false;
   }
 
@@ -529,10 +531,12 @@ private:
     if (done_ || failure_ || blank(ev.data)) {
       return;
     }
-    auto j = json::parse(ev.data, nullptr, false);
+    auto j = parse_upstream_json(ev.data, max_depth_);
     if (!j.is_object()) {
-      fail(at_eof_ ? api::FailureClass::stall : api::FailureClass::protocol,
-           at_eof_ ? "upstream stream ended mid-event" : "upstream sent a malformed stream event",
+      fail(api::FailureClass::bad_response,
+           at_eof_ ? "upstream answered 2xx with a stream that ended mid-event"
+                   : "upstream answered 2xx with a malformed stream event (not JSON, or nested "
+                     "deeper than " + std::to_string(max_depth_) + " levels)",
            ev.data);
       return;
     }
@@ -546,7 +550,7 @@ private:
     } else if (type == "message_start") {
       on_message_start(j, out);
     } else if (!started_) {
-      fail(api::FailureClass::protocol, "upstream stream did not begin with message_start",
+      fail(api::FailureClass::bad_response, "upstream stream did not begin with message_start",
            ev.data);
     } else if (type == "content_block_start") {
       on_block_start(j, out);
@@ -758,6 +762,7 @@ private:
   std::map<std::uint64_t, Block> blocks_;  // by Anthropic block index
   std::size_t tool_count_ = 0;
   bool client_wants_usage_;
+  std::size_t max_depth_;
   bool started_ = false;
   bool finish_sent_ = false;
   bool done_ = false;
@@ -984,12 +989,19 @@ UpstreamRequest AnthropicAdapter::build_request(Operation, nlohmann::json& body,
   return req;
 }
 
-std::string AnthropicAdapter::translate_response(Operation, std::string body,
-                                                 Usage& usage) const {
-  auto msg = json::parse(body, nullptr, false);
-  if (!msg.is_object() || !msg.contains("content")) {
-    usage = Usage{};
-    return body;  // not a message: nothing better to hand on than what came
+Translated AnthropicAdapter::translate_response(Operation, std::string body,
+                                                const RequestOptions& options,
+                                                Usage& usage) const {
+  if (blank(body)) {
+    return common::err(bad_response("an empty body"));
+  }
+  auto msg = parse_upstream_json(body, options.max_json_depth);
+  if (msg.is_discarded()) {
+    return common::err(bad_response("a body that is not JSON or nests deeper than " +
+                                    std::to_string(options.max_json_depth) + " levels"));
+  }
+  if (!msg.is_object() || !msg.contains("content") || !msg["content"].is_array()) {
+    return common::err(bad_response("JSON that is not a message (no 'content' array)"));
   }
   std::string text;
   bool has_text = false;
@@ -1055,7 +1067,8 @@ std::string AnthropicAdapter::translate_response(Operation, std::string body,
 
 std::unique_ptr<StreamTranslator> AnthropicAdapter::make_stream_translator(
     Operation, const RequestOptions& options) const {
-  return std::make_unique<AnthropicStreamTranslator>(options.client_wants_usage);
+  return std::make_unique<AnthropicStreamTranslator>(options.client_wants_usage,
+                                                     options.max_json_depth);
 }
 
 UpstreamRequest AnthropicAdapter::build_health_request(
@@ -1085,7 +1098,7 @@ api::Failure AnthropicAdapter::classify_error(
   std::string type;
   std::string message;
   std::string error_code;
-  auto parsed = json::parse(body, nullptr, false);
+  auto parsed = parse_upstream_json(body);
   if (const json* err = member(parsed, "error"); err != nullptr && err->is_object()) {
     type = string_member(*err, "type");
     message = string_member(*err, "message");

@@ -20,7 +20,9 @@ public:
                                 const config::ProviderConfig& provider,
                                 const config::TargetConfig& target,
                                 const RequestOptions& options) const override;
-  std::string translate_response(Operation op, std::string body, Usage& usage) const override;
+  using ProviderAdapter::translate_response;
+  Translated translate_response(Operation op, std::string body, const RequestOptions& options,
+                                Usage& usage) const override;
   std::unique_ptr<StreamTranslator> make_stream_translator(
       Operation op, const RequestOptions& options) const override;
   UpstreamRequest build_health_request(const config::ProviderConfig& provider,

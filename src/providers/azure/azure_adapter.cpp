@@ -94,7 +94,11 @@ UpstreamRequest AzureAdapter::build_request(Operation op, nlohmann::json& body,
   return req;
 }
 
-std::string AzureAdapter::translate_response(Operation, std::string body, Usage& usage) const {
+Translated AzureAdapter::translate_response(Operation op, std::string body,
+                                            const RequestOptions& options, Usage& usage) const {
+  if (auto failure = check_openai_answer(op, body, options.max_json_depth)) {
+    return common::err(std::move(*failure));
+  }
   // prompt_filter_results / content_filter_results ride along: OpenAI clients ignore them.
   usage = scan_usage(body);
   return body;
@@ -105,6 +109,7 @@ std::unique_ptr<StreamTranslator> AzureAdapter::make_stream_translator(
   OpenAiStreamOptions stream_options;
   stream_options.client_wants_usage = options.client_wants_usage;
   stream_options.drop_empty_choices = true;
+  stream_options.max_json_depth = options.max_json_depth;
   return make_openai_stream_translator(stream_options);
 }
 

@@ -257,8 +257,9 @@ void append_content(ojson& contents, const char* role, ojson parts) {
 }
 
 // functionCall.args must be an object; OpenAI carries arguments as a JSON string.
+// Client text parsed a second time: bounded like the body it came in.
 ojson call_args(const std::string& arguments) {
-  auto args = ojson::parse(arguments, nullptr, false);
+  auto args = parse_upstream_ordered_json(arguments);
   return args.is_object() ? args : ojson::object();
 }
 
@@ -316,7 +317,7 @@ void add_assistant(const json& m, ojson& contents,
 // "result" (as parsed JSON when it is JSON, else as the string).
 ojson function_response(const std::string& name, const json* content) {
   auto text = content_text(content);
-  auto result = ojson::parse(text, nullptr, false);
+  auto result = parse_upstream_ordered_json(text);  // bounded: client text
   ojson response = ojson::object();
   response["result"] = result.is_discarded() ? ojson(text) : std::move(result);
   ojson fr = ojson::object();
@@ -350,7 +351,29 @@ bool is_supported_format(std::string_view format) {
          format == "float" || format == "double";
 }
 
-ojson sanitize_schema(const json& schema, const json& root, std::size_t depth);
+// Inlining $ref can multiply a schema: a $defs node whose properties refer back to it grows as
+// k^depth. The budget caps the nodes one schema may produce, so a hostile schema costs
+// bounded work (and is refused in unsupported()), whatever kMaxSchemaDepth allows.
+constexpr std::size_t kMaxSchemaNodes = 4096;
+
+struct SchemaContext {
+  const json& root;
+  std::size_t nodes = 0;
+  bool exhausted() const { return nodes > kMaxSchemaNodes; }
+};
+
+ojson sanitize_schema(const json& schema, SchemaContext& ctx, std::size_t depth);
+
+ojson sanitize_schema(const json& schema) {
+  SchemaContext ctx{schema};
+  return sanitize_schema(schema, ctx, 0);
+}
+
+bool schema_too_large(const json& schema) {
+  SchemaContext ctx{schema};
+  sanitize_schema(schema, ctx, 0);
+  return ctx.exhausted();
+}
 
 // Local references are inlined: the schema subset has no $ref (pydantic emits $defs).
 const json* resolve_ref(const json& schema, const json& root) {
@@ -381,13 +404,14 @@ void merge_into(ojson& out, ojson other) {
   }
 }
 
-ojson sanitize_schema(const json& schema, const json& root, std::size_t depth) {
+ojson sanitize_schema(const json& schema, SchemaContext& ctx, std::size_t depth) {
   ojson out = ojson::object();
-  if (!schema.is_object() || depth > kMaxSchemaDepth) {
+  if (!schema.is_object() || depth > kMaxSchemaDepth || ++ctx.nodes > kMaxSchemaNodes) {
     return out;
   }
+  const json& root = ctx.root;
   if (const json* target = resolve_ref(schema, root)) {
-    out = sanitize_schema(*target, root, depth + 1);
+    out = sanitize_schema(*target, ctx, depth + 1);
     if (auto d = get_string(schema, "description"); !d.empty()) {
       out["description"] = d;
     }
@@ -409,14 +433,14 @@ ojson sanitize_schema(const json& schema, const json& root, std::size_t depth) {
     } else if (key == "properties" && value.is_object()) {
       ojson props = ojson::object();
       for (const auto& [name, sub] : value.items()) {
-        props[name] = sanitize_schema(sub, root, depth + 1);
+        props[name] = sanitize_schema(sub, ctx, depth + 1);
       }
       if (!props.empty()) {  // "properties: should be non-empty for OBJECT type"
         out["properties"] = std::move(props);
       }
     } else if (key == "items") {
       const json& item = value.is_array() && !value.empty() ? value[0] : value;
-      out["items"] = sanitize_schema(item, root, depth + 1);
+      out["items"] = sanitize_schema(item, ctx, depth + 1);
     } else if ((key == "anyOf" || key == "oneOf") && value.is_array()) {
       // oneOf has no equivalent; anyOf is the closest. {type: null} alternatives (pydantic's
       // Optional) become nullable.
@@ -425,7 +449,7 @@ ojson sanitize_schema(const json& schema, const json& root, std::size_t depth) {
         if (alt.is_object() && alt.size() == 1 && alt.contains("type") && alt["type"] == "null") {
           out["nullable"] = true;
         } else {
-          alternatives.push_back(sanitize_schema(alt, root, depth + 1));
+          alternatives.push_back(sanitize_schema(alt, ctx, depth + 1));
         }
       }
       if (alternatives.size() == 1) {
@@ -434,7 +458,7 @@ ojson sanitize_schema(const json& schema, const json& root, std::size_t depth) {
         out["anyOf"] = std::move(alternatives);
       }
     } else if (key == "allOf" && value.is_array() && value.size() == 1) {
-      merge_into(out, sanitize_schema(value[0], root, depth + 1));
+      merge_into(out, sanitize_schema(value[0], ctx, depth + 1));
     } else if (key == "const") {
       out["enum"] = ojson::array({ojson(value)});
     } else if (key == "enum" || key == "required") {
@@ -567,7 +591,7 @@ ojson generation_config(const json& body) {
     }
     const json* js = type == "json_schema" ? get(*rf, "json_schema") : nullptr;
     if (const json* schema = js ? get(*js, "schema") : nullptr) {
-      gen["responseSchema"] = sanitize_schema(*schema, *schema, 0);
+      gen["responseSchema"] = sanitize_schema(*schema);
     }
   }
   if (auto budget = thinking_budget(get_string(body, "reasoning_effort"))) {
@@ -642,7 +666,7 @@ ojson function_declarations(const json& tools, const std::vector<std::string>& o
       d["description"] = std::move(desc);
     }
     if (const json* params = get(*fn, "parameters")) {
-      auto p = sanitize_schema(*params, *params, 0);
+      auto p = sanitize_schema(*params);
       // An object without properties is rejected; a function without parameters is not.
       if (p.contains("properties") || (p.contains("type") && p["type"] != "object")) {
         d["parameters"] = std::move(p);
@@ -1020,11 +1044,9 @@ std::string model_of(const ojson& response) {
   return m.empty() ? std::string(kDefaultModel) : m;
 }
 
-std::string translate_chat(const std::string& body, Usage& usage) {
-  auto j = ojson::parse(body, nullptr, false);
-  if (!j.is_object()) {
-    return body;  // nothing to translate; the client sees what the provider sent
-  }
+// `j` is a generateContent answer: an object with candidates, or a blocked prompt's
+// promptFeedback (checked by the caller).
+std::string translate_chat(const ojson& j, Usage& usage) {
   auto token = response_token(j);
   ojson out = ojson::object();
   out["id"] = "chatcmpl-" + token;
@@ -1113,7 +1135,7 @@ api::Failure classify_gemini(int status, std::string_view body,
   std::string reason;
   bool per_day = false;
   std::optional<std::chrono::milliseconds> retry_info;
-  auto parsed = ojson::parse(body, nullptr, false);
+  auto parsed = parse_upstream_ordered_json(body);
   if (parsed.is_array() && !parsed.empty()) {
     parsed = ojson(parsed[0]);  // Google's OpenAI-compatible surface wraps errors in an array
   }
@@ -1194,8 +1216,8 @@ api::Failure classify_gemini(int status, std::string_view body,
 
 class GeminiStreamTranslator final : public StreamTranslator {
 public:
-  explicit GeminiStreamTranslator(bool client_wants_usage)
-      : client_wants_usage_(client_wants_usage), created_(now_seconds()) {}
+  explicit GeminiStreamTranslator(bool client_wants_usage, std::size_t max_depth)
+      : client_wants_usage_(client_wants_usage), max_depth_(max_depth), created_(now_seconds()) {}
 
   bool feed(std::string_view bytes, std::string& out) override {
     if (failure_ || done_) {
@@ -1203,8 +1225,7 @@ public:
     }
     bool ok = decoder_.feed(bytes, [&](const api::SseEvent& ev) { on_event(ev.data, out); });
     if (!ok && !failure_) {
-      failure_ = api::Failure{api::FailureClass::protocol, 0, std::nullopt,
-                              "upstream stream event too large", {}};
+      failure_ = bad_response("a stream event that is too large");
     }
     return !failure_;
   }
@@ -1225,8 +1246,7 @@ public:
     }
     if (finish_reason_.empty() && !blocked_) {
       // Gemini sends no terminator: a finishReason is the only sign the answer is complete.
-      failure_ = api::Failure{api::FailureClass::stall, 0, std::nullopt,
-                              "upstream stream ended before it finished", {}};
+      failure_ = bad_response("a stream that ended without a finishReason");
       return false;
     }
     std::vector<ToolCall> calls;
@@ -1267,13 +1287,13 @@ private:
     if (data == "[DONE]") {
       return;  // Gemini sends none; tolerate a relay that adds OpenAI's terminator
     }
-    auto j = ojson::parse(data, nullptr, false);
+    auto j = parse_upstream_ordered_json(data, max_depth_);
     if (j.is_array() && j.size() == 1) {
       j = ojson(j[0]);
     }
     if (!j.is_object()) {
-      failure_ = api::Failure{api::FailureClass::protocol, 0, std::nullopt,
-                              "malformed upstream stream event", std::string(data)};
+      failure_ = bad_response("a malformed stream event (not JSON, or nested deeper than " +
+                              std::to_string(max_depth_) + " levels)");
       return;
     }
     if (const ojson* err = get(j, "error")) {
@@ -1406,6 +1426,7 @@ private:
   std::string model_;
   std::string finish_reason_;
   bool client_wants_usage_;
+  std::size_t max_depth_;
   long long created_;
   std::size_t tool_calls_ = 0;
   bool role_sent_ = false;
@@ -1469,6 +1490,22 @@ std::optional<std::string> GeminiAdapter::unsupported(Operation op, const nlohma
       if (!type.empty() && type != "function") {
         return why_not("tools of type '" + type + "'", provider);
       }
+      const json* fn = get(t, "function");
+      const json* params = fn ? get(*fn, "parameters") : nullptr;
+      if (params && schema_too_large(*params)) {
+        return why_not("a tool schema that expands (through $ref) to more than " +
+                           std::to_string(kMaxSchemaNodes) + " nodes",
+                       provider);
+      }
+    }
+  }
+  if (const json* rf = get(body, "response_format")) {
+    const json* js = get(*rf, "json_schema");
+    const json* schema = js ? get(*js, "schema") : nullptr;
+    if (schema && schema_too_large(*schema)) {
+      return why_not("a response schema that expands (through $ref) to more than " +
+                         std::to_string(kMaxSchemaNodes) + " nodes",
+                     provider);
     }
   }
   if (const json* messages = get(body, "messages"); messages && messages->is_array()) {
@@ -1520,30 +1557,50 @@ UpstreamRequest GeminiAdapter::build_request(Operation op, nlohmann::json& body,
   return req;
 }
 
-std::string GeminiAdapter::translate_response(Operation op, std::string body,
-                                              Usage& usage) const {
-  // Without the client's options, base64 is the safe answer for embeddings: it is what the
-  // OpenAI SDKs request by default (openai-node 4-6 turn floats into an empty vector).
-  RequestOptions options;
-  options.base64_embeddings = true;
-  return translate_response(op, std::move(body), options, usage);
-}
-
-std::string GeminiAdapter::translate_response(Operation op, std::string body,
-                                              const RequestOptions& options, Usage& usage) const {
-  if (op == Operation::embeddings) {
-    return translate_embeddings(body, usage, options.base64_embeddings);
+Translated GeminiAdapter::translate_response(Operation op, std::string body,
+                                             const RequestOptions& options, Usage& usage) const {
+  if (common::trim(body).empty()) {
+    return common::err(bad_response("an empty body"));
   }
-  return translate_chat(body, usage);
+  auto j = parse_upstream_ordered_json(body, options.max_json_depth);
+  if (j.is_discarded()) {
+    return common::err(bad_response("a body that is not JSON or nests deeper than " +
+                                    std::to_string(options.max_json_depth) + " levels"));
+  }
+  if (!j.is_object()) {
+    return common::err(bad_response("JSON that is not an object"));
+  }
+  if (op == Operation::embeddings) {
+    const ojson* embeddings = get(j, "embeddings");
+    if (!embeddings || !embeddings->is_array()) {
+      return common::err(bad_response("JSON without an 'embeddings' array"));
+    }
+    return translate_embeddings_answer(j, usage, options.base64_embeddings);
+  }
+  const ojson* candidates = get(j, "candidates");
+  const ojson* feedback = get(j, "promptFeedback");
+  bool blocked = feedback && !get_string(*feedback, "blockReason").empty();
+  if (!blocked && (!candidates || !candidates->is_array() || candidates->empty())) {
+    return common::err(bad_response("JSON without candidates (and no blocked prompt)"));
+  }
+  return translate_chat(j, usage);
 }
 
 std::string GeminiAdapter::translate_embeddings(std::string_view body, Usage& usage,
                                                 bool base64) const {
+  auto j = parse_upstream_ordered_json(body);
+  if (!get(j, "embeddings")) {
+    return std::string(body);
+  }
+  return translate_embeddings_answer(j, usage, base64);
+}
+
+std::string GeminiAdapter::translate_embeddings_answer(const nlohmann::ordered_json& j,
+                                                       Usage& usage, bool base64) const {
   usage = Usage{};  // Gemini reports no token counts for embeddings
-  auto j = ojson::parse(body, nullptr, false);
   const ojson* embeddings = get(j, "embeddings");
   if (!embeddings || !embeddings->is_array()) {
-    return std::string(body);
+    return "{}";
   }
   ojson data = ojson::array();
   std::size_t index = 0;
@@ -1580,7 +1637,8 @@ std::string GeminiAdapter::translate_embeddings(std::string_view body, Usage& us
 
 std::unique_ptr<StreamTranslator> GeminiAdapter::make_stream_translator(
     Operation, const RequestOptions& options) const {
-  return std::make_unique<GeminiStreamTranslator>(options.client_wants_usage);
+  return std::make_unique<GeminiStreamTranslator>(options.client_wants_usage,
+                                                  options.max_json_depth);
 }
 
 UpstreamRequest GeminiAdapter::build_health_request(

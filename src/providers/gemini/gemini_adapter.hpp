@@ -20,9 +20,9 @@ public:
                                 const config::ProviderConfig& provider,
                                 const config::TargetConfig& target,
                                 const RequestOptions& options) const override;
-  std::string translate_response(Operation op, std::string body, Usage& usage) const override;
-  std::string translate_response(Operation op, std::string body, const RequestOptions& options,
-                                 Usage& usage) const override;
+  using ProviderAdapter::translate_response;
+  Translated translate_response(Operation op, std::string body, const RequestOptions& options,
+                                Usage& usage) const override;
   std::unique_ptr<StreamTranslator> make_stream_translator(
       Operation op, const RequestOptions& options) const override;
   UpstreamRequest build_health_request(const config::ProviderConfig& provider,
@@ -33,6 +33,8 @@ public:
   /// batchEmbedContents answer → OpenAI embeddings list; `base64` packs each vector as base64
   /// of little-endian float32 (what the OpenAI SDKs ask for by default).
   std::string translate_embeddings(std::string_view body, Usage& usage, bool base64) const;
+  std::string translate_embeddings_answer(const nlohmann::ordered_json& answer, Usage& usage,
+                                          bool base64) const;
 };
 
 }  // namespace llmgw::providers

@@ -35,7 +35,7 @@ bool is_empty_choices_without_usage(std::string_view data) {
   if (!contains(data, "\"choices\":[]") && !contains(data, "\"choices\": []")) {
     return false;
   }
-  auto j = nlohmann::json::parse(data, nullptr, false);
+  auto j = parse_upstream_json(data);
   if (!j.is_object()) {
     return false;
   }
@@ -66,7 +66,8 @@ class OpenAiStreamTranslator final : public StreamTranslator {
 public:
   explicit OpenAiStreamTranslator(const OpenAiStreamOptions& options)
       : client_wants_usage_(options.client_wants_usage),
-        drop_empty_choices_(options.drop_empty_choices) {}
+        drop_empty_choices_(options.drop_empty_choices),
+        max_depth_(options.max_json_depth) {}
 
   bool feed(std::string_view bytes, std::string& out) override {
     if (failure_) {
@@ -74,8 +75,7 @@ public:
     }
     bool ok = decoder_.feed(bytes, [&](const api::SseEvent& ev) { on_event(ev, out); });
     if (!ok && !failure_) {
-      failure_ = api::Failure{api::FailureClass::protocol, 0, std::nullopt,
-                              "upstream stream event too large", {}};
+      failure_ = bad_response("a stream event that is too large");
     }
     return !failure_;
   }
@@ -93,8 +93,7 @@ public:
       done_ = true;
       return true;
     }
-    failure_ = api::Failure{api::FailureClass::stall, 0, std::nullopt,
-                            "upstream stream ended before it finished", {}};
+    failure_ = bad_response("a stream that ended without finishing (no finish_reason, no [DONE])");
     return false;
   }
 
@@ -113,9 +112,16 @@ private:
       out += "data: [DONE]\n\n";
       return;
     }
+    // Relayed without a parse, so checked by scanning: nesting within the limit (the client's
+    // parser may recurse), and the one member every chunk has.
+    if (api::nesting_exceeds(data, max_depth_)) {
+      failure_ = bad_response("a stream event nested deeper than " + std::to_string(max_depth_) +
+                              " levels");
+      return;
+    }
     // Cheap substring checks first: most chunks are plain deltas and are relayed untouched.
     if (contains(data, "\"error\"")) {
-      auto j = nlohmann::json::parse(data, nullptr, false);
+      auto j = parse_upstream_json(data, max_depth_);
       if (is_error_event(j)) {
         auto msg = parse_upstream_error(data).message;
         failure_ = api::Failure{api::FailureClass::server_error, 0, std::nullopt,
@@ -123,6 +129,10 @@ private:
                                 std::string(data)};
         return;
       }
+    }
+    if (!contains(data, "\"choices\"")) {
+      failure_ = bad_response("a stream event that is not a chat chunk (no 'choices')");
+      return;
     }
     if (drop_empty_choices_ && is_empty_choices_without_usage(data)) {
       return;
@@ -134,7 +144,7 @@ private:
       }
       if (!client_wants_usage_) {
         // We asked for usage on the client's behalf; drop the extra usage-only chunk.
-        auto j = nlohmann::json::parse(data, nullptr, false);
+        auto j = parse_upstream_json(data, max_depth_);
         if (j.is_object()) {
           auto it = j.find("choices");
           if (it == j.end() || (it->is_array() && it->empty())) {
@@ -159,6 +169,7 @@ private:
   std::optional<api::Failure> failure_;
   bool client_wants_usage_;
   bool drop_empty_choices_;
+  std::size_t max_depth_;
   bool done_ = false;
   bool saw_finish_ = false;
   bool has_content_ = false;
@@ -209,7 +220,11 @@ UpstreamRequest OpenAiAdapter::build_health_request(
   return req;
 }
 
-std::string OpenAiAdapter::translate_response(Operation, std::string body, Usage& usage) const {
+Translated OpenAiAdapter::translate_response(Operation op, std::string body,
+                                             const RequestOptions& options, Usage& usage) const {
+  if (auto failure = check_openai_answer(op, body, options.max_json_depth)) {
+    return common::err(std::move(*failure));
+  }
   usage = scan_usage(body);
   return body;
 }
@@ -218,6 +233,7 @@ std::unique_ptr<StreamTranslator> OpenAiAdapter::make_stream_translator(
     Operation, const RequestOptions& options) const {
   OpenAiStreamOptions stream_options;
   stream_options.client_wants_usage = options.client_wants_usage;
+  stream_options.max_json_depth = options.max_json_depth;
   return make_openai_stream_translator(stream_options);
 }
 

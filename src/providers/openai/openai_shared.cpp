@@ -74,9 +74,32 @@ std::string_view openai_path_for(Operation op) {
   return "/";
 }
 
+std::optional<api::Failure> check_openai_answer(Operation op, std::string_view body,
+                                                std::size_t max_depth) {
+  if (common::trim(body).empty()) {
+    return bad_response("an empty body");
+  }
+  const auto* want = op == Operation::embeddings ? "data" : "choices";
+  auto shape = api::scan_json(body, max_depth, {want, "error"});
+  if (!shape.valid) {
+    return bad_response(shape.problem);
+  }
+  if (!shape.object) {
+    return bad_response("JSON that is not an object");
+  }
+  if (shape.type(1) != json::value_t::discarded && shape.type(0) == json::value_t::discarded) {
+    auto error = parse_upstream_error(body);
+    return bad_response("an error: " + (error.message.empty() ? "unknown" : error.message));
+  }
+  if (shape.type(0) != json::value_t::array) {
+    return bad_response(std::string("JSON without a '") + want + "' array");
+  }
+  return std::nullopt;
+}
+
 UpstreamError parse_upstream_error(std::string_view body) {
   UpstreamError e;
-  auto parsed = json::parse(body, nullptr, false);
+  auto parsed = parse_upstream_json(body);
   if (parsed.is_array() && !parsed.empty() && parsed.front().is_object()) {
     json first = std::move(parsed.front());  // Gemini compat: [{"error":{...}}]
     parsed = std::move(first);

@@ -23,7 +23,14 @@ struct OpenAiStreamOptions {
   // prompt_filter_results. It carries nothing a client can use, and relaying it would count as
   // answer content (committing the 200 before any text exists) and give SDKs an empty id.
   bool drop_empty_choices = false;
+  std::size_t max_json_depth = api::kDefaultMaxJsonDepth;
 };
+
+/// The shape check of a 2xx OpenAI-format answer relayed as it is: a JSON object within the
+/// depth limit with `choices` (chat, completions) or `data` (embeddings) as an array. The
+/// failure to report when it is not.
+std::optional<api::Failure> check_openai_answer(Operation op, std::string_view body,
+                                                std::size_t max_depth);
 
 /// The OpenAI-format stream relay: passes chunks through untouched (unknown fields such as
 /// content_filter_results, delta.reasoning or reasoning_content included), records usage, drops

@@ -647,6 +647,85 @@ export function establishedTo(pid, port) {
   return n;
 }
 
+/**
+ * Splits raw HTTP/1.1 response bytes: { status, headers (lowercase names), body (Buffer, chunked
+ * framing removed, never decompressed), chunks (Buffer per HTTP chunk, or null when not
+ * chunked), complete (the body's framing ended properly: terminal chunk or full Content-Length) }.
+ */
+export function parseRawResponse(buf) {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return { status: 0, headers: {}, body: buf, chunks: null, complete: false };
+  const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0])?.[1] ?? 0);
+  const headers = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const rest = buf.subarray(end + 4);
+  if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) {
+    const chunks = [];
+    let at = 0;
+    let complete = false;
+    for (;;) {
+      const eol = rest.indexOf('\r\n', at);
+      if (eol < 0) break;
+      const size = parseInt(rest.subarray(at, eol).toString('latin1').split(';')[0], 16);
+      if (Number.isNaN(size)) break;
+      if (size === 0) {
+        complete = rest.indexOf('\r\n\r\n', eol) >= 0; // the (possibly empty) trailer's end
+        break;
+      }
+      if (rest.length < eol + 2 + size + 2) break;
+      chunks.push(rest.subarray(eol + 2, eol + 2 + size));
+      at = eol + 2 + size + 2;
+    }
+    return { status, headers, body: Buffer.concat(chunks), chunks, complete };
+  }
+  if (headers['content-length'] !== undefined) {
+    const length = Number(headers['content-length']);
+    return { status, headers, body: rest.subarray(0, length), chunks: null, complete: rest.length >= length };
+  }
+  return { status, headers, body: rest, chunks: null, complete: true };
+}
+
+/**
+ * One HTTP/1.1 exchange on a fresh connection (Connection: close) with the bytes exactly as
+ * they travel: unlike fetch() nothing is decompressed and chunk boundaries are kept. `body`: a
+ * string, Buffer or object (sent as JSON). Resolves with parseRawResponse()'s fields plus
+ * `how` the connection ended ('closed', 'timeout', 'error:CODE').
+ */
+export function rawHttp(port, { method = 'GET', path: target = '/', headers = {}, body } = {}, { timeout = 10_000 } = {}) {
+  return new Promise((resolve) => {
+    let payload = Buffer.alloc(0);
+    if (body !== undefined) {
+      payload = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    }
+    const names = Object.keys(headers).map((k) => k.toLowerCase());
+    let head = `${method} ${target} HTTP/1.1\r\nHost: ${HOST}:${port}\r\nConnection: close\r\n`;
+    if (body !== undefined && !names.includes('content-type')) head += 'Content-Type: application/json\r\n';
+    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+    if (body !== undefined) head += `Content-Length: ${payload.length}\r\n`;
+    head += '\r\n';
+    const sock = net.connect(port, HOST);
+    const parts = [];
+    let settled = false;
+    const done = (how) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ ...parseRawResponse(Buffer.concat(parts)), how });
+    };
+    const timer = setTimeout(() => done('timeout'), timeout);
+    sock.on('connect', () => sock.write(Buffer.concat([Buffer.from(head, 'latin1'), payload])));
+    sock.on('data', (d) => parts.push(d));
+    sock.on('end', () => done('closed'));
+    sock.on('close', () => done('closed'));
+    sock.on('error', (e) => done(`error:${e.code}`));
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Test PKI
 // ---------------------------------------------------------------------------------------------

@@ -595,7 +595,7 @@ TEST(AnthropicAdapter, HarmlessParametersAreAccepted) {
 // --- non-streaming responses ---------------------------------------------------------------
 
 json translate(const std::string& body, Usage& usage) {
-  return json::parse(adapter()->translate_response(Operation::chat, body, usage));
+  return json::parse(adapter()->translate_response(Operation::chat, body, usage).value());
 }
 
 TEST(AnthropicAdapter, TranslatesTextResponse) {
@@ -1107,7 +1107,7 @@ TEST(AnthropicStreamTranslator, Endings) {
     ASSERT_TRUE(tr->feed(sse.substr(0, sse.find("event: message_delta")), out));
     EXPECT_FALSE(tr->finish(out));
     ASSERT_TRUE(tr->failure());
-    EXPECT_EQ(tr->failure()->cls, api::FailureClass::stall);
+    EXPECT_EQ(tr->failure()->cls, api::FailureClass::bad_response);
     EXPECT_EQ(out.find("[DONE]"), std::string::npos);
   }
   // Cut after message_delta, before message_stop: the answer is complete.
@@ -1126,19 +1126,19 @@ TEST(AnthropicStreamTranslator, Endings) {
     std::string out;
     ASSERT_TRUE(tr->feed(sse.substr(0, sse.find("event: message_delta") + 40), out));
     EXPECT_FALSE(tr->finish(out));
-    EXPECT_EQ(tr->failure()->cls, api::FailureClass::stall);
+    EXPECT_EQ(tr->failure()->cls, api::FailureClass::bad_response);
   }
   // Garbage mid-stream is a protocol failure; so is a stream that does not start properly.
   {
     auto tr = adapter()->make_stream_translator(Operation::chat, {true, false});
     std::string out;
     EXPECT_FALSE(tr->feed("event: message_start\ndata: {not json\n\n", out));
-    EXPECT_EQ(tr->failure()->cls, api::FailureClass::protocol);
+    EXPECT_EQ(tr->failure()->cls, api::FailureClass::bad_response);
     auto tr2 = adapter()->make_stream_translator(Operation::chat, {true, false});
     EXPECT_FALSE(tr2->feed("event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
                            "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}\n\n",
                            out));
-    EXPECT_EQ(tr2->failure()->cls, api::FailureClass::protocol);
+    EXPECT_EQ(tr2->failure()->cls, api::FailureClass::bad_response);
   }
   // Nothing after [DONE], and unknown events in between are ignored.
   {

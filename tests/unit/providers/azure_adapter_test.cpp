@@ -181,7 +181,7 @@ TEST(AzureAdapter, NonStreamResponsePassesThroughWithUsage) {
       R"("prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}],)"
       R"("usage":{"completion_tokens":2,"prompt_tokens":9,"total_tokens":11}})";
   Usage usage;
-  EXPECT_EQ(adapter->translate_response(Operation::chat, body, usage), body);
+  EXPECT_EQ(adapter->translate_response(Operation::chat, body, usage).value(), body);
   EXPECT_TRUE(usage.present);
   EXPECT_EQ(usage.prompt_tokens, 9u);
   EXPECT_EQ(usage.completion_tokens, 2u);

@@ -525,7 +525,7 @@ struct Unary {
 
 Unary translate(const std::string& name) {
   Unary u;
-  u.j = ojson::parse(adapter()->translate_response(Operation::chat, fixture(name), u.usage));
+  u.j = ojson::parse(adapter()->translate_response(Operation::chat, fixture(name), u.usage).value());
   return u;
 }
 
@@ -653,7 +653,7 @@ TEST(GeminiResponse, ThoughtsSkippedCandidatesBecomeChoices) {
       {"finishReason":"SOMETHING_NEW","index":4}],
     "usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":5,"totalTokenCount":15,
       "cachedContentTokenCount":4,"toolUsePromptTokenCount":2},
-    "responseId":"r1"})", usage));
+    "responseId":"r1"})", usage).value());
   const auto& ch = out["choices"];
   ASSERT_EQ(ch.size(), 5u);
   EXPECT_EQ(ch[0]["message"]["content"], "AB");
@@ -728,7 +728,10 @@ TEST(GeminiEmbeddings, FloatAndBase64) {
   EXPECT_FLOAT_EQ(second[0], 0.013168523f);
   EXPECT_FLOAT_EQ(second[1], -0.008711934f);
   // Through the contract: base64, the OpenAI SDKs' default.
-  auto via = ojson::parse(adapter()->translate_response(Operation::embeddings, body, usage));
+  RequestOptions b64_options;
+  b64_options.base64_embeddings = true;
+  auto via = ojson::parse(
+      adapter()->translate_response(Operation::embeddings, body, b64_options, usage).value());
   EXPECT_EQ(via["data"][0]["embedding"], "AAAAPwAAoL8AAEBA");
 }
 
@@ -836,7 +839,7 @@ TEST(GeminiStream, EmptyCandidateWithoutFinishIsABrokenStream) {
   EXPECT_TRUE(r.fed);
   EXPECT_FALSE(r.finished);
   ASSERT_TRUE(r.failure);
-  EXPECT_EQ(r.failure->cls, api::FailureClass::stall);
+  EXPECT_EQ(r.failure->cls, api::FailureClass::bad_response);
   EXPECT_FALSE(r.has_content);
   EXPECT_EQ(r.out, "");  // nothing reached the client: the router can fail over invisibly
 }
@@ -944,14 +947,14 @@ TEST(GeminiStream, ErrorsInTheStream) {
   auto garbage = run_stream("data: {not json\r\n\r\n");
   EXPECT_FALSE(garbage.fed);
   ASSERT_TRUE(garbage.failure);
-  EXPECT_EQ(garbage.failure->cls, api::FailureClass::protocol);
+  EXPECT_EQ(garbage.failure->cls, api::FailureClass::bad_response);
 
   auto cut = run_stream(
       "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"par\"}]}}]}\r\n\r\n");
   EXPECT_TRUE(cut.fed);
   EXPECT_FALSE(cut.finished);
   ASSERT_TRUE(cut.failure);
-  EXPECT_EQ(cut.failure->cls, api::FailureClass::stall);
+  EXPECT_EQ(cut.failure->cls, api::FailureClass::bad_response);
   EXPECT_TRUE(cut.has_content);
 
   auto truncated = run_stream(
@@ -959,7 +962,7 @@ TEST(GeminiStream, ErrorsInTheStream) {
       "\"finishReason\":\"STOP\"}]}\r\n\r\ndata: {\"candidates\":[{\"con");
   EXPECT_FALSE(truncated.finished);
   ASSERT_TRUE(truncated.failure);
-  EXPECT_EQ(truncated.failure->cls, api::FailureClass::protocol);
+  EXPECT_EQ(truncated.failure->cls, api::FailureClass::bad_response);
 }
 
 // ---------------------------------------------------------------------------------------------

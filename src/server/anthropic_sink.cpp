@@ -1,0 +1,93 @@
+// The Anthropic face's ResponseSink: the coroutine half of anthropic_ingress (the translations
+// themselves are pure and live in anthropic_ingress.cpp).
+#include "llmgw/common/strings.hpp"
+#include "server/anthropic_ingress.hpp"
+
+namespace llmgw::server {
+
+namespace {
+
+std::string header_value(const std::vector<providers::Header>& headers, std::string_view name) {
+  for (const auto& h : headers) {
+    if (common::iequals(h.name, name)) {
+      return h.value;
+    }
+  }
+  return {};
+}
+
+void set_header(std::vector<providers::Header>& headers, std::string_view name,
+                std::string value) {
+  for (auto& h : headers) {
+    if (common::iequals(h.name, name)) {
+      h.value = std::move(value);
+      return;
+    }
+  }
+  headers.emplace_back(std::string(name), std::move(value));
+}
+
+// Rewrites a complete answer (status may change only when a 2xx body cannot be translated).
+std::string translate_complete(int& status, std::vector<providers::Header>& headers,
+                               std::string body) {
+  auto request_id = header_value(headers, "x-request-id");
+  if (!request_id.empty()) {
+    set_header(headers, "request-id", request_id);
+  }
+  set_header(headers, "content-type", "application/json");
+  if (status >= 200 && status < 300) {
+    if (auto message = openai_completion_to_anthropic(body)) {
+      return std::move(*message);
+    }
+    status = 502;
+    return anthropic_error_body(status, R"({"error":{"message":"The upstream answer could not be translated to an Anthropic message."}})",
+                                request_id);
+  }
+  return anthropic_error_body(status, body, request_id);
+}
+
+void stream_headers(std::vector<providers::Header>& headers) {
+  auto request_id = header_value(headers, "x-request-id");
+  if (!request_id.empty()) {
+    set_header(headers, "request-id", request_id);
+  }
+  set_header(headers, "content-type", "text/event-stream; charset=utf-8");
+  set_header(headers, "cache-control", "no-cache");
+}
+
+}  // namespace
+
+boost::asio::awaitable<bool> AnthropicSink::send(int status, std::vector<providers::Header> headers,
+                                                 std::string body) {
+  auto translated = translate_complete(status, headers, std::move(body));
+  co_return co_await inner_.send(status, std::move(headers), std::move(translated));
+}
+
+boost::asio::awaitable<bool> AnthropicSink::start_stream(int status,
+                                                         std::vector<providers::Header> headers) {
+  stream_headers(headers);
+  co_return co_await inner_.start_stream(status, std::move(headers));
+}
+
+boost::asio::awaitable<bool> AnthropicSink::write(std::string_view bytes) {
+  std::string out;
+  translator_.feed(bytes, out);
+  if (out.empty()) {
+    co_return true;  // an incomplete event, or one with nothing to say to an Anthropic client
+  }
+  co_return co_await inner_.write(out);
+}
+
+boost::asio::awaitable<bool> AnthropicSink::end_stream() {
+  std::string out;
+  translator_.finish(out);
+  if (!out.empty()) {
+    bool ok = co_await inner_.write(out);
+    if (!ok) {
+      co_return false;
+    }
+  }
+  co_return co_await inner_.end_stream();
+}
+
+}  // namespace llmgw::server
