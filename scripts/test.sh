@@ -28,7 +28,7 @@ if [ "${LLMGW_SKIP_ASAN:-0}" != "1" ]; then
   # The coroutine-heavy request path (cancellation, continuation, hedging) only runs here.
   LLMGW_SANITIZE=address,undefined scripts/build.sh build-asan llmgw
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    LLMGW_BIN="$PWD/build-asan/src/llmgw" LLMGW_SIM_BIN="$PWD/build/src/sim/llmgw-sim" \
+    LLMGW_SANITIZED=1 LLMGW_BIN="$PWD/build-asan/src/llmgw" LLMGW_SIM_BIN="$PWD/build/src/sim/llmgw-sim" \
     node --test --test-concurrency=1 tests/integration/
 fi
 echo "== all tests passed"

@@ -186,7 +186,9 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
     co_return AttemptResult{true, {}, false, false, served};
   }
 
-  metrics.upstream_request(sprov.config->name, "success", seconds_since(t0));
+  // A stream's outcome is known only at its end (one that breaks is that failure, not a
+  // success); its duration is still the time to the response header, like every attempt's.
+  const double header_seconds = seconds_since(t0);
   // Streaming: hold the 200 until the first translated event exists, so anything that fails
   // before it can still go to another target invisibly.
   auto translator = sprov.adapter->make_stream_translator(req.op, opts);
@@ -244,6 +246,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
           gone.served_by = served;
           gone.finished = true;
           gone.client_gone = true;
+          metrics.upstream_request(sprov.config->name, "success", header_seconds);
           co_return gone;
         }
         out.ttft_seconds = seconds_since(req.started);
@@ -258,12 +261,14 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
         gone.served_by = served;
         gone.finished = true;
         gone.client_gone = true;
+        metrics.upstream_request(sprov.config->name, "success", header_seconds);
         co_return gone;
       }
       pending.clear();
     }
     if (eof) {
       out.usage = translator->usage();
+      metrics.upstream_request(sprov.config->name, "success", header_seconds);
       co_await sink.end_stream();
       co_return AttemptResult{true, {}, false, false, served};
     }
@@ -271,6 +276,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
 
   // Broken. Whatever was translated but not written yet is dropped: a continuation (or the
   // error event) follows what the client actually has.
+  metrics.upstream_request(sprov.config->name, api::to_string(broken->cls), header_seconds);
   AttemptResult result;
   result.served_by = served;
   result.broke_after_start = started;

@@ -355,6 +355,7 @@ export function baseConfig(cfg) {
 
 /**
  * Starts llmgw with a config (YAML text, or an object turned into YAML after baseConfig()).
+ * opts.env: extra environment; opts.nofile: a descriptor limit (RLIMIT_NOFILE) for the daemon.
  * opts.configVia: 'file' (default) or 'symlink' — with 'symlink' the watched path is a symlink
  * to a file in another directory, so rewriting the config through writeConfig() raises no
  * inotify event and only SIGHUP / POST /admin/reload pick it up.
@@ -373,8 +374,12 @@ export async function startGateway(config, opts = {}) {
     writeFileSync(configPath, render(config));
   }
   requireBinary(LLMGW_BIN, 'llmgw');
+  // opts.nofile: start under `ulimit -n N` (the shell execs llmgw, so proc.pid is the daemon's).
+  const [cmd, argv] = opts.nofile
+    ? ['/bin/sh', ['-c', `ulimit -n ${Number(opts.nofile)} && exec "$0" "$@"`, LLMGW_BIN, '--config', configPath]]
+    : [LLMGW_BIN, ['--config', configPath]];
   const proc = track(
-    spawn(LLMGW_BIN, ['--config', configPath], {
+    spawn(cmd, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...(opts.env ?? {}) },
     }),
@@ -447,6 +452,21 @@ export async function startGateway(config, opts = {}) {
     },
   };
   return gw;
+}
+
+/** Number of open descriptors of process `pid` (entries of /proc/PID/fd). */
+export function openFdCount(pid) {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+let clockTicks;
+/** CPU time (user + system, all threads) process `pid` has used so far, in seconds. */
+export function cpuSeconds(pid) {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at field 3 (state).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks; // utime (14), stime (15)
 }
 
 /** Value of a Prometheus sample: name plus a subset of labels ({} = any), summed. */
