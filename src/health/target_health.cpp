@@ -143,6 +143,17 @@ void TargetHealth::on_abandoned(TimePoint now) {
   }
 }
 
+void TargetHealth::reinstate(TimePoint now) {
+  std::lock_guard lock(mutex_);
+  cooldown_until_ = {};
+  if (passive_ && passive_->ejected(now)) {
+    passive_->restore();  // keeps the growth level: a flapping target still earns longer ejections
+  }
+  if (breaker_ && breaker_->state(now) != resilience::CircuitState::closed) {
+    breaker_->reset();
+  }
+}
+
 void TargetHealth::set_active(bool passed, const std::string& detail) {
   std::lock_guard lock(mutex_);
   if (!active_) {

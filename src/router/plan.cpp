@@ -80,8 +80,6 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
       models.push_back(fb);
     }
   }
-  std::optional<PlannedTarget> least_bad;
-  std::chrono::milliseconds least_bad_wait = std::chrono::milliseconds::max();
   for (const auto* m : models) {
     const auto* mroute = table.model_route(m->name);
     std::vector<PlannedTarget> routable;
@@ -93,6 +91,14 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
       std::string skipped_entry;
     };
     std::vector<Ejected> ejected;
+    // Unroutable but not excluded (ejected, cooling down, circuit open, active check failing):
+    // the panic set, tried when nothing of this model is routable.
+    struct Panic {
+      PlannedTarget target;
+      std::chrono::milliseconds wait;
+      std::string skipped_entry;
+    };
+    std::vector<Panic> panic;
     std::size_t eligible = 0;
     double max_ejected_percent = 100;
     auto add_candidate = [&](const PlannedTarget& planned) {
@@ -140,9 +146,8 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
           if (verdict.passive_ejection) {
             ejected.push_back(Ejected{planned, verdict.wait, plan.skipped.back()});
           }
-          if (!verdict.hard && verdict.wait < least_bad_wait) {
-            least_bad_wait = verdict.wait;
-            least_bad = planned;
+          if (!verdict.hard) {
+            panic.push_back(Panic{planned, verdict.wait, plan.skipped.back()});
           }
           continue;
         }
@@ -161,9 +166,22 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
         planned.last_resort = true;  // admitted past its ejection: skip the health gate
         add_candidate(planned);
         std::erase(plan.skipped, ejected[i].skipped_entry);
+        std::erase_if(panic, [&](const Panic& x) { return x.target.target == planned.target; });
       }
     }
     if (routable.empty()) {
+      // Panic routing (Envoy's panic threshold, taken to its end): nothing here is routable, so
+      // the health verdicts are stale or everything really is down — either way, one try on
+      // each target that is not excluded, least bad (soonest back) first, beats failing. Then
+      // the fallback models. Operator ejections, rejected keys and full bulkheads are never
+      // used this way.
+      std::stable_sort(panic.begin(), panic.end(),
+                       [](const Panic& a, const Panic& b) { return a.wait < b.wait; });
+      for (auto& x : panic) {
+        x.target.last_resort = true;
+        plan.targets.push_back(x.target);
+        std::erase(plan.skipped, x.skipped_entry);  // it is tried: no longer "skipped"
+      }
       continue;
     }
     std::vector<std::size_t> order;
@@ -177,16 +195,6 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
     for (auto i : order) {
       plan.targets.push_back(routable[i]);
     }
-  }
-  if (plan.targets.empty() && least_bad) {
-    // It is tried, so it is no longer "skipped" in the diagnosis.
-    auto label = least_bad->target->provider + " (" + least_bad->target->model + "): ";
-    std::erase_if(plan.skipped, [&](const std::string& s) { return s.starts_with(label); });
-    // Everything is ejected, open or cooling down: rather than fail outright, try the target
-    // that would be back soonest (Envoy's panic threshold idea). Operator ejections and
-    // rejected provider keys are never used this way.
-    least_bad->last_resort = true;
-    plan.targets.push_back(*least_bad);
   }
   return plan;
 }

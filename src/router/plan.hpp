@@ -22,7 +22,7 @@ struct PlannedTarget {
   std::optional<api::Failure> last_failure;
   unsigned tries = 0;
   bool retry_again = false;
-  bool last_resort = false;  // not routable, tried because nothing else is
+  bool last_resort = false;  // not routable, tried once because nothing of its model is
   std::string skip_reason;   // set when it became unroutable after planning
 };
 
@@ -43,8 +43,10 @@ struct Plan {
 
 /// The routable targets of the model ordered by its strategy, then each fallback model's
 /// routable targets ordered by that model's strategy. Unroutable targets (health, breaker,
-/// cool-down, unsupported) are explained in `skipped`. When nothing is routable, the least bad
-/// target (soonest back, never an operator ejection) is returned alone as a last resort.
+/// cool-down, unsupported) are explained in `skipped`. A model with no routable target
+/// contributes its panic set instead: every target that is not excluded (operator ejection,
+/// rejected key, full bulkhead), least bad (soonest back) first, marked last_resort (one try
+/// each, no health gate).
 Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
                   const PlanInput& input, std::mt19937_64& rng);
 

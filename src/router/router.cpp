@@ -566,6 +566,9 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
               ttft = out.ttft_seconds * 1000.0;
             }
             health->on_success(now, ttft);
+            if (p.last_resort) {
+              health->reinstate(now);  // a success is evidence: routable again at once
+            }
           } else {
             health->on_abandoned(now);  // a client-fault answer: the target is fine
           }
@@ -584,7 +587,9 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         health->on_failure(now, result.failure);
       }
       auto policy = api::failure_policy(result.failure.cls);
-      p.retry_again = policy.retry_same_target && retry_allowed(retry, result.failure);
+      // A panic (last-resort) target gets one try: the next one may be the one that works.
+      p.retry_again =
+          !p.last_resort && policy.retry_same_target && retry_allowed(retry, result.failure);
       if (result.failure.cls == api::FailureClass::context_length) {
         // context.overflow: fallback_larger — only a target with a larger context window can
         // help; the others are not tried for this request.

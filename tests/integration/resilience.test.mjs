@@ -534,6 +534,55 @@ describe('all targets down', () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// Panic routing: every target marked down, one of them recovered
+// ---------------------------------------------------------------------------------------------
+
+describe('panic routing (everything ejected, the secondary recovered)', () => {
+  // Long ejections: the health verdicts stay "down" long after the secondary works again, the
+  // situation in which a client used to get "no healthy upstream" (or three tries of the
+  // least bad primary) while the secondary could serve.
+  const PASSIVE = { consecutive_failures: 1, failure_rate: 1.0, min_requests: 1000, window: '10s', eject_for: '60s', max_eject_for: '60s', max_ejected_percent: 100 };
+  const ctx = group(['qa', 'qb'], (s) => ({
+    providers: [
+      simProvider(s.qa, { timeouts: FAST, health: { passive: PASSIVE } }),
+      simProvider(s.qb, { timeouts: FAST, health: { passive: PASSIVE } }),
+    ],
+    models: [{ name: 'duo', targets: [{ provider: 'qa', model: 'ma' }, { provider: 'qb', model: 'mb' }], retry: RETRY }],
+    auth: { required: false },
+  }));
+
+  test('a request after an all-down period is served by the target that can serve it, which is routable again at once', async () => {
+    const { gw, sims: { qa, qb } } = ctx;
+    await qa.fault({ mode: 'error', status: 503, message: 'qa down' });
+    await qb.fault({ mode: 'error', status: 503, message: 'qb down' });
+    const down = await chat(gw, 'duo', 'everyone down');
+    assert.equal(down.status, 503, down.text);
+    await waitFor(async () => (await upstream(gw, 'qa')).checks.passive === 'ejected' &&
+      (await upstream(gw, 'qb')).checks.passive === 'ejected', { what: 'both ejected' });
+
+    // qb recovers; qa stays broken; both are still marked ejected for a minute.
+    await qb.fault({ mode: 'none' });
+    const qaBefore = await chatCalls(qa);
+    const r = await chat(gw, 'duo', 'anyone back?');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-llmgw-provider'), 'qb');
+    assert.equal(r.json.choices[0].message.content, '[qb] anyone back?');
+    // Each panic target once: qa (if tried first) at most once, never three times.
+    assert.ok((await chatCalls(qa)) - qaBefore <= 1, 'the broken target is tried at most once');
+    assert.ok(Number(r.headers.get('x-llmgw-attempts')) <= 2);
+
+    // A success is evidence: qb is routable again at once and serves the next request first.
+    assert.equal((await upstream(gw, 'qb')).routable, true);
+    const qaBefore2 = await chatCalls(qa);
+    const next = await chat(gw, 'duo', 'steady');
+    assert.equal(next.status, 200, next.text);
+    assert.equal(next.headers.get('x-llmgw-provider'), 'qb');
+    assert.equal(next.headers.get('x-llmgw-attempts'), '1');
+    assert.equal(await chatCalls(qa), qaBefore2, 'qa stays ejected and untried');
+  });
+});
+
 describe('retry budget', () => {
   const ctx = group(['ba'], (s) => ({
     providers: [simProvider(s.ba, { timeouts: FAST })],

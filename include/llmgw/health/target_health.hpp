@@ -70,6 +70,10 @@ public:
   void on_success(TimePoint now, std::optional<double> ttft_ms);
   void on_failure(TimePoint now, const api::Failure& failure);
   void on_abandoned(TimePoint now);
+  /// A panic (last-resort) attempt succeeded: the target works, whatever its ejection,
+  /// cool-down or open circuit said, so it is routable again at once. The active check keeps
+  /// its own verdict and hard exclusions stay.
+  void reinstate(TimePoint now);
 
   /// Active check results, from the checker.
   void set_active(bool passed, const std::string& detail);

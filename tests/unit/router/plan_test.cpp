@@ -77,23 +77,27 @@ TEST(PlanTargets, UnhealthyTargetsAreSkippedWithTheirReason) {
                        "HTTP 429", ""};
   t->provider("b")->health->on_failure(now, limited);
   auto plan = plan_targets(*t, *t->model("smart"), input_at(now), rng);
-  ASSERT_EQ(plan.targets.size(), 1u);  // only the fallback model's target is left
-  EXPECT_EQ(plan.targets[0].provider->config->name, "c");
+  // Nothing of "smart" is routable: its one non-excluded target is tried once (panic), then
+  // the fallback model's target.
+  ASSERT_EQ(plan.targets.size(), 2u);
+  EXPECT_EQ(plan.targets[0].provider->config->name, "b");
+  EXPECT_TRUE(plan.targets[0].last_resort);
+  EXPECT_EQ(plan.targets[1].provider->config->name, "c");
+  EXPECT_FALSE(plan.targets[1].last_resort);
   std::string all;
   for (const auto& s : plan.skipped) {
     all += s + "\n";
   }
   EXPECT_NE(all.find("a (gpt-4o): ejected by operator"), std::string::npos) << all;
-  EXPECT_NE(all.find("b (qwen): cooling down after HTTP 429 with retry-after 2s"),
-            std::string::npos)
-      << all;
+  EXPECT_NE(all.find("claude (claude-x): ejected by operator"), std::string::npos) << all;
+  EXPECT_EQ(all.find("b (qwen)"), std::string::npos) << "tried, so not skipped: " << all;
   // After the retry-after, b is back.
   auto later = plan_targets(*t, *t->model("smart"), input_at(now + std::chrono::seconds(3)), rng);
   ASSERT_EQ(later.targets.size(), 2u);
   EXPECT_EQ(later.targets[0].provider->config->name, "b");
 }
 
-TEST(PlanTargets, LeastBadTargetWhenNothingIsRoutable) {
+TEST(PlanTargets, PanicRoutingTriesEveryNonExcludedTargetLeastBadFirst) {
   auto t = table();
   std::mt19937_64 rng(1);
   auto now = std::chrono::steady_clock::now();
@@ -106,15 +110,40 @@ TEST(PlanTargets, LeastBadTargetWhenNothingIsRoutable) {
   cool("claude", 7000);
   cool("b", 1000);
   cool("c", 9000);
+  auto names = [](const Plan& plan) {
+    std::string out;
+    for (const auto& p : plan.targets) {
+      out += p.provider->config->name + (p.last_resort ? "! " : " ");
+    }
+    return out;
+  };
+  // Each model's targets, back soonest first, every one once; the model before its fallbacks.
   auto plan = plan_targets(*t, *t->model("smart"), input_at(now), rng);
-  ASSERT_EQ(plan.targets.size(), 1u);
-  EXPECT_EQ(plan.targets[0].provider->config->name, "b");  // back soonest
-  EXPECT_TRUE(plan.targets[0].last_resort);
-  // An operator ejection is never a last resort.
+  EXPECT_EQ(names(plan), "b! a! claude! c! ");
+  EXPECT_TRUE(plan.skipped.empty());
+  // An operator ejection (or a rejected key) is never tried this way.
   t->provider("b")->health->operator_eject(now);
   auto plan2 = plan_targets(*t, *t->model("smart"), input_at(now), rng);
-  ASSERT_EQ(plan2.targets.size(), 1u);
-  EXPECT_EQ(plan2.targets[0].provider->config->name, "a");
+  EXPECT_EQ(names(plan2), "a! claude! c! ");
+  ASSERT_EQ(plan2.skipped.size(), 1u);
+  EXPECT_EQ(plan2.skipped[0], "b (qwen): ejected by operator");
+  // A model with one routable target is not in panic: its unroutable ones stay skipped.
+  t->provider("a")->health->reinstate(now);
+  auto plan3 = plan_targets(*t, *t->model("smart"), input_at(now), rng);
+  EXPECT_EQ(names(plan3), "a c! ");
+}
+
+TEST(PlanTargets, ReinstateMakesAPanicTargetRoutableAtOnce) {
+  auto t = table();
+  auto now = std::chrono::steady_clock::now();
+  auto& health = *t->provider("a")->health;
+  api::Failure f{api::FailureClass::rate_limited, 429, std::chrono::milliseconds(60000),
+                 "HTTP 429", ""};
+  health.on_failure(now, f);
+  EXPECT_FALSE(health.peek(now).routable);
+  health.on_success(now, std::nullopt);
+  health.reinstate(now);  // what the router does after a panic attempt answered
+  EXPECT_TRUE(health.peek(now).routable);
 }
 
 TEST(RouteTable, MapsProvidersToEndpoints) {
