@@ -9,6 +9,9 @@ PKGS=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus wrk nginx-light nodejs npm
+  # fuzz/ (scripts/fuzz.sh): clang's sanitizer + libFuzzer runtimes are only Recommended by
+  # clang-16, so name them; llvm-16 ships llvm-symbolizer for readable crash stacks.
+  clang-16 libfuzzer-16-dev libclang-rt-16-dev llvm-16
 )
 
 missing=()

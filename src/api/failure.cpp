@@ -1,5 +1,6 @@
 #include "llmgw/api/failure.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -57,6 +58,11 @@ FailurePolicy failure_policy(FailureClass c) {
   return {false, false, false, false};
 }
 
+std::chrono::milliseconds upstream_delay(double millis) {
+  constexpr double kDay = 24.0 * 3600 * 1000;
+  return std::chrono::milliseconds(static_cast<long long>(std::clamp(millis, 0.0, kDay)));
+}
+
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view retry_after_ms,
                                                            std::string_view retry_after) {
   auto parse_number = [](std::string_view s) -> std::optional<double> {
@@ -71,10 +77,10 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view retr
     return v;
   };
   if (auto ms = parse_number(retry_after_ms)) {
-    return std::chrono::milliseconds(static_cast<long long>(*ms));
+    return upstream_delay(*ms);
   }
   if (auto s = parse_number(retry_after)) {
-    return std::chrono::milliseconds(static_cast<long long>(*s * 1000));
+    return upstream_delay(*s * 1000);
   }
   return std::nullopt;  // HTTP-date form is rare from LLM providers; treated as absent
 }

@@ -73,6 +73,14 @@ std::string Url::authority() const {
 
 std::optional<Url> parse_url(std::string_view text, std::string* error) {
   Url url;
+  // The URL becomes part of request lines and Host headers: no whitespace or control bytes.
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7f) {
+      fail(error, "spaces and control characters are not allowed");
+      return std::nullopt;
+    }
+  }
   auto sep = text.find("://");
   if (sep == std::string_view::npos) {
     fail(error, "expected http:// or https:// URL");

@@ -1,3 +1,7 @@
+#include <sstream>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+
 #include "llmgw/config/loader.hpp"
 
 #include <algorithm>
@@ -78,6 +82,41 @@ bool is_hedge_after(std::string_view s) {
 
 bool is_redis_url(std::string_view url) {
   return url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://");
+}
+
+// Where the second YAML document of a text starts, if it has one. Counted with the event
+// parser, at most two documents: YAML::LoadAll loops forever on some inputs in yaml-cpp 0.7 (a
+// lone ",": jbeder/yaml-cpp#1040), producing empty documents without consuming anything.
+class DocumentCounter final : public YAML::EventHandler {
+public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents == 2) {
+      second = mark;
+    }
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  int documents = 0;
+  YAML::Mark second;
+};
+
+DocumentCounter count_documents(std::string_view yaml) {
+  std::stringstream input{std::string(yaml)};
+  YAML::Parser parser(input);
+  DocumentCounter counter;
+  while (counter.documents < 2 && parser.HandleNextDocument(counter)) {
+  }
+  return counter;
 }
 
 bool is_wildcard_host(std::string_view host) {
@@ -226,6 +265,16 @@ class SchemaLoader {
     return out;
   }
 
+  // Values that end up in an HTTP header or request line: a line break there would split it
+  // (header injection). The usual cause is harmless — a key file or ${VAR} with a trailing
+  // newline — so the message says so.
+  void no_control_chars(const MapReader& m, std::string_view key, const std::string& value) {
+    if (auto at = m.get(key); at && common::has_control_chars(value)) {
+      r_.error(*at, "must not contain control characters such as a line break (a trailing "
+                    "newline from ${VAR} or a key file?)");
+    }
+  }
+
   // --- server --------------------------------------------------------------------------------
 
   std::optional<common::HostPort> host_port(const MapReader& m, std::string_view key,
@@ -330,6 +379,7 @@ class SchemaLoader {
       }
     }
     m.read("api_key", p.api_key);
+    no_control_chars(m, "api_key", p.api_key);
     m.read("region", p.region);
     m.read("max_connections", p.max_connections, 1, 100000);
     if (auto t = m.get("timeouts")) {
@@ -360,6 +410,7 @@ class SchemaLoader {
     m.read("ca_file", p.ca_file);
     m.read("tls_verify", p.tls_verify);
     m.read("api_version", p.api_version);
+    no_control_chars(m, "api_version", p.api_version);
     if (auto h = m.get("headers")) {
       headers(*h, p.headers);
     }
@@ -635,6 +686,7 @@ class SchemaLoader {
       refs_.push_back(Ref{Ref::Kind::provider, t.provider, *at});
     }
     required_string(m, "model", t.model);
+    no_control_chars(m, "model", t.model);  // it goes into bodies, headers and URL paths
     m.read("weight", t.weight, 1, 1000000);
     m.read("context_window", t.context_window, 1, kNoMax);
     if (auto pv = m.get("price")) {
@@ -915,12 +967,12 @@ LoadResult load_string(std::string_view yaml, std::string file_name, const EnvLo
   auto config = std::make_shared<Config>();
   config->source_path = file_name;
   try {
-    auto docs = YAML::LoadAll(std::string(yaml));
-    if (docs.size() > 1) {
-      reader.error(docs[1].Mark(), "",
-                   "expected one YAML document, found " + std::to_string(docs.size()));
-    } else if (docs.size() == 1) {
-      SchemaLoader(reader).load(Value{docs[0], docs[0].Mark(), ""}, *config);
+    auto documents = count_documents(yaml);
+    if (documents.documents > 1) {
+      reader.error(documents.second, "", "expected one YAML document, found more");
+    } else if (documents.documents == 1) {
+      auto doc = YAML::Load(std::string(yaml));
+      SchemaLoader(reader).load(Value{doc, doc.Mark(), ""}, *config);
     }
   } catch (const YAML::Exception& e) {
     reader.error(e.mark, "", "invalid YAML: " + e.msg + tab_hint(yaml, e.mark));

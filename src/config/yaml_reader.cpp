@@ -133,7 +133,13 @@ std::optional<std::string> Reader::scalar(const Value& v, std::string_view expec
     error(v, "expected " + std::string(expected));
     return std::nullopt;
   }
-  return expand(v.node.Scalar(), v);
+  auto text = expand(v.node.Scalar(), v);
+  if (text && !common::valid_utf8(*text)) {
+    // JSON (requests, /admin/config) cannot carry it, and nothing downstream should guess.
+    error(v, "is not valid UTF-8");
+    return std::nullopt;
+  }
+  return text;
 }
 
 std::optional<std::string> Reader::expand(std::string_view text, const Value& at) {

@@ -52,6 +52,10 @@ struct Failure {
 Failure classify_openai_error(int status, std::string_view body,
                               std::optional<std::chrono::milliseconds> retry_after);
 
+/// A delay an upstream asked for, in milliseconds (finite, >= 0), as a duration: capped at a day
+/// so no upstream number can overflow the conversion (the cool-downs cap far lower anyway).
+std::chrono::milliseconds upstream_delay(double millis);
+
 /// Parses retry-after-ms (float ms) first, then retry-after (seconds); nullopt when absent or bad.
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view retry_after_ms,
                                                            std::string_view retry_after);

@@ -2,31 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llmgw/common/strings.hpp"
 #include "providers/openai/openai_shared.hpp"
 
 namespace llmgw::providers {
 namespace {
-
-// RFC 3986 unreserved characters pass, everything else is percent-encoded. Deployment names
-// are [A-Za-z0-9._-] in practice, but a path segment taken from configuration must never be
-// able to add a '/', '?' or '#' to the request target.
-std::string percent_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0F];
-    }
-  }
-  return out;
-}
 
 // {resource path}/openai. base_url may already end in /openai (the AzureOpenAI SDK's own
 // baseURL does), and doubling it would 404.
@@ -42,7 +22,7 @@ std::string api_version_query(const config::ProviderConfig& provider) {
   std::string_view version = provider.api_version.empty()
                                  ? AzureAdapter::kDefaultApiVersion
                                  : std::string_view(provider.api_version);
-  return "api-version=" + percent_encode(version);
+  return "api-version=" + common::percent_encode(version);
 }
 
 void add_credentials(std::vector<Header>& headers, const config::ProviderConfig& provider) {
@@ -74,7 +54,7 @@ UpstreamRequest AzureAdapter::build_request(Operation op, nlohmann::json& body,
   } else {
     req.target = openai_root(provider);
     req.target += "/deployments/";
-    req.target += percent_encode(target.model);
+    req.target += common::percent_encode(target.model);
     req.target += openai_path_for(op);
     req.target += '?';
     req.target += api_version_query(provider);

@@ -68,7 +68,8 @@ std::uint64_t get_count(const J& j, const char* key) {
     return 0;
   }
   double d = v->template get<double>();
-  return d > 0 && std::isfinite(d) ? static_cast<std::uint64_t>(d) : 0;
+  // Upstream numbers: no cast past the range (1e15 tokens is absurd already).
+  return d > 0 && std::isfinite(d) ? static_cast<std::uint64_t>(std::min(d, 1e15)) : 0;
 }
 
 std::string dump(const ojson& j) {
@@ -1122,7 +1123,7 @@ std::optional<std::chrono::milliseconds> parse_delay(std::string_view s) {
   if (ec != std::errc{} || p != s.data() + s.size() || !std::isfinite(v) || v < 0) {
     return std::nullopt;
   }
-  return std::chrono::milliseconds(static_cast<long long>(std::llround(v * 1000)));
+  return api::upstream_delay(v * 1000);
 }
 
 api::Failure classify_gemini(int status, std::string_view body,
@@ -1356,7 +1357,7 @@ private:
   void on_error(const ojson& err, std::string_view data) {
     int code = 500;
     if (const ojson* c = get(err, "code"); c && c->is_number_integer()) {
-      code = c->get<int>();
+      code = static_cast<int>(std::clamp<std::int64_t>(c->get<std::int64_t>(), 100, 599));
     }
     auto f = classify_gemini(code, data, std::nullopt);
     // The request was accepted already; an error now is the provider's, not the client's.
@@ -1536,7 +1537,8 @@ UpstreamRequest GeminiAdapter::build_request(Operation op, nlohmann::json& body,
                                              const config::TargetConfig& target,
                                              const RequestOptions& options) const {
   UpstreamRequest req;
-  auto model = model_id(target.model);
+  // Percent-encoded: a model name from the config must not be able to change the request line.
+  auto model = common::percent_encode(model_id(target.model));
   req.target = provider.url.path + "/models/" + model;
   if (op == Operation::embeddings) {
     req.target += ":batchEmbedContents";
@@ -1614,7 +1616,9 @@ std::string GeminiAdapter::translate_embeddings_answer(const nlohmann::ordered_j
       if (values && values->is_array()) {
         bytes.reserve(values->size() * 4);
         for (const auto& v : *values) {
-          auto bits = std::bit_cast<std::uint32_t>(v.is_number() ? v.get<float>() : 0.0f);
+          // Clamped first: a double outside float's range converts with undefined behaviour.
+          double d = v.is_number() ? std::clamp(v.get<double>(), -3.0e38, 3.0e38) : 0.0;
+          auto bits = std::bit_cast<std::uint32_t>(static_cast<float>(d));
           for (int shift = 0; shift < 32; shift += 8) {  // little-endian whatever the host
             bytes.push_back(static_cast<char>((bits >> shift) & 0xFF));
           }

@@ -40,7 +40,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
       seconds < 0) {
     return std::nullopt;
   }
-  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+  return api::upstream_delay(seconds * 1000);
 }
 
 // Google errors (Gemini's compat layer) put the machine-readable reason and the retry delay in

@@ -745,3 +745,67 @@ TEST(Loader, ShippedConfigsAreValid) {
 
 }  // namespace
 }  // namespace llmgw::config
+
+namespace llmgw::config {
+namespace {
+
+// Hardening (issue 7): what the fuzzer found in the loader, and the new server keys.
+TEST(LoaderHardening, ValuesBoundForHeadersRefuseLineBreaks) {
+  // The usual cause: ${VAR} or a key file with a trailing newline.
+  auto env = fake_env({{"KEY", "sk-abc\n"}});
+  std::string yaml = R"(providers:
+  - name: openai
+    kind: openai
+    base_url: https://api.openai.com/v1
+    api_key: ${KEY}
+models:
+  - name: smart
+    targets: [ { provider: openai, model: "gpt-4o\rX-Injected: 1" } ]
+)";
+  auto errors = errors_of(yaml, env);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors[0].find("t.yaml:5:14: providers[0].api_key: must not contain control characters"),
+            std::string::npos) << errors[0];
+  EXPECT_NE(errors[1].find("models[0].targets[0].model: must not contain control characters"),
+            std::string::npos) << errors[1];
+  EXPECT_FALSE(errors_of(std::string(kBase).replace(kBase.find("https://api.openai.com/v1"), 25,
+                                                    "https://api.openai.com/v 1"))
+                   .empty());
+}
+
+TEST(LoaderHardening, NonUtf8StringsAreRefused) {
+  std::string yaml(kBase);
+  yaml.replace(yaml.find("gpt-4o"), 6, "gpt-\xff\xfe");
+  auto errors = errors_of(yaml);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("is not valid UTF-8"), std::string::npos) << errors[0];
+}
+
+TEST(LoaderHardening, YamlCppLoadAllLoopIsAvoided) {
+  // yaml-cpp 0.7's LoadAll never returns on this input (the test's timeout would catch it).
+  auto comma = load_string(",", "t.yaml", fake_env());
+  EXPECT_EQ(comma.ok(), comma.errors.empty());
+  EXPECT_FALSE(errors_of(std::string(kBase) + "---\nserver: {}\n").empty());
+}
+
+TEST(LoaderHardening, JsonDepthAndAdminToken) {
+  auto cfg = load_ok(std::string(kBase) + "server: { max_json_depth: 64 }\n");
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(cfg->server.max_json_depth, 64u);
+  EXPECT_EQ(load_ok(kBase)->server.max_json_depth, 128u);
+  auto off_loopback = errors_of(std::string(kBase) + "server: { admin_listen: 0.0.0.0:9901 }\n");
+  ASSERT_EQ(off_loopback.size(), 1u);
+  EXPECT_NE(off_loopback[0].find("server.admin_listen: admin_listen '0.0.0.0:9901' is not a loopback address: set server.admin_token"),
+            std::string::npos) << off_loopback[0];
+  EXPECT_TRUE(load_ok(std::string(kBase) +
+                      "server: { admin_listen: 0.0.0.0:9901, admin_token: 0123456789abcdef0123 }\n"));
+  EXPECT_TRUE(load_ok(std::string(kBase) + "server: { admin_listen: 127.0.0.2:9901 }\n"));
+  EXPECT_FALSE(errors_of(std::string(kBase) + "server: { admin_token: short }\n").empty());
+  auto redacted = to_redacted_json(*load_ok(std::string(kBase) +
+                                            "server: { admin_token: 0123456789abcdef0123 }\n"));
+  EXPECT_EQ(redacted.find("0123456789abcdef0123"), std::string::npos);
+  EXPECT_NE(redacted.find("\"admin_token\": \"<redacted>\""), std::string::npos) << redacted;
+}
+
+}  // namespace
+}  // namespace llmgw::config

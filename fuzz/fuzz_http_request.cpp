@@ -1,0 +1,103 @@
+// fuzz_http_request: the front end's HTTP/1.1 request parser (src/server/request_parser.hpp),
+// fed the input as the session feeds it: in slices whose sizes come from the input's hash,
+// unconsumed bytes kept at the front, pipelined requests parsed one after another. Oracles:
+// never consume more than offered; a failure is 400, 413 or 431; a complete request has a path
+// starting with '/' (or "*"), a body no larger than the limit, and no CR/LF in the headers the
+// gateway copies; the same bytes fed whole and sliced end the same way.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "server/request_parser.hpp"
+#include "support.hpp"
+
+namespace {
+
+using llmgw::server::ParseLimits;
+using llmgw::server::RequestParser;
+using Progress = RequestParser::Progress;
+
+struct Outcome {
+  std::vector<int> results;  // per request: 0 = complete, else the error status; -1 = ran out
+};
+
+bool clean(const std::string& header) {
+  return header.find_first_of("\r\n") == std::string::npos;
+}
+
+Outcome run(std::string_view input, std::size_t step, const ParseLimits& limits) {
+  Outcome out;
+  std::string buffer;
+  std::size_t offset = 0;
+  for (int request = 0; request < 8; ++request) {
+    RequestParser parser(limits);
+    auto progress = Progress::need_more;
+    for (;;) {
+      std::size_t used = 0;
+      progress = parser.feed(buffer, used);
+      if (used > buffer.size()) {
+        llmgw::fuzz::fail("the parser consumed more bytes than it was given");
+      }
+      buffer.erase(0, used);
+      if (progress == Progress::header_done) {
+        continue;
+      }
+      if (progress != Progress::need_more || offset >= input.size()) {
+        break;
+      }
+      auto n = std::min(step, input.size() - offset);
+      buffer.append(input.substr(offset, n));
+      offset += n;
+    }
+    if (progress == Progress::failed) {
+      int status = parser.error().status;
+      if (status != 400 && status != 413 && status != 431) {
+        llmgw::fuzz::fail("unexpected framing status " + std::to_string(status));
+      }
+      out.results.push_back(status);
+      return out;  // the session closes the connection
+    }
+    if (progress != Progress::complete) {
+      out.results.push_back(-1);
+      return out;
+    }
+    const auto& req = parser.request();
+    if (req.path != "*" && (req.path.empty() || req.path.front() != '/')) {
+      llmgw::fuzz::fail("a complete request with a path that is not a path: " + req.path);
+    }
+    if (req.body.size() > limits.max_body) {
+      llmgw::fuzz::fail("a body over the limit was accepted");
+    }
+    for (const auto* h : {&req.authorization, &req.x_api_key, &req.request_id, &req.traceparent,
+                          &req.tracestate, &req.session_id, &req.route_hint, &req.region,
+                          &req.user_agent}) {
+      if (!clean(*h)) {
+        llmgw::fuzz::fail("a header value with CR or LF reached the handler");
+      }
+    }
+    out.results.push_back(0);
+    if (!req.keep_alive) {
+      return out;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  auto input = llmgw::fuzz::as_text(data, size);
+  // Small limits so the fuzzer reaches them; the first byte varies them a little.
+  ParseLimits limits;
+  limits.max_header = 1024 + (size > 0 ? data[0] % 4 : 0) * 256;
+  limits.max_body = 2048;
+  auto whole = run(input, input.size() + 1, limits);
+  auto step = 1 + llmgw::fuzz::fnv1a(input) % 13;
+  auto sliced = run(input, step, limits);
+  if (whole.results != sliced.results) {
+    llmgw::fuzz::fail("the same bytes parse differently when they arrive in slices of " +
+                      std::to_string(step));
+  }
+  return 0;
+}
