@@ -5,6 +5,7 @@
 // starting with '/' (or "*"), a body no larger than the limit, and no CR/LF in the headers the
 // gateway copies; the same bytes fed whole and sliced end the same way.
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -95,7 +96,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto whole = run(input, input.size() + 1, limits);
   auto step = 1 + llmgw::fuzz::fnv1a(input) % 13;
   auto sliced = run(input, step, limits);
-  if (whole.results != sliced.results) {
+  // Beast checks the request line and fields as soon as it sees them only when they arrive in
+  // the first read; in slices it waits for the end of the header. So malformed input may be
+  // refused for one reason at once and for another (431, or the session's read timeout) in
+  // slices. What must match: every request parsed before it, and that it was not accepted.
+  auto& a = whole.results;
+  auto& b = sliced.results;
+  bool same = a == b;
+  if (!same && a.size() == b.size() && !a.empty() &&
+      std::equal(a.begin(), a.end() - 1, b.begin())) {
+    same = a.back() != 0 && b.back() != 0;
+  }
+  if (!same) {
     llmgw::fuzz::fail("the same bytes parse differently when they arrive in slices of " +
                       std::to_string(step));
   }

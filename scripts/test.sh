@@ -2,7 +2,8 @@
 # Installs dependencies, builds, and runs every test: unit tests (ctest), integration tests
 # against the real daemon and simulator (node:test, including the official openai SDK), and the
 # unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
-# Set LLMGW_SKIP_ASAN=1 to skip the sanitizer pass locally.
+# Set LLMGW_SKIP_ASAN=1 to skip the sanitizer pass locally, LLMGW_SKIP_FUZZ=1 to skip the
+# fuzzers (scripts/fuzz.sh: corpus regression plus LLMGW_FUZZ_SECONDS of fuzzing per target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,11 @@ echo "== integration tests"
 (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 LLMGW_BIN="$PWD/build/src/llmgw" LLMGW_SIM_BIN="$PWD/build/src/sim/llmgw-sim" \
   node --test --test-concurrency=1 tests/integration/
+
+if [ "${LLMGW_SKIP_FUZZ:-0}" != "1" ]; then
+  echo "== fuzzers: regression corpora, then ${LLMGW_FUZZ_SECONDS:-30} s per target"
+  LLMGW_FUZZ_SECONDS=${LLMGW_FUZZ_SECONDS:-30} scripts/fuzz.sh
+fi
 
 if [ "${LLMGW_SKIP_ASAN:-0}" != "1" ]; then
   echo "== unit tests under ASan + UBSan"
