@@ -44,6 +44,14 @@ Outcome run(std::string_view input, std::size_t step, const ParseLimits& limits)
       if (progress == Progress::header_done) {
         continue;
       }
+      if (progress == Progress::need_more && offset >= input.size()) {
+        // All input offered and the parser wants more: a second call with nothing new must not
+        // make progress (else the session, which reads more instead, would stall).
+        std::size_t again = 0;
+        if (parser.feed(buffer, again) != Progress::need_more || again != 0) {
+          llmgw::fuzz::fail("feed() asked for more bytes while it still had parseable ones");
+        }
+      }
       if (progress != Progress::need_more || offset >= input.size()) {
         break;
       }
@@ -108,8 +116,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     same = a.back() != 0 && b.back() != 0;
   }
   if (!same) {
+    auto show = [](const std::vector<int>& r) {
+      std::string out;
+      for (int x : r) {
+        out += std::to_string(x) + " ";
+      }
+      return out;
+    };
     llmgw::fuzz::fail("the same bytes parse differently when they arrive in slices of " +
-                      std::to_string(step));
+                          std::to_string(step),
+                      "whole: " + show(a) + "\nsliced: " + show(b));
   }
   return 0;
 }

@@ -27,6 +27,7 @@ std::string_view to_string(FailureClass c) {
     case FailureClass::model_not_found: return "model_not_found";
     case FailureClass::bad_response: return "bad_response";
     case FailureClass::local_limit: return "local_limit";
+    case FailureClass::cancelled: return "cancelled";
   }
   return "unknown";
 }
@@ -54,6 +55,8 @@ FailurePolicy failure_policy(FailureClass c) {
     // answer is likely as broken).
     case FailureClass::bad_response: return {false, true, true, false};
     case FailureClass::local_limit: return {false, true, false, false};
+    // The gateway's own decision, never the target's fault.
+    case FailureClass::cancelled: return {false, false, false, false};
   }
   return {false, false, false, false};
 }

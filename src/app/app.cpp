@@ -124,6 +124,13 @@ public:
     state_.access_log = make_access_log(cfg.logging);
     warn_about(cfg);
     threads_ = worker_count(cfg);
+    // One daemon log line and one counter per health transition (not per request), so an
+    // ejection or an opening circuit is visible without scraping /admin/upstreams.
+    registry_.set_event_sink([this](const health::HealthEvent& e) {
+      metrics_.health_event(e.provider, e.kind);
+      spdlog::log(e.degraded ? spdlog::level::warn : spdlog::level::info,
+                  "health: provider={} event={} reason=\"{}\"", e.provider, e.kind, e.reason);
+    });
     install(loaded.config);
     state_.reload = [this] { return reload("admin API"); };
 

@@ -640,6 +640,15 @@ class SchemaLoader {
       if (auto av = hm.get("after")) {
         if (auto s = detail::read_string(r_, *av)) {
           if (is_hedge_after(*s)) {
+            if (s->front() == 'p') {
+              double q = 0;
+              std::from_chars(s->data() + 1, s->data() + s->size(), q);
+              h.after_quantile = q / 100.0;
+              h.after_delay.reset();
+            } else {
+              h.after_delay = parse_duration(*s);
+              h.after_quantile.reset();
+            }
             h.after = std::move(*s);
           } else {
             r_.error(*av,
@@ -735,6 +744,7 @@ class SchemaLoader {
         }
       }
     }
+    rc.when = parse_retry_conditions(rc.on);
     m.read("budget", rc.budget, 0.0, 1.0);
   }
 
@@ -960,6 +970,27 @@ EnvLookup process_env() {
     }
     return std::nullopt;
   };
+}
+
+RetryConditions parse_retry_conditions(const std::vector<std::string>& on) {
+  RetryConditions c;
+  c.connect = c.timeout = c.status_429 = c.status_4xx = c.status_5xx = false;
+  for (const auto& cond : on) {
+    if (cond == "connect") {
+      c.connect = true;
+    } else if (cond == "timeout") {
+      c.timeout = true;
+    } else if (cond == "429") {
+      c.status_429 = true;
+    } else if (cond == "4xx") {
+      c.status_4xx = true;
+    } else if (cond == "5xx") {
+      c.status_5xx = true;
+    } else if (is_retry_condition(cond)) {
+      c.statuses.push_back(std::stoi(cond));
+    }
+  }
+  return c;
 }
 
 LoadResult load_string(std::string_view yaml, std::string file_name, const EnvLookup& env) {

@@ -25,8 +25,9 @@ std::string seconds_text(milliseconds d) {
 
 }  // namespace
 
-TargetHealth::TargetHealth(const config::ProviderConfig& provider)
-    : max_inflight(provider.max_connections), provider_(provider.name) {
+TargetHealth::TargetHealth(const config::ProviderConfig& provider,
+                           std::shared_ptr<const HealthEventSink> events)
+    : max_inflight(provider.max_connections), provider_(provider.name), events_(std::move(events)) {
   if (provider.health.active) {
     const auto& a = *provider.health.active;
     active_.emplace(a.healthy_after, a.unhealthy_after, true);
@@ -40,7 +41,17 @@ TargetHealth::TargetHealth(const config::ProviderConfig& provider)
 }
 
 Verdict TargetHealth::evaluate(TimePoint now, bool admit) {
-  std::lock_guard lock(mutex_);
+  Verdict verdict;
+  {
+    std::lock_guard lock(mutex_);
+    verdict = evaluate_locked(now, admit);
+    observe(now);  // an ejection or an open circuit also ends by time alone
+  }
+  emit();
+  return verdict;
+}
+
+Verdict TargetHealth::evaluate_locked(TimePoint now, bool admit) {
   if (operator_ejected_) {
     return {false, "ejected by operator", milliseconds::max(), true};
   }
@@ -86,20 +97,32 @@ void TargetHealth::on_success(TimePoint now, std::optional<double> ttft_ms) {
   if (ttft_ms) {
     ttft_.observe(*ttft_ms, now);
   }
-  std::lock_guard lock(mutex_);
-  recent_.record(now, true);
-  key_rejected_ = false;
-  if (passive_) {
-    passive_->on_success(now);
+  {
+    std::lock_guard lock(mutex_);
+    recent_.record(now, true);
+    key_rejected_ = false;
+    if (passive_) {
+      passive_->on_success(now);
+    }
+    if (breaker_) {
+      breaker_->on_success(now);
+    }
+    observe(now);
   }
-  if (breaker_) {
-    breaker_->on_success(now);
-  }
+  emit();
 }
 
 void TargetHealth::on_failure(TimePoint now, const api::Failure& failure) {
+  {
+    std::lock_guard lock(mutex_);
+    record_failure(now, failure);
+    observe(now);
+  }
+  emit();
+}
+
+void TargetHealth::record_failure(TimePoint now, const api::Failure& failure) {
   auto policy = api::failure_policy(failure.cls);
-  std::lock_guard lock(mutex_);
   if (policy.client_fault) {
     // Not the target's fault: it answered correctly. Release a half-open probe, nothing more.
     if (breaker_) {
@@ -144,43 +167,131 @@ void TargetHealth::on_abandoned(TimePoint now) {
 }
 
 void TargetHealth::reinstate(TimePoint now) {
-  std::lock_guard lock(mutex_);
-  cooldown_until_ = {};
-  if (passive_ && passive_->ejected(now)) {
-    passive_->restore();  // keeps the growth level: a flapping target still earns longer ejections
+  {
+    std::lock_guard lock(mutex_);
+    cooldown_until_ = {};
+    if (passive_ && passive_->ejected(now)) {
+      passive_->restore();  // keeps the growth level: a flapping target still earns longer ones
+    }
+    if (breaker_ && breaker_->state(now) != resilience::CircuitState::closed) {
+      breaker_->reset();
+    }
+    observe(now);
   }
-  if (breaker_ && breaker_->state(now) != resilience::CircuitState::closed) {
-    breaker_->reset();
-  }
+  emit();
 }
 
 void TargetHealth::set_active(bool passed, const std::string& detail) {
-  std::lock_guard lock(mutex_);
-  if (!active_) {
-    return;
+  {
+    std::lock_guard lock(mutex_);
+    if (!active_) {
+      return;
+    }
+    active_->record(passed);
+    if (!passed) {
+      active_detail_ = detail;
+      last_error_ = "active check: " + detail;
+    }
+    observe(resilience::TimePoint{std::chrono::steady_clock::now()});
   }
-  active_->record(passed);
-  if (!passed) {
-    active_detail_ = detail;
-    last_error_ = "active check: " + detail;
-  }
+  emit();
 }
 
-void TargetHealth::operator_eject(TimePoint) {
-  std::lock_guard lock(mutex_);
-  operator_ejected_ = true;
+void TargetHealth::operator_eject(TimePoint now) {
+  {
+    std::lock_guard lock(mutex_);
+    operator_ejected_ = true;
+    observe(now);
+  }
+  emit();
 }
 
 void TargetHealth::operator_restore() {
-  std::lock_guard lock(mutex_);
-  operator_ejected_ = false;
-  key_rejected_ = false;
-  cooldown_until_ = {};
+  {
+    std::lock_guard lock(mutex_);
+    operator_ejected_ = false;
+    key_rejected_ = false;
+    cooldown_until_ = {};
+    if (passive_) {
+      passive_->restore();
+    }
+    if (breaker_) {
+      breaker_->reset();
+    }
+    observe(resilience::TimePoint{std::chrono::steady_clock::now()});
+  }
+  emit();
+}
+
+void TargetHealth::observe(TimePoint now) {
+  if (!events_) {
+    return;
+  }
+  auto queue = [&](std::string_view kind, std::string reason, bool degraded) {
+    queued_.push_back(HealthEvent{provider_, kind, std::move(reason), degraded});
+    has_queued_.store(true, std::memory_order_release);
+  };
+  if (operator_ejected_ != seen_operator_ejected_) {
+    seen_operator_ejected_ = operator_ejected_;
+    queue(operator_ejected_ ? "operator_ejected" : "operator_restored",
+          operator_ejected_ ? "ejected by operator" : "restored by operator", operator_ejected_);
+  }
+  bool key_rejected = key_rejected_ && now < key_rejected_until_;
+  if (key_rejected != seen_key_rejected_) {
+    seen_key_rejected_ = key_rejected;
+    queue(key_rejected ? "key_rejected" : "key_accepted",
+          key_rejected ? last_error_ : "the provider key works again", key_rejected);
+  }
+  if (active_ && active_->healthy() != seen_active_ok_) {
+    seen_active_ok_ = active_->healthy();
+    queue(seen_active_ok_ ? "active_passing" : "active_failing",
+          seen_active_ok_ ? "active check passes again" : active_detail_, !seen_active_ok_);
+  }
   if (passive_) {
-    passive_->restore();
+    bool ejected = passive_->ejected(now);
+    if (ejected != seen_ejected_) {
+      seen_ejected_ = ejected;
+      queue(ejected ? "ejected" : "ejection_ended",
+            ejected ? passive_->describe(now) : "back in rotation", ejected);
+    }
+  }
+  bool cooling = now < cooldown_until_;
+  if (cooling != seen_cooling_) {
+    seen_cooling_ = cooling;
+    queue(cooling ? "cooldown" : "cooldown_ended", cooling ? cooldown_reason_ : "cool-down over",
+          cooling);
   }
   if (breaker_) {
-    breaker_->reset();
+    auto state = breaker_->state(now);
+    if (state != seen_circuit_) {
+      seen_circuit_ = state;
+      switch (state) {
+        case resilience::CircuitState::open:
+          queue("circuit_open", breaker_->describe(now), true);
+          break;
+        case resilience::CircuitState::half_open:
+          queue("circuit_half_open", "probing with half-open requests", false);
+          break;
+        case resilience::CircuitState::closed:
+          queue("circuit_closed", "probes succeeded", false);
+          break;
+      }
+    }
+  }
+}
+
+void TargetHealth::emit() {
+  if (!has_queued_.load(std::memory_order_acquire)) {
+    return;
+  }
+  std::vector<HealthEvent> events;
+  {
+    std::lock_guard lock(mutex_);
+    events.swap(queued_);
+    has_queued_.store(false, std::memory_order_relaxed);
+  }
+  for (const auto& e : events) {
+    (*events_)(e);
   }
 }
 
@@ -271,12 +382,17 @@ std::string HealthRegistry::identity(const config::ProviderConfig& p) {
   return id;
 }
 
+void HealthRegistry::set_event_sink(HealthEventSink sink) {
+  std::lock_guard lock(mutex_);
+  events_ = std::make_shared<const HealthEventSink>(std::move(sink));
+}
+
 std::shared_ptr<TargetHealth> HealthRegistry::attach(const config::ProviderConfig& provider) {
   auto id = identity(provider);
   std::lock_guard lock(mutex_);
   auto& slot = by_identity_[id];
   if (!slot) {
-    slot = std::make_shared<TargetHealth>(provider);
+    slot = std::make_shared<TargetHealth>(provider, events_);
   }
   slot->max_inflight = provider.max_connections;
   return slot;

@@ -113,6 +113,8 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_requests_refused_total").Help("Requests refused by the HTTP front end before routing, by reason").Register(*registry);
   prometheus::Family<prometheus::Counter>& shutdown_aborts =
       BuildCounter().Name("llmgw_shutdown_aborted_total").Help("Requests still running at drain_timeout, ended with server_shutting_down").Register(*registry);
+  prometheus::Family<prometheus::Counter>& health_events =
+      BuildCounter().Name("llmgw_health_events_total").Help("Health transitions of providers: ejected, ejection_ended, circuit_open, circuit_half_open, circuit_closed, cooldown, active_failing, key_rejected, operator_ejected, ...").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -279,6 +281,11 @@ void Metrics::connection_shed(std::string_view listener) {
 
 void Metrics::request_refused(std::string_view reason) {
   impl_->refused.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::health_event(std::string_view provider, std::string_view event) {
+  impl_->health_events.Add({{"provider", std::string(provider)}, {"event", std::string(event)}})
+      .Increment();
 }
 
 void Metrics::shutdown_abort(bool streaming) {

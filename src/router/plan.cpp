@@ -1,5 +1,7 @@
 #include "router/plan.hpp"
 
+#include <algorithm>
+
 #include <random>
 
 namespace llmgw::router {
@@ -8,37 +10,29 @@ namespace llmgw::router {
 
 // Whether `retry.on` lists this failure for another try on the same target.
 bool retry_allowed(const config::RetryConfig& retry, const api::Failure& f) {
-  for (const auto& cond : retry.on) {
-    switch (f.cls) {
-      case api::FailureClass::connect:
-      case api::FailureClass::tls:
-        if (cond == "connect") {
-          return true;
-        }
-        break;
-      case api::FailureClass::timeout:
-      case api::FailureClass::stall:
-        if (cond == "timeout") {
-          return true;
-        }
-        break;
-      default:
-        break;
-    }
-    if (f.status >= 500 && cond == "5xx") {
-      return true;
-    }
-    if (f.status == 429 && cond == "429") {
-      return true;
-    }
-    if (f.status >= 400 && f.status < 500 && cond == "4xx") {
-      return true;
-    }
-    if (f.status != 0 && cond == std::to_string(f.status)) {
-      return true;
-    }
+  const auto& when = retry.when;
+  switch (f.cls) {
+    case api::FailureClass::connect:
+    case api::FailureClass::tls:
+      if (when.connect) {
+        return true;
+      }
+      break;
+    case api::FailureClass::timeout:
+    case api::FailureClass::stall:
+      if (when.timeout) {
+        return true;
+      }
+      break;
+    default:
+      break;
   }
-  return false;
+  if ((f.status >= 500 && when.status_5xx) || (f.status == 429 && when.status_429) ||
+      (f.status >= 400 && f.status < 500 && when.status_4xx)) {
+    return true;
+  }
+  return f.status != 0 &&
+         std::find(when.statuses.begin(), when.statuses.end(), f.status) != when.statuses.end();
 }
 
 // Full jitter (AWS architecture blog): uniform in [0, min(max, base * 2^round)].

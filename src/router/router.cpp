@@ -10,7 +10,6 @@
 
 #include "llmgw/api/errors.hpp"
 #include "llmgw/api/synthetic.hpp"
-#include "llmgw/config/loader.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "router/continuation.hpp"
 #include "router/plan.hpp"
@@ -58,7 +57,7 @@ asio::awaitable<upstream::Result<upstream::Response>> delayed_send(
   asio::steady_timer timer(co_await asio::this_coro::executor, delay);
   auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   if (ec) {
-    co_return common::err(upstream::Error{api::FailureClass::connect, "hedge not needed"});
+    co_return common::err(upstream::Error{api::FailureClass::cancelled, "hedge not needed"});
   }
   metrics.hedge(model);
   co_return co_await client.send(endpoint, request, deadline);
@@ -369,15 +368,13 @@ HedgePlan plan_hedge(const config::ModelConfig& model, std::vector<PlannedTarget
   if (!model.hedge || model.hedge->max == 0 || round > 0 || tracker.has_identity()) {
     return plan;
   }
-  const auto& after = model.hedge->after;
   std::optional<double> delay_ms;
-  if (!after.empty() && after.front() == 'p') {
-    double q = std::strtod(after.c_str() + 1, nullptr) / 100.0;
+  if (model.hedge->after_quantile) {
     if (p.provider->health) {
-      delay_ms = p.provider->health->header_latency_quantile(q);
+      delay_ms = p.provider->health->header_latency_quantile(*model.hedge->after_quantile);
     }
-  } else if (auto d = config::parse_duration(after)) {
-    delay_ms = static_cast<double>(d->count());
+  } else if (model.hedge->after_delay) {
+    delay_ms = static_cast<double>(model.hedge->after_delay->count());
   }
   if (!delay_ms) {
     return plan;  // no latency history yet: nothing to call "slower than usual"

@@ -158,7 +158,7 @@ public:
 
   asio::awaitable<void> handle(HttpRequest& req, router::ResponseSink& sink,
                                router::Router*) override {
-    auto table = state_.table.load();
+    auto table = req.table;
     if (req.path != "/healthz" && !authorized(table->config().server.admin_token, req)) {
       auto e = api::invalid_api_key("The admin API needs 'Authorization: Bearer <server.admin_token>'.");
       auto body = api::openai_error_body(e);

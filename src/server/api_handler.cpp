@@ -193,7 +193,7 @@ public:
     if (!route || head.method != "POST") {
       return std::nullopt;
     }
-    auto table = state_.table.load();
+    const auto& table = head.table;
     auto auth = authenticate(table->config(), head.authorization, head.x_api_key);
     if (!auth.error) {
       return std::nullopt;
@@ -227,7 +227,7 @@ public:
     if (!valid_request_id(req.request_id)) {
       req.request_id = common::random_hex(32);
     }
-    auto table = state_.table.load();
+    auto table = req.table;  // the one snapshot of this request (taken by the session)
     if (req.path == "/healthz") {
       co_await sink.send(200, providers::make_headers("content-type", "application/json"), R"({"status":"ok"})");
       co_return;

@@ -1,5 +1,7 @@
 #include "server/request_parser.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -96,14 +98,31 @@ RequestParser::Progress RequestParser::feed(std::string_view bytes, std::size_t&
     // ClientHello on the plain port) is refused without waiting for a header end.
   }
   error_code ec;
-  consumed = put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+  if (!is_header_done()) {
+    consumed = put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+  } else {
+    // The body, at most max_header bytes per call: a chunk-size line or a trailer must end
+    // within that many bytes however the bytes arrive (Beast would buffer one without bound,
+    // and count a trailer only once it is whole).
+    while (consumed < bytes.size() && !is_done()) {
+      auto piece = std::min<std::size_t>(bytes.size() - consumed, limits_.max_header);
+      auto used = put(boost::asio::buffer(bytes.data() + consumed, piece), ec);
+      consumed += used;
+      if (ec && ec != http::error::need_more) {
+        break;
+      }
+      ec = {};
+      if (used == 0) {
+        if (piece == limits_.max_header) {
+          return fail(431, "Request trailer or chunk header exceeds the limit of " +
+                               std::to_string(limits_.max_header) + " bytes.");
+        }
+        break;  // the rest of a line is still to come
+      }
+    }
+  }
   if (ec == http::error::need_more) {
     ec = {};
-    if (consumed == 0 && is_header_done() && bytes.size() > limits_.max_header) {
-      // A chunk-size line or a trailer that never ends: Beast would buffer it without bound.
-      return fail(431, "Request trailer or chunk header exceeds the limit of " +
-                           std::to_string(limits_.max_header) + " bytes.");
-    }
   }
   if (ec) {
     if (error_.status != 0) {

@@ -45,9 +45,9 @@ struct Limits {
   std::chrono::milliseconds idle_timeout{120000};
 };
 
-Limits current_limits(const GatewayState& state) {
+Limits limits_of(const router::RouteTable* table) {
   Limits l;
-  if (auto table = state.table.load()) {
+  if (table) {
     const auto& s = table->config().server;
     l.parse.max_body = s.max_body_bytes;
     l.parse.max_header = static_cast<std::uint32_t>(s.max_header_bytes);
@@ -320,7 +320,8 @@ asio::awaitable<void> serve_http(Stream& stream, std::string remote, SessionCont
   auto& lowest = lowest_of(stream);
   auto& state = ctx.state;
   for (;;) {
-    auto limits = current_limits(state);
+    auto table = state.table.load();
+    auto limits = limits_of(table.get());
     if (buffer.size() == 0) {
       // Idle keep-alive wait for the next request: longer than the read timeout.
       if (control.aborted()) {
@@ -334,13 +335,15 @@ asio::awaitable<void> serve_http(Stream& stream, std::string remote, SessionCont
         co_return;
       }
       buffer.commit(n);
-      // The config may have been reloaded while the connection sat idle: this request is
-      // governed by the limits in force when it arrived.
-      limits = current_limits(state);
+      // The config may have been reloaded while the connection sat idle: this request runs on
+      // the snapshot in force when it arrived, limits included.
+      table = state.table.load();
+      limits = limits_of(table.get());
     }
     // From the first byte on, the whole request must arrive within read_timeout (slowloris).
     lowest.expires_after(limits.read_timeout);
     RequestParser parser(limits.parse);
+    parser.request().table = table;
     auto progress = RequestParser::Progress::need_more;
     for (;;) {
       std::size_t used = 0;

@@ -434,7 +434,7 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
     if (wec) {
       state_->discard(std::move(conn));
       if (wec == asio::error::operation_aborted) {
-        co_return common::err(Error{api::FailureClass::connect, "cancelled"});
+        co_return common::err(Error{api::FailureClass::cancelled, "cancelled"});
       }
       if (reused && attempt == 0 && wec != beast::error::timeout) {
         continue;
@@ -458,7 +458,7 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
       state_->discard(std::move(conn));
       if (rec == asio::error::operation_aborted) {
         // The request was cancelled (its client hung up): never retry on a fresh connection.
-        co_return common::err(Error{api::FailureClass::connect, "cancelled"});
+        co_return common::err(Error{api::FailureClass::cancelled, "cancelled"});
       }
       if (reused && attempt == 0 && rn == 0 && rec != beast::error::timeout) {
         continue;

@@ -26,6 +26,7 @@ enum class FailureClass {
   bad_response,       // a 2xx that is no answer: empty, not JSON, not the provider's shape, too
                       // deep, an undecodable encoding, a stream without its terminal event
   local_limit,        // our own bulkhead (max_connections) is full: not the target's fault
+  cancelled,          // the gateway gave up on the attempt (client left, hedge lost, drain)
 };
 
 std::string_view to_string(FailureClass c);

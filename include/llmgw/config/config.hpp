@@ -168,16 +168,30 @@ struct BackoffConfig {
   Jitter jitter = Jitter::full;
 };
 
+/// retry.on, parsed once at load: which failures earn another try on the same target.
+struct RetryConditions {
+  bool connect = true;  // connect and TLS failures
+  bool timeout = true;  // timeouts and stalls
+  bool status_429 = true;
+  bool status_4xx = false;
+  bool status_5xx = true;
+  std::vector<int> statuses;  // explicit statuses ("503")
+};
+
 struct RetryConfig {
   unsigned attempts = 3;  // total attempts per request across targets, >= 1
   BackoffConfig backoff;
-  // Conditions: "connect", "timeout", "429", "5xx", or an explicit status such as "503".
+  // Conditions as written: "connect", "timeout", "429", "5xx", "4xx" or a status such as "503".
   std::vector<std::string> on{"connect", "timeout", "429", "5xx"};
+  RetryConditions when;  // `on`, parsed
   double budget = 0.2;  // retries <= budget * requests over a sliding window
 };
 
 struct HedgeConfig {
-  std::string after = "p95";  // "pNN" of the target's TTFT, or a duration like "2s"
+  std::string after = "p95";  // as written: "pNN" of the target's latency, or a duration
+  // `after`, parsed: a quantile (0.95) of the target's recent header latencies, or a fixed delay.
+  std::optional<double> after_quantile = 0.95;
+  std::optional<Duration> after_delay;
   unsigned max = 1;
 };
 

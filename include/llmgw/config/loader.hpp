@@ -41,6 +41,10 @@ std::optional<Duration> parse_duration(std::string_view text);
 /// "8MiB", "512KiB", "1GiB", "1MB", "100" (bytes); nullopt when malformed.
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
+/// retry.on as written → the conditions the router checks (unknown entries are ignored; the
+/// loader reports them).
+RetryConditions parse_retry_conditions(const std::vector<std::string>& on);
+
 /// The running config as JSON text with secrets (api keys, key hashes, redis passwords)
 /// replaced by "<redacted>", for GET /admin/config.
 std::string to_redacted_json(const Config& config);

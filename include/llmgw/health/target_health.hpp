@@ -5,6 +5,7 @@
 // It combines the resilience module's pure pieces and answers one question for the router:
 // may a request go there now, and if not, why. Thread safe.
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,6 +36,19 @@ struct Verdict {
   bool passive_ejection = false;  // ejected by outlier detection (subject to the ejection cap)
 };
 
+/// A change in a target's health, for the daemon log and the metrics: emitted once per
+/// transition (not per request), with the reason.
+struct HealthEvent {
+  std::string provider;
+  std::string_view kind;  // ejected, ejection_ended, circuit_open, circuit_half_open,
+                          // circuit_closed, cooldown, cooldown_ended, active_failing,
+                          // active_passing, key_rejected, key_accepted, operator_ejected,
+                          // operator_restored, reinstated
+  std::string reason;
+  bool degraded = false;  // a step away from routable (ejected, circuit_open, ...)
+};
+using HealthEventSink = std::function<void(const HealthEvent&)>;
+
 /// What the admin API and metrics show for a target.
 struct HealthSnapshot {
   std::string provider;
@@ -57,7 +71,8 @@ struct HealthSnapshot {
 
 class TargetHealth {
 public:
-  explicit TargetHealth(const config::ProviderConfig& provider);
+  explicit TargetHealth(const config::ProviderConfig& provider,
+                        std::shared_ptr<const HealthEventSink> events = nullptr);
 
   const std::string& provider() const { return provider_; }
 
@@ -94,6 +109,12 @@ public:
 
 private:
   Verdict evaluate(TimePoint now, bool admit);
+  Verdict evaluate_locked(TimePoint now, bool admit);
+  void record_failure(TimePoint now, const api::Failure& failure);
+  // Compares the state with what was last reported and queues an event per change. Called
+  // under mutex_; the events go out after it is released (emit).
+  void observe(TimePoint now);
+  void emit();
 
   std::string provider_;
   std::mutex mutex_;
@@ -112,12 +133,24 @@ private:
   mutable std::mutex latency_mutex_;
   std::vector<double> latencies_;  // ring of the last kLatencySamples header latencies
   std::size_t latency_next_ = 0;
+  // Health events: the state last reported, and the events waiting to be emitted.
+  std::shared_ptr<const HealthEventSink> events_;
+  std::vector<HealthEvent> queued_;
+  std::atomic<bool> has_queued_{false};
+  bool seen_ejected_ = false;
+  resilience::CircuitState seen_circuit_ = resilience::CircuitState::closed;
+  bool seen_cooling_ = false;
+  bool seen_active_ok_ = true;
+  bool seen_key_rejected_ = false;
+  bool seen_operator_ejected_ = false;
 };
 
 /// The health of every provider endpoint, kept across config reloads for endpoints whose
 /// identity (URL, TLS settings) and health settings did not change. Thread safe.
 class HealthRegistry {
 public:
+  /// Where targets created from now on report their health events.
+  void set_event_sink(HealthEventSink sink);
   /// The state for this provider: the existing one when its identity is unchanged.
   std::shared_ptr<TargetHealth> attach(const config::ProviderConfig& provider);
   /// Drops state of providers no longer configured (call after a successful reload).
@@ -130,6 +163,7 @@ public:
 private:
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<TargetHealth>> by_identity_;
+  std::shared_ptr<const HealthEventSink> events_;
 };
 
 }  // namespace llmgw::health

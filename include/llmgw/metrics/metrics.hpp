@@ -50,6 +50,8 @@ public:
   /// A request refused by the front end before any handler: bad_request, header_too_large,
   /// body_too_large, exception (a handler failed; answered 500).
   void request_refused(std::string_view reason);
+  /// A health transition of a provider (event: ejected, circuit_open, cooldown, ...).
+  void health_event(std::string_view provider, std::string_view event);
   /// Requests cut short at shutdown (drain_timeout): answered with server_shutting_down.
   void shutdown_abort(bool streaming);
 

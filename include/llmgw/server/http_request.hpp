@@ -1,8 +1,13 @@
 #pragma once
 // A client request as the handlers see it: the listener copies the few headers the gateway
 // reads, so handlers never include Beast.
+#include <memory>
 #include <string>
 #include <string_view>
+
+namespace llmgw::router {
+class RouteTable;
+}
 
 namespace llmgw::server {
 
@@ -23,6 +28,9 @@ struct HttpRequest {
   std::string region;  // x-llmgw-region: prefer targets whose provider has this region
   std::string user_agent;
   std::string remote;  // "ip:port" of the client
+  // The config snapshot this request runs on, taken once when its first byte arrived: its
+  // limits, keys, routes and every later decision come from the same config, reload or not.
+  std::shared_ptr<const router::RouteTable> table;
 };
 
 }  // namespace llmgw::server

@@ -664,8 +664,15 @@ TEST(Loader, FullConfigParsesEverySection) {
   EXPECT_EQ(smart->retry.backoff.base, milliseconds{50});
   EXPECT_EQ(smart->retry.backoff.jitter, Jitter::equal);
   EXPECT_EQ(smart->retry.on, (Strings{"connect", "timeout", "429", "5xx", "529"}));
+  // Parsed at load, not per request.
+  EXPECT_TRUE(smart->retry.when.connect && smart->retry.when.status_5xx);
+  EXPECT_FALSE(smart->retry.when.status_4xx);
+  EXPECT_EQ(smart->retry.when.statuses, std::vector<int>{529});
   ASSERT_TRUE(smart->hedge);
   EXPECT_EQ(smart->hedge->after, "p95");
+  ASSERT_TRUE(smart->hedge->after_quantile);
+  EXPECT_DOUBLE_EQ(*smart->hedge->after_quantile, 0.95);
+  EXPECT_FALSE(smart->hedge->after_delay);
   ASSERT_TRUE(smart->cache);
   EXPECT_EQ(smart->cache->ttl, milliseconds{600000});
   EXPECT_TRUE(smart->cache->allow_nonzero_temperature);

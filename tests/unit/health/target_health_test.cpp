@@ -165,3 +165,67 @@ TEST(HealthRegistry, StateSurvivesReloadWhenEndpointUnchanged) {
 
 }  // namespace
 }  // namespace llmgw::health
+
+namespace llmgw::health {
+namespace {
+
+// Health events: one per transition, in order, with the reason; none per request.
+TEST(TargetHealthEvents, OneEventPerTransition) {
+  common::ManualClock clock;
+  std::vector<std::string> seen;
+  auto sink = std::make_shared<const HealthEventSink>([&](const HealthEvent& e) {
+    seen.push_back(std::string(e.kind) + (e.degraded ? "!" : "") + ": " + e.reason);
+  });
+  auto cfg = provider_with_everything();
+  cfg.health.active.reset();
+  TargetHealth h(cfg, sink);
+  for (int i = 0; i < 3; ++i) {
+    h.on_failure(clock.now(), failure(api::FailureClass::server_error));
+  }
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_FALSE(h.peek(clock.now()).routable);  // no event per request
+  }
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].rfind("ejected!: ejected for 10s", 0), 0u) << seen[0];
+  clock.advance(11s);
+  EXPECT_TRUE(h.peek(clock.now()).routable);  // the ejection ends by time alone
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1], "ejection_ended: back in rotation");
+
+  api::Failure limited{api::FailureClass::rate_limited, 429, std::chrono::milliseconds(2000),
+                       "HTTP 429", ""};
+  h.on_failure(clock.now(), limited);
+  clock.advance(3s);
+  h.peek(clock.now());
+  h.operator_eject(clock.now());
+  h.operator_restore();
+  ASSERT_EQ(seen.size(), 6u);
+  EXPECT_EQ(seen[2].rfind("cooldown!: cooling down after HTTP 429", 0), 0u) << seen[2];
+  EXPECT_EQ(seen[3], "cooldown_ended: cool-down over");
+  EXPECT_EQ(seen[4], "operator_ejected!: ejected by operator");
+  EXPECT_EQ(seen[5], "operator_restored: restored by operator");
+}
+
+TEST(TargetHealthEvents, CircuitOpensProbesAndCloses) {
+  common::ManualClock clock;
+  std::vector<std::string> seen;
+  auto sink = std::make_shared<const HealthEventSink>(
+      [&](const HealthEvent& e) { seen.emplace_back(e.kind); });
+  config::ProviderConfig p;
+  p.name = "b";
+  p.circuit_breaker = config::CircuitBreakerConfig{};
+  p.circuit_breaker->min_requests = 2;
+  p.circuit_breaker->open_after_failure_rate = 0.5;
+  p.circuit_breaker->open_for = 5s;
+  p.circuit_breaker->half_open_probes = 1;
+  TargetHealth h(p, sink);
+  h.on_failure(clock.now(), failure(api::FailureClass::server_error));
+  h.on_failure(clock.now(), failure(api::FailureClass::server_error));
+  clock.advance(6s);
+  ASSERT_TRUE(h.try_admit(clock.now()).routable);  // the half-open probe
+  h.on_success(clock.now(), std::nullopt);
+  EXPECT_EQ(seen, (std::vector<std::string>{"circuit_open", "circuit_half_open", "circuit_closed"}));
+}
+
+}  // namespace
+}  // namespace llmgw::health

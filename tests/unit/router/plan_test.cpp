@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "llmgw/config/loader.hpp"
+
 namespace llmgw::router {
 namespace {
 
@@ -161,7 +163,7 @@ TEST(RetryAllowed, FollowsRetryOn) {
   EXPECT_TRUE(retry_allowed(r, {api::FailureClass::rate_limited, 429, {}, "", ""}));
   EXPECT_TRUE(retry_allowed(r, {api::FailureClass::server_error, 503, {}, "", ""}));
   EXPECT_FALSE(retry_allowed(r, {api::FailureClass::conflict, 409, {}, "", ""}));
-  r.on = {"503"};
+  r.when = config::parse_retry_conditions({"503"});
   EXPECT_TRUE(retry_allowed(r, {api::FailureClass::server_error, 503, {}, "", ""}));
   EXPECT_FALSE(retry_allowed(r, {api::FailureClass::server_error, 500, {}, "", ""}));
   EXPECT_FALSE(retry_allowed(r, {api::FailureClass::connect, 0, {}, "", ""}));

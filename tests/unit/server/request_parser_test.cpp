@@ -173,3 +173,26 @@ TEST(RequestParser, ByteAtATimeHeaderScanIsLinear) {
 
 }  // namespace
 }  // namespace llmgw::server
+
+namespace llmgw::server {
+namespace {
+
+TEST(RequestParser, ABodyLargerThanTheHeaderLimitIsReadInOneFeed) {
+  // The body is parsed in pieces of max_header bytes; all of what is buffered must be used in
+  // one call (the session reads more only when the parser asks for more).
+  ParseLimits limits{1 << 20, 1024};
+  std::string body(100000, 'b');
+  std::string wire = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\n\r\n" + body;
+  RequestParser parser(limits);
+  std::size_t used = 0;
+  ASSERT_EQ(parser.feed(wire, used), RequestParser::Progress::header_done);
+  std::string_view rest(wire);
+  rest.remove_prefix(used);
+  EXPECT_EQ(parser.feed(rest, used), RequestParser::Progress::complete);
+  EXPECT_EQ(used, body.size());
+  EXPECT_EQ(parser.request().body.size(), body.size());
+}
+
+}  // namespace
+}  // namespace llmgw::server
