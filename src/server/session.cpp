@@ -1,5 +1,8 @@
 #include "server/session.hpp"
 
+#include <algorithm>
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -12,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "llmgw/api/errors.hpp"
+#include "llmgw/common/http_head.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "server/anthropic_ingress.hpp"
 #include "server/request_parser.hpp"
@@ -84,12 +88,12 @@ public:
       co_return false;
     }
     started_ = true;
-    http::response<http::string_body> res{static_cast<http::status>(status), 11};
-    apply(res, headers);
-    res.body() = std::move(body);
-    res.prepare_payload();
+    auto head = head_for(status, headers);
+    common::append_field(head, "Content-Length", std::to_string(body.size()));
+    head += "\r\n";
+    std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(body)};
     lowest_of(stream_).expires_after(kWriteTimeout);
-    auto [ec, n] = co_await http::async_write(stream_, res, uncancellable());
+    auto [ec, n] = co_await asio::async_write(stream_, message, uncancellable());
     ok_ = !ec;
     co_return ok_;
   }
@@ -100,12 +104,11 @@ public:
     }
     started_ = true;
     streaming_ = true;
-    http::response<http::empty_body> res{static_cast<http::status>(status), 11};
-    apply(res, headers);
-    res.chunked(true);
-    http::response_serializer<http::empty_body> sr{res};
+    auto head = head_for(status, headers);
+    common::append_field(head, "Transfer-Encoding", "chunked");
+    head += "\r\n";
     lowest_of(stream_).expires_after(kWriteTimeout);
-    auto [ec, n] = co_await http::async_write_header(stream_, sr, uncancellable());
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(head), uncancellable());
     ok_ = !ec;
     co_return ok_;
   }
@@ -139,16 +142,24 @@ public:
   bool finished_cleanly() const { return ok_ && started_ && !streaming_; }
 
 private:
-  template <class Res>
-  void apply(Res& res, const std::vector<providers::Header>& headers) {
-    res.set(http::field::server, "llmgw");
-    for (const auto& h : headers) {
-      res.set(h.name, h.value);
+  // Status line and fields, without the framing field and the blank line that end the head.
+  std::string head_for(int status, const std::vector<providers::Header>& headers) {
+    std::string out;
+    out.reserve(256);
+    common::append_status_line(out, status);
+    bool own_server = std::none_of(headers.begin(), headers.end(),
+                                   [](const auto& h) { return common::iequals(h.name, "server"); });
+    if (own_server) {
+      common::append_field(out, "Server", "llmgw");
     }
+    common::append_fields(out, headers);
     if (state_.draining.load(std::memory_order_relaxed)) {
       keep_alive_ = false;
     }
-    res.keep_alive(keep_alive_);
+    if (!keep_alive_) {
+      common::append_field(out, "Connection", "close");
+    }
+    return out;
   }
 
   Stream& stream_;

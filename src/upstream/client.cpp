@@ -8,9 +8,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <array>
 #include <unordered_map>
 #include <vector>
 
+#include "llmgw/common/http_head.hpp"
 #include "llmgw/common/strings.hpp"
 #include "upstream/content_decoder.hpp"
 
@@ -392,20 +394,21 @@ asio::awaitable<Result<bool>> Client::probe_connect(const Endpoint& endpoint, De
 asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
                                                const providers::UpstreamRequest& request,
                                                Deadline deadline) {
-  http::request<http::string_body> req;
-  req.version(11);
-  req.method_string(request.method);
-  req.target(request.target);
-  req.set(http::field::host, ep.url.authority());
-  req.set(http::field::user_agent, "llmgw");
+  // The head as text and the body by reference: one gather write, no copy of the body.
+  std::string head;
+  head.reserve(256 + request.target.size());
+  common::append_request_line(head, request.method, request.target);
+  common::append_field(head, "Host", ep.url.authority());
+  common::append_field(head, "User-Agent", "llmgw");
   // Compressed answers would have to be decoded before any translation: ask for none.
-  req.set(http::field::accept_encoding, "identity");
-  for (const auto& h : request.headers) {
-    req.set(h.name, h.value);
+  common::append_field(head, "Accept-Encoding", "identity");
+  common::append_fields(head, request.headers);
+  // RFC 9110 8.6: no Content-Length on a bodiless GET (active health checks send those).
+  if (!request.body.empty() || (request.method != "GET" && request.method != "HEAD")) {
+    common::append_field(head, "Content-Length", std::to_string(request.body.size()));
   }
-  req.body() = request.body;
-  req.keep_alive(true);
-  req.prepare_payload();
+  head += "\r\n";
+  const std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(request.body)};
 
   // A pooled connection may have been closed by the server while idle; if it fails before any
   // response byte, the request never reached the application: retry once on a fresh one.
@@ -430,7 +433,7 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
       co_return common::err(Error{api::FailureClass::timeout, "request deadline passed"});
     }
     auto [wec, wn] = co_await with_stream(
-        *conn, [&](auto& s) { return http::async_write(s, req, use_tuple); });
+        *conn, [&](auto& s) { return asio::async_write(s, message, use_tuple); });
     if (wec) {
       state_->discard(std::move(conn));
       if (wec == asio::error::operation_aborted) {
