@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cctype>
@@ -19,12 +18,12 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
-using std::chrono::steady_clock;
+using TimePoint = common::Clock::time_point;
 constexpr std::size_t kMaxErrorBody = 1u << 20;
 constexpr std::size_t kMaxResponseBody = 64u << 20;
 
-double seconds_since(steady_clock::time_point t) {
-  return std::chrono::duration<double>(steady_clock::now() - t).count();
+double seconds_since(const RouterEnvironment& env, TimePoint t) {
+  return std::chrono::duration<double>(env.clock->now() - t).count();
 }
 
 std::vector<providers::Header> response_headers(const CallRequest& req, const CallOutcome& out) {
@@ -51,16 +50,17 @@ struct HedgePlan {
 // The hedged request: starts only after `delay`, unless the race is already over (the
 // primary answered and this coroutine was cancelled while waiting).
 asio::awaitable<upstream::Result<upstream::Response>> delayed_send(
-    upstream::Client& client, const upstream::Endpoint& endpoint,
+    upstream::Transport& transport, common::Sleeper& sleeper, const upstream::Endpoint& endpoint,
     providers::UpstreamRequest request, upstream::Deadline deadline,
     std::chrono::milliseconds delay, metrics::Metrics& metrics, std::string model) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
-  auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  if (ec) {
+  // (Named results, never a co_await inside a condition: g++ 12 miscompiles that.)
+  const bool waited = co_await sleeper.sleep_for(delay);
+  if (!waited) {
     co_return common::err(upstream::Error{api::FailureClass::cancelled, "hedge not needed"});
   }
   metrics.hedge(model);
-  co_return co_await client.send(endpoint, request, deadline);
+  auto sent = co_await transport.send(endpoint, request, deadline);
+  co_return sent;
 }
 
 }  // namespace
@@ -70,7 +70,8 @@ namespace {
 // `tracker` follows what the client received so far. When it already received part of a
 // streamed answer (`tracker.has_identity()`), this attempt is a continuation: the request
 // carries the partial answer, and the new stream is rewritten to extend the old one.
-asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Metrics& metrics,
+asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
+                                           const RouterEnvironment& env, metrics::Metrics& metrics,
                                            const PlannedTarget& p, CallRequest& req,
                                            ResponseSink& sink, CallOutcome& out,
                                            StreamTracker& tracker, const HedgePlan& hedge) {
@@ -97,7 +98,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
       ureq.headers.push_back({"tracestate", req.tracestate});
     }
   }
-  auto t0 = steady_clock::now();
+  auto t0 = env.clock->now();
   // providers[].timeouts.total bounds this attempt (header and body); the request's own
   // deadline still bounds everything.
   auto attempt_deadline = std::min(req.deadline, t0 + prov.config->timeouts.total);
@@ -116,9 +117,9 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
       }
     }
     auto hedge_deadline = std::min(req.deadline, t0 + hp.provider->config->timeouts.total);
-    auto primary = client.send(prov.endpoint, ureq, attempt_deadline);
-    auto secondary = delayed_send(client, hp.provider->endpoint, std::move(hreq), hedge_deadline,
-                                  hedge.after, metrics, req.model);
+    auto primary = transport.send(prov.endpoint, ureq, attempt_deadline);
+    auto secondary = delayed_send(transport, *env.sleeper, hp.provider->endpoint, std::move(hreq),
+                                  hedge_deadline, hedge.after, metrics, req.model);
     auto winner = co_await (std::move(primary) || std::move(secondary));
     if (winner.index() == 0) {
       sent.emplace(std::move(std::get<0>(winner)));
@@ -127,7 +128,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
       served = &hp;
     }
   } else {
-    sent.emplace(co_await client.send(prov.endpoint, ureq, attempt_deadline));
+    sent.emplace(co_await transport.send(prov.endpoint, ureq, attempt_deadline));
   }
   auto& resp = *sent;
   const PlannedTarget& sp = *served;
@@ -137,10 +138,10 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
     out.served_model = sp.target->model;
   }
   if (resp && resp->status() >= 200 && resp->status() < 300 && sprov.health) {
-    sprov.health->record_header_latency(seconds_since(t0) * 1000.0);
+    sprov.health->record_header_latency(seconds_since(env, t0) * 1000.0);
   }
   if (!resp) {
-    metrics.upstream_request(sprov.config->name, api::to_string(resp.error().cls), seconds_since(t0));
+    metrics.upstream_request(sprov.config->name, api::to_string(resp.error().cls), seconds_since(env, t0));
     co_return AttemptResult{false, api::Failure{resp.error().cls, 0, std::nullopt,
                                                 resp.error().message, {}}};
   }
@@ -150,7 +151,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
     auto retry_after = api::parse_retry_after(resp->header("retry-after-ms"),
                                               resp->header("retry-after"));
     auto failure = sprov.adapter->classify_error(status, body ? *body : std::string(), retry_after);
-    metrics.upstream_request(sprov.config->name, api::to_string(failure.cls), seconds_since(t0));
+    metrics.upstream_request(sprov.config->name, api::to_string(failure.cls), seconds_since(env, t0));
     bool larger_context_may_help =
         failure.cls == api::FailureClass::context_length && req.context_fallback;
     if (api::failure_policy(failure.cls).client_fault && !larger_context_may_help) {
@@ -173,21 +174,21 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
     if (!translated) {
       // A 2xx that is no answer: fail over like a 5xx, never hand it on as a success.
       metrics.upstream_request(sprov.config->name, api::to_string(translated.error().cls),
-                               seconds_since(t0));
+                               seconds_since(env, t0));
       co_return AttemptResult{false, std::move(translated.error()), false, false, served};
     }
-    metrics.upstream_request(sprov.config->name, "success", seconds_since(t0));
+    metrics.upstream_request(sprov.config->name, "success", seconds_since(env, t0));
     auto headers = response_headers(req, out);
     headers.push_back({"content-type", "application/json"});
     out.status = 200;
-    out.ttft_seconds = seconds_since(req.started);
+    out.ttft_seconds = seconds_since(env, req.started);
     co_await sink.send(200, std::move(headers), std::move(*translated));
     co_return AttemptResult{true, {}, false, false, served};
   }
 
   // A stream's outcome is known only at its end (one that breaks is that failure, not a
   // success); its duration is still the time to the response header, like every attempt's.
-  const double header_seconds = seconds_since(t0);
+  const double header_seconds = seconds_since(env, t0);
   // Streaming: hold the 200 until the first translated event exists, so anything that fails
   // before it can still go to another target invisibly.
   auto translator = sprov.adapter->make_stream_translator(req.op, opts);
@@ -248,7 +249,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Client& client, metrics::Me
           metrics.upstream_request(sprov.config->name, "success", header_seconds);
           co_return gone;
         }
-        out.ttft_seconds = seconds_since(req.started);
+        out.ttft_seconds = seconds_since(env, req.started);
       }
       if (filter) {
         pending = filter->rewrite(pending);
@@ -363,7 +364,8 @@ namespace {
 // another provider that is routable now, started once `p` is slower than its usual latency
 // (after: pNN of its recent header latencies, or a fixed duration).
 HedgePlan plan_hedge(const config::ModelConfig& model, std::vector<PlannedTarget>& targets,
-                     const PlannedTarget& p, unsigned round, const StreamTracker& tracker) {
+                     const PlannedTarget& p, unsigned round, const StreamTracker& tracker,
+                     TimePoint now) {
   HedgePlan plan;
   if (!model.hedge || model.hedge->max == 0 || round > 0 || tracker.has_identity()) {
     return plan;
@@ -379,7 +381,6 @@ HedgePlan plan_hedge(const config::ModelConfig& model, std::vector<PlannedTarget
   if (!delay_ms) {
     return plan;  // no latency history yet: nothing to call "slower than usual"
   }
-  auto now = steady_clock::now();
   bool after_p = false;
   for (auto& q : targets) {
     if (&q == &p) {
@@ -404,13 +405,14 @@ HedgePlan plan_hedge(const config::ModelConfig& model, std::vector<PlannedTarget
 asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& req,
                                           ResponseSink& sink) {
   CallOutcome out;
-  thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto& rng = rng_;
+  const auto& clock = *env_.clock;
   const auto* model_route = table.model_route(req.model);
   const auto& model = *model_route->config;
   const auto& retry = model.retry;
   PlanInput input;
   input.op = req.op;
-  input.now = steady_clock::now();
+  input.now = clock.now();
   input.body_bytes = req.body_bytes;
   input.max_output_tokens = req.max_output_tokens;
   input.preferred_region = req.preferred_region;
@@ -446,7 +448,6 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     co_return out;
   }
   auto max_attempts = std::max<std::size_t>(retry.attempts, targets.size());
-  auto executor = co_await asio::this_coro::executor;
   bool budget_exhausted = false;
   std::string previous_model = model.name;
   StreamTracker tracker;
@@ -457,7 +458,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   for (unsigned round = 0; out.attempts < max_attempts && !budget_exhausted; ++round) {
     bool tried = false;
     for (auto& p : targets) {
-      if (out.attempts >= max_attempts || steady_clock::now() >= req.deadline) {
+      if (out.attempts >= max_attempts || clock.now() >= req.deadline) {
         break;
       }
       if (round == 0 && p.tries > 0) {
@@ -470,7 +471,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         // Another try on a target that already failed: only within the retry budget, so an
         // outage cannot multiply the load on it.
         if (model_route->retry_budget &&
-            !model_route->retry_budget->try_acquire(steady_clock::now())) {
+            !model_route->retry_budget->try_acquire(clock.now())) {
           budget_exhausted = true;
           break;
         }
@@ -480,11 +481,10 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
           // retry-after is now the best option left.
           delay = std::max(delay, *p.last_failure->retry_after);
         }
-        if (steady_clock::now() + delay >= req.deadline) {
+        if (clock.now() + delay >= req.deadline) {
           continue;
         }
-        asio::steady_timer timer(executor, delay);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await env_.sleeper->sleep_for(delay);
       }
       if ((co_await asio::this_coro::cancellation_state).cancelled() !=
           asio::cancellation_type::none) {
@@ -496,7 +496,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       if (health && !p.last_resort) {
         // Re-check at the moment of sending: a retry-after cool-down, an ejection or an open
         // circuit from another request moves this one on instead of waiting.
-        auto verdict = health->try_admit(steady_clock::now());
+        auto verdict = health->try_admit(clock.now());
         if (!verdict.routable) {
           p.skip_reason = verdict.reason;
           p.retry_again = false;
@@ -518,8 +518,9 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       bool cancelled = false;
       try {
         InflightGuard inflight(health);
-        auto hedge = plan_hedge(model, targets, p, round, tracker);
-        result = co_await run_attempt(client_, metrics_, p, req, sink, out, tracker, hedge);
+        auto hedge = plan_hedge(model, targets, p, round, tracker, clock.now());
+        result =
+            co_await run_attempt(transport_, env_, metrics_, p, req, sink, out, tracker, hedge);
       } catch (const boost::system::system_error&) {
         // The client hung up (the server cancelled this request): the upstream call is already
         // abandoned; the target did nothing wrong.
@@ -531,13 +532,13 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       }
       if (cancelled) {
         if (health) {
-          health->on_abandoned(steady_clock::now());
+          health->on_abandoned(clock.now());
         }
         out.status = 499;
         out.error_code = "client_closed_request";
         co_return out;
       }
-      auto now = steady_clock::now();
+      auto now = clock.now();
       if (result.served_by && result.served_by != &p) {
         // The hedge partner answered first: the primary was cancelled (not its fault), and
         // what follows is the partner's outcome.

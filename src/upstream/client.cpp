@@ -211,7 +211,8 @@ struct Client::State {
   }
 };
 
-struct Response::Impl {
+// The real exchange: a pooled connection and Beast's response parser.
+struct Exchange final : Response::Source {
   std::shared_ptr<Client::State> state;
   std::unique_ptr<Conn> conn;
   http::response_parser<http::buffer_body> parser;
@@ -225,7 +226,20 @@ struct Response::Impl {
 
   asio::awaitable<Result<std::string_view>> read_raw();
 
-  ~Impl() {
+  int status() const override { return static_cast<int>(parser.get().result_int()); }
+  std::string_view header(std::string_view name) const override {
+    const auto& h = parser.get();
+    auto it = h.find(name);
+    return it == h.end() ? std::string_view{} : std::string_view(it->value());
+  }
+  bool body_done() const override { return parser.is_done(); }
+  std::optional<std::uint64_t> content_length() const override {
+    auto n = parser.content_length();
+    return n ? std::optional<std::uint64_t>(*n) : std::nullopt;
+  }
+  asio::awaitable<Result<std::string_view>> read_some() override;
+
+  ~Exchange() override {
     if (conn) {
       bool reusable = !broken && parser.is_done() && parser.keep_alive();
       state->release(std::move(conn), reusable);
@@ -233,23 +247,13 @@ struct Response::Impl {
   }
 };
 
-Response::Response(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Response::Response(std::unique_ptr<Source> source) : source_(std::move(source)) {}
 Response::Response(Response&&) noexcept = default;
 Response& Response::operator=(Response&&) noexcept = default;
 Response::~Response() = default;
 
-int Response::status() const { return static_cast<int>(impl_->parser.get().result_int()); }
-
-std::string_view Response::header(std::string_view name) const {
-  const auto& h = impl_->parser.get();
-  auto it = h.find(name);
-  return it == h.end() ? std::string_view{} : std::string_view(it->value());
-}
-
-bool Response::body_done() const { return impl_->parser.is_done(); }
-
-asio::awaitable<Result<std::string_view>> Response::read_some() {
-  auto& im = *impl_;
+asio::awaitable<Result<std::string_view>> Exchange::read_some() {
+  auto& im = *this;
   if (!im.decoder) {
     co_return co_await im.read_raw();
   }
@@ -287,7 +291,7 @@ asio::awaitable<Result<std::string_view>> Response::read_some() {
   }
 }
 
-asio::awaitable<Result<std::string_view>> Response::Impl::read_raw() {
+asio::awaitable<Result<std::string_view>> Exchange::read_raw() {
   auto& im = *this;
   if (im.broken) {
     co_return common::err(Error{api::FailureClass::stall, "connection already broken"});
@@ -339,7 +343,7 @@ asio::awaitable<Result<std::string_view>> Response::Impl::read_raw() {
 
 asio::awaitable<Result<std::string>> Response::read_all(std::size_t limit) {
   std::string body;
-  if (auto len = impl_->parser.content_length()) {
+  if (auto len = source_->content_length()) {
     body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*len, limit)));
   }
   for (;;) {
@@ -351,7 +355,7 @@ asio::awaitable<Result<std::string>> Response::read_all(std::size_t limit) {
       co_return body;
     }
     if (body.size() + slice->size() > limit) {
-      impl_->broken = true;
+      // (Left unread, the connection is not reused.)
       co_return common::err(Error{api::FailureClass::bad_response,
                                   "upstream body exceeds " + std::to_string(limit) + " bytes"});
     }
@@ -447,7 +451,7 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& ep,
                                                 : api::FailureClass::connect;
       co_return common::err(Error{cls, "sending request failed: " + describe(wec)});
     }
-    auto impl = std::make_unique<Response::Impl>();
+    auto impl = std::make_unique<Exchange>();
     impl->state = state_;
     impl->idle_timeout = ep.timeouts.idle_between_chunks;
     impl->first_byte_timeout = ep.timeouts.first_byte;

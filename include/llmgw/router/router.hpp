@@ -4,8 +4,13 @@
 // failure class, and relays the (possibly streamed) answer to the ResponseSink.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <random>
 #include <string>
+
+#include "llmgw/common/clock.hpp"
+#include "llmgw/common/timer.hpp"
 
 #include "llmgw/providers/adapter.hpp"
 #include "llmgw/router/response_sink.hpp"
@@ -50,16 +55,30 @@ struct CallOutcome {
   bool degraded = false;  // answered with the model's degrade message
 };
 
+/// Where the attempt loop reads the time, waits, and draws its random numbers (balancing,
+/// backoff jitter). The defaults are the real ones; unit tests pass a manual clock and a seed
+/// and run every decision in simulated time.
+struct RouterEnvironment {
+  const common::Clock* clock = &common::SteadyClock::instance();
+  common::Sleeper* sleeper = &common::SteadySleeper::instance();
+  std::uint64_t seed = 0;  // 0: from std::random_device
+};
+
+/// One per worker thread (not thread safe).
 class Router {
 public:
-  Router(upstream::Client& client, metrics::Metrics& metrics) : client_(client), metrics_(metrics) {}
+  Router(upstream::Transport& transport, metrics::Metrics& metrics, RouterEnvironment env = {})
+      : transport_(transport), metrics_(metrics), env_(env),
+        rng_(env.seed ? env.seed : std::random_device{}()) {}
 
   boost::asio::awaitable<CallOutcome> call(const RouteTable& table, CallRequest& request,
                                            ResponseSink& sink);
 
 private:
-  upstream::Client& client_;
+  upstream::Transport& transport_;
   metrics::Metrics& metrics_;
+  RouterEnvironment env_;
+  std::mt19937_64 rng_;
 };
 
 }  // namespace llmgw::router

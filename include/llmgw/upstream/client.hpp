@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,49 +42,72 @@ struct Error {
 template <class T>
 using Result = common::Result<T, Error>;
 
-class Client;
-
 /// One exchange whose header has arrived. Destroying it before the body was read to the end
 /// closes the connection (that is how an abandoned or cancelled stream stops the upstream).
 class Response {
 public:
+  /// What a transport implements for one exchange (the real client's connection, or a test's
+  /// script).
+  class Source {
+  public:
+    virtual ~Source() = default;
+    virtual int status() const = 0;
+    virtual std::string_view header(std::string_view name) const = 0;
+    virtual bool body_done() const = 0;
+    /// See Response::read_some.
+    virtual asio::awaitable<Result<std::string_view>> read_some() = 0;
+    /// The announced body length, when there is one (read_all reserves it).
+    virtual std::optional<std::uint64_t> content_length() const { return std::nullopt; }
+  };
+
+  explicit Response(std::unique_ptr<Source> source);
   Response(Response&&) noexcept;
   Response& operator=(Response&&) noexcept;
   ~Response();
 
-  int status() const;
+  int status() const { return source_->status(); }
   /// Header value, empty when absent (case-insensitive name).
-  std::string_view header(std::string_view name) const;
-  bool body_done() const;
+  std::string_view header(std::string_view name) const { return source_->header(name); }
+  bool body_done() const { return source_->body_done(); }
 
   /// The next decoded body slice (chunked framing removed), waiting at most idle_between_chunks
   /// and never past the deadline. An empty view means the body ended. The view stays valid
   /// until the next call.
-  asio::awaitable<Result<std::string_view>> read_some();
+  asio::awaitable<Result<std::string_view>> read_some() { return source_->read_some(); }
   /// The whole body, failing when it exceeds `limit` bytes.
   asio::awaitable<Result<std::string>> read_all(std::size_t limit);
 
-  struct Impl;
-  explicit Response(std::unique_ptr<Impl> impl);
-
 private:
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Source> source_;
 };
 
-class Client {
+/// How the router and the health checkers reach an upstream. upstream::Client is the real one;
+/// tests script one (tests/fakes/scripted_transport.hpp) to run the attempt loop in simulated
+/// time.
+class Transport {
+public:
+  virtual ~Transport() = default;
+  /// Sends the request and waits for the response header (connect and first-byte timeouts).
+  virtual asio::awaitable<Result<Response>> send(const Endpoint& endpoint,
+                                                 const providers::UpstreamRequest& request,
+                                                 Deadline deadline) = 0;
+  /// Opens (or reuses) a connection only: the TCP active health check.
+  virtual asio::awaitable<Result<bool>> probe_connect(const Endpoint& endpoint,
+                                                      Deadline deadline) = 0;
+};
+
+class Client final : public Transport {
 public:
   explicit Client(asio::any_io_executor executor);
-  ~Client();
+  ~Client() override;
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  /// Sends the request and waits for the response header (connect and first-byte timeouts).
   asio::awaitable<Result<Response>> send(const Endpoint& endpoint,
                                          const providers::UpstreamRequest& request,
-                                         Deadline deadline);
-
-  /// Opens (or reuses) a connection only: the TCP active health check.
-  asio::awaitable<Result<bool>> probe_connect(const Endpoint& endpoint, Deadline deadline);
+                                         Deadline deadline) override;
+  asio::awaitable<Result<bool>> probe_connect(const Endpoint& endpoint,
+                                              Deadline deadline) override;
 
   std::size_t idle_connections() const;
 

@@ -1,0 +1,419 @@
+// The attempt loop (Router::call) in simulated time: a scripted transport, a manual clock and a
+// recording sink, so failover, backoff, budgets, hedging, continuation, degrade, cancellation
+// and panic routing are decided exactly as in the daemon, with no socket and no sleep.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fakes/manual_time.hpp"
+#include "fakes/recording_sink.hpp"
+#include "fakes/scripted_transport.hpp"
+#include "llmgw/metrics/metrics.hpp"
+#include "llmgw/router/router.hpp"
+#include "router/continuation.hpp"
+
+namespace llmgw::router {
+namespace {
+
+using namespace std::chrono_literals;
+using fakes::Reply;
+using nlohmann::json;
+
+constexpr const char* kA = "127.0.0.1:1";
+constexpr const char* kB = "127.0.0.1:2";
+
+std::string answer(const std::string& text) {
+  return json{{"id", "chatcmpl-1"},
+              {"object", "chat.completion"},
+              {"created", 1},
+              {"model", "upstream-model"},
+              {"choices",
+               json::array({{{"index", 0},
+                             {"message", {{"role", "assistant"}, {"content", text}}},
+                             {"finish_reason", "stop"}}})},
+              {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 2}, {"total_tokens", 5}}}}
+      .dump();
+}
+
+std::string chunk(const json& delta, const json& finish = nullptr) {
+  return json{{"id", "chatcmpl-s"},
+              {"object", "chat.completion.chunk"},
+              {"created", 1},
+              {"model", "upstream-model"},
+              {"choices", json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}}
+      .dump();
+}
+
+std::string text_chunk(const std::string& text) { return chunk({{"content", text}}); }
+std::string role_chunk() { return chunk({{"role", "assistant"}, {"content", ""}}); }
+std::string stop_chunk() { return chunk(json::object(), "stop"); }
+
+std::string error_body(const std::string& message) {
+  return json{{"error", {{"message", message}, {"type", "server_error"}}}}.dump();
+}
+
+config::ProviderConfig provider(const std::string& name, int port) {
+  config::ProviderConfig p;
+  p.name = name;
+  p.kind = config::ProviderKind::openai_compatible;
+  p.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  p.url = *common::parse_url(p.base_url);
+  p.api_key = "sk-" + name;
+  p.timeouts.total = 5s;
+  return p;
+}
+
+config::TargetConfig target(const std::string& provider) {
+  config::TargetConfig t;
+  t.provider = provider;
+  t.model = provider + "-model";
+  return t;
+}
+
+class AttemptLoop : public ::testing::Test {
+protected:
+  AttemptLoop() {
+    cfg->providers = {provider("a", 1), provider("b", 2)};
+    config::ModelConfig pair;
+    pair.name = "pair";
+    pair.targets = {target("a"), target("b")};
+    config::ModelConfig solo;
+    solo.name = "solo";
+    solo.targets = {target("a")};
+    cfg->models = {pair, solo};
+  }
+
+  config::ModelConfig& model(const std::string& name) {
+    for (auto& m : cfg->models) {
+      if (m.name == name) {
+        return m;
+      }
+    }
+    throw std::runtime_error("no model " + name);
+  }
+
+  CallOutcome call(const std::string& model_name, bool stream = false,
+                   std::optional<std::chrono::nanoseconds> cancel_after = std::nullopt,
+                   std::chrono::seconds timeout = 60s) {
+    if (!table) {
+      table = RouteTable::build(cfg, 1);
+    }
+    sink = fakes::RecordingSink{};
+    body = json{{"model", model_name},
+                {"messages", json::array({{{"role", "user"}, {"content", "Say hello."}}})}};
+    if (stream) {
+      body["stream"] = true;
+    }
+    request = CallRequest{};
+    request.op = providers::Operation::chat;
+    request.route = "/v1/chat/completions";
+    request.body = &body;
+    request.model = model_name;
+    request.stream = stream;
+    request.request_id = "req-1";
+    request.started = time.now();
+    request.deadline = request.started + timeout;
+    return fakes::run_simulated(ctx, time, router.call(*table, request, sink), cancel_after);
+  }
+
+  health::TargetHealth& health_of(const std::string& provider) {
+    return *table->provider(provider)->health;
+  }
+
+  json sink_json() const { return json::parse(sink.body); }
+
+  // The io_context first: it outlives the clock's timers and the transport's exchanges.
+  boost::asio::io_context ctx;
+  fakes::ManualTime time;
+  fakes::ScriptedTransport transport{time};
+  metrics::Metrics metrics{"test"};
+  Router router{transport, metrics, RouterEnvironment{&time, &time, 42}};
+  std::shared_ptr<config::Config> cfg = std::make_shared<config::Config>();
+  std::shared_ptr<const RouteTable> table;
+  fakes::RecordingSink sink;
+  json body;
+  CallRequest request;
+};
+
+// ---- failover ------------------------------------------------------------------------------
+
+struct FailureCase {
+  const char* name;
+  Reply reply;
+};
+
+class FailsOver : public AttemptLoop, public ::testing::WithParamInterface<FailureCase> {};
+
+TEST_P(FailsOver, ToTheNextTargetAndTheClientSeesOnlyTheAnswer) {
+  transport.script(kA, {GetParam().reply});
+  transport.script(kB, {Reply::json(200, answer("from b"))});
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(out.provider, "b");
+  EXPECT_EQ(out.attempts, 2u);
+  EXPECT_EQ(sink.status, 200);
+  EXPECT_EQ(sink.header("x-llmgw-provider"), "b");
+  EXPECT_EQ(sink_json()["choices"][0]["message"]["content"], "from b");
+  EXPECT_EQ(transport.sent_to(kA), 1u);
+}
+
+FailureCase broken_stream_case() {
+  auto r = Reply::json(200, R"({"id":"x","choices":[)");
+  return {"truncated_json", r};
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryFailureClass, FailsOver,
+    ::testing::Values(
+        FailureCase{"connect", Reply::fail(api::FailureClass::connect, "connection refused")},
+        FailureCase{"tls", Reply::fail(api::FailureClass::tls, "certificate verify failed")},
+        FailureCase{"hang_until_the_attempt_deadline", Reply::hanging()},
+        FailureCase{"status_500", Reply::json(500, error_body("boom"))},
+        FailureCase{"status_503", Reply::json(503, error_body("overloaded"))},
+        FailureCase{"status_429", Reply::json(429, error_body("slow down"))},
+        FailureCase{"status_401_key_rejected", Reply::json(401, error_body("bad key"))},
+        FailureCase{"empty_200", Reply::json(200, "")},
+        FailureCase{"wrong_shape_200", Reply::json(200, R"({"unexpected":true})")},
+        broken_stream_case()),
+    [](const auto& test) { return std::string(test.param.name); });
+
+TEST_F(AttemptLoop, AClientErrorIsPassedThroughAndNoOtherTargetIsTried) {
+  transport.script(kA, {Reply::json(400, error_body("'temperature' is out of range"))});
+  transport.script(kB, {Reply::json(200, answer("from b"))});
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 400);
+  EXPECT_EQ(sink.status, 400);
+  EXPECT_NE(sink.body.find("temperature"), std::string::npos);
+  EXPECT_EQ(transport.sent_to(kB), 0u);
+  EXPECT_TRUE(health_of("a").peek(time.now()).routable) << "a client's mistake harms no target";
+}
+
+// ---- retry-after, backoff, deadline, budget ------------------------------------------------
+
+TEST_F(AttemptLoop, RetryAfterCoolsTheTargetDownForThatLong) {
+  auto first = Reply::json(429, error_body("slow down"));
+  first.headers.emplace_back("retry-after", "30");
+  transport.script(kA, {first, Reply::json(200, answer("a"))});
+  transport.script(kB, {Reply::json(200, answer("b"))});
+
+  EXPECT_EQ(call("pair").provider, "b");
+  EXPECT_EQ(transport.sent_to(kA), 1u);
+  time.advance(10s);
+  EXPECT_EQ(call("pair").provider, "b") << "still cooling down: a is skipped without a request";
+  EXPECT_EQ(transport.sent_to(kA), 1u);
+  time.advance(21s);
+  EXPECT_EQ(call("pair").provider, "a") << "cool-down over";
+  EXPECT_EQ(transport.sent_to(kA), 2u);
+}
+
+TEST_F(AttemptLoop, TheOnlyTargetsRetryAfterIsWaitedOutWithinTheDeadline) {
+  auto first = Reply::json(429, error_body("slow down"));
+  first.headers.emplace_back("retry-after", "2");
+  transport.script(kA, {first, Reply::json(200, answer("a"))});
+  auto out = call("solo");
+  EXPECT_EQ(out.status, 200);
+  ASSERT_EQ(transport.sent().size(), 2u);
+  auto waited = transport.sent()[1].at - transport.sent()[0].at;
+  EXPECT_GE(waited, 2s);
+  EXPECT_LT(waited, 3s);
+}
+
+TEST_F(AttemptLoop, BackoffGrowsWithinItsBoundsAndNoAttemptStartsPastTheDeadline) {
+  auto& solo = model("solo");
+  solo.retry.attempts = 20;
+  solo.retry.backoff = {100ms, 800ms, config::Jitter::none};
+  transport.script(kA, {Reply::json(503, error_body("overloaded"))});
+  auto out = call("solo", false, std::nullopt, 3s);
+  EXPECT_EQ(out.status, 503);
+  const auto& sent = transport.sent();
+  ASSERT_GE(sent.size(), 3u);
+  for (std::size_t i = 1; i < sent.size(); ++i) {
+    auto gap = sent[i].at - sent[i - 1].at;
+    EXPECT_GE(gap, 100ms) << "attempt " << i;
+    EXPECT_LE(gap, 800ms) << "attempt " << i;
+    EXPECT_LT(sent[i].at, request.deadline) << "attempt " << i;
+  }
+  EXPECT_GE(sent[2].at - sent[1].at, sent[1].at - sent[0].at) << "exponential, not constant";
+  EXPECT_LE(time.now(), request.deadline);
+}
+
+TEST_F(AttemptLoop, TheRetryBudgetStopsRetriesAndTheDiagnosisSaysSo) {
+  auto& solo = model("solo");
+  solo.retry.attempts = 10;
+  solo.retry.budget = 0;  // only the budget's floor of 3 retries
+  solo.retry.backoff = {1ms, 1ms, config::Jitter::none};
+  transport.script(kA, {Reply::json(503, error_body("overloaded"))});
+  auto out = call("solo");
+  EXPECT_EQ(out.status, 503);
+  EXPECT_EQ(transport.sent_to(kA), 4u);
+  EXPECT_NE(sink.body.find("retry budget exhausted"), std::string::npos) << sink.body;
+}
+
+// ---- hedging -------------------------------------------------------------------------------
+
+config::HedgeConfig hedge_after(std::chrono::milliseconds delay) {
+  config::HedgeConfig hedge;
+  hedge.after_quantile.reset();
+  hedge.after_delay = delay;
+  return hedge;
+}
+
+TEST_F(AttemptLoop, AHedgeWinsWhenThePrimaryIsSlowAndTheLoserIsCancelled) {
+  model("pair").hedge = hedge_after(100ms);
+  auto slow = Reply::json(200, answer("a, late"));
+  slow.header_after = 4s;
+  transport.script(kA, {slow});
+  auto quick = Reply::json(200, answer("b"));
+  quick.header_after = 20ms;
+  transport.script(kB, {quick});
+  auto start = time.now();
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(out.provider, "b");
+  EXPECT_EQ(sink_json()["choices"][0]["message"]["content"], "b");
+  EXPECT_EQ(transport.cancelled(), 1u) << "the primary's exchange is abandoned";
+  EXPECT_LT(time.now() - start, 200ms);
+  EXPECT_TRUE(health_of("a").peek(time.now()).routable) << "losing a race is not a failure";
+}
+
+TEST_F(AttemptLoop, NoHedgeWhenThePrimaryAnswersInTime) {
+  model("pair").hedge = hedge_after(100ms);
+  auto quick = Reply::json(200, answer("a"));
+  quick.header_after = 50ms;
+  transport.script(kA, {quick});
+  transport.script(kB, {Reply::json(200, answer("b"))});
+  EXPECT_EQ(call("pair").provider, "a");
+  EXPECT_EQ(transport.sent_to(kB), 0u);
+}
+
+// ---- streams -------------------------------------------------------------------------------
+
+TEST_F(AttemptLoop, ABrokenStreamIsContinuedOnTheNextTargetAsOneStream) {
+  auto broken = Reply::sse({role_chunk(), text_chunk("Hello"), text_chunk(" wor")});
+  broken.break_after_body = upstream::Error{api::FailureClass::stall, "connection reset"};
+  transport.script(kA, {broken});
+  transport.script(kB, {Reply::sse({role_chunk(), text_chunk("ld!"), stop_chunk(), "[DONE]"})});
+  auto out = call("pair", true);
+  EXPECT_EQ(out.status, 200);
+  EXPECT_TRUE(sink.streamed);
+  EXPECT_TRUE(sink.ended);
+  EXPECT_EQ(sink.body.find("error"), std::string::npos) << sink.body;
+  EXPECT_NE(sink.body.find("Hello"), std::string::npos);
+  EXPECT_NE(sink.body.find("ld!"), std::string::npos);
+  EXPECT_EQ(sink.body.rfind("data: [DONE]"), sink.body.size() - 14) << sink.body;
+  EXPECT_EQ(sink.body.find("\"role\"", sink.body.find(" wor")), std::string::npos)
+      << "no second role chunk";
+  ASSERT_EQ(transport.sent_to(kB), 1u);
+  auto sent_b = json::parse(transport.sent().back().body);
+  const auto& messages = sent_b["messages"];
+  ASSERT_GE(messages.size(), 3u);
+  EXPECT_EQ(messages[messages.size() - 2]["role"], "assistant");
+  EXPECT_EQ(messages[messages.size() - 2]["content"], "Hello wor");
+  EXPECT_EQ(messages.back()["content"], std::string(kContinuationInstruction));
+}
+
+TEST_F(AttemptLoop, AStreamThatDiesBeforeContentFailsOverInvisibly) {
+  auto broken = Reply::sse({role_chunk()});
+  broken.break_after_body = upstream::Error{api::FailureClass::stall, "connection reset"};
+  transport.script(kA, {broken});
+  transport.script(kB, {Reply::sse({role_chunk(), text_chunk("Hi"), stop_chunk(), "[DONE]"})});
+  auto out = call("pair", true);
+  EXPECT_EQ(out.provider, "b");
+  EXPECT_EQ(sink.header("x-llmgw-provider"), "b") << "the 200 waited for real content";
+  EXPECT_EQ(transport.sent().back().body.find(std::string(kContinuationInstruction)),
+            std::string::npos)
+      << "nothing reached the client: a plain failover, not a continuation";
+}
+
+TEST_F(AttemptLoop, AToolCallInProgressEndsWithAnErrorEventNeverProse) {
+  json call_delta = {{"tool_calls",
+                      json::array({{{"index", 0},
+                                    {"id", "call_1"},
+                                    {"type", "function"},
+                                    {"function", {{"name", "lookup"}, {"arguments", "{\"q\":"}}}}})}};
+  auto broken = Reply::sse({role_chunk(), chunk(call_delta)});
+  broken.break_after_body = upstream::Error{api::FailureClass::stall, "connection reset"};
+  transport.script(kA, {broken});
+  transport.script(kB, {Reply::sse({role_chunk(), text_chunk("prose"), stop_chunk(), "[DONE]"})});
+  call("pair", true);
+  EXPECT_TRUE(sink.ended);
+  EXPECT_NE(sink.body.find("upstream_stream_failed"), std::string::npos) << sink.body;
+  EXPECT_NE(sink.body.find("tool call"), std::string::npos) << sink.body;
+  EXPECT_EQ(transport.sent_to(kB), 0u);
+}
+
+// ---- when nothing serves -------------------------------------------------------------------
+
+TEST_F(AttemptLoop, TheDiagnosisNamesWhatHappenedToEachTarget) {
+  transport.script(kA, {Reply::fail(api::FailureClass::connect, "connection refused")});
+  transport.script(kB, {Reply::json(503, error_body("overloaded"))});
+  model("pair").retry.attempts = 2;
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 503);
+  EXPECT_EQ(out.error_code, "no_healthy_upstream");
+  auto message = sink_json()["error"]["message"].get<std::string>();
+  EXPECT_NE(message.find("a (a-model): connection refused"), std::string::npos) << message;
+  EXPECT_NE(message.find("b (b-model): "), std::string::npos) << message;
+  EXPECT_NE(message.find("overloaded"), std::string::npos) << message;
+}
+
+TEST_F(AttemptLoop, OnlyTimeoutsGive504) {
+  transport.script(kA, {Reply::hanging()});
+  transport.script(kB, {Reply::hanging()});
+  model("pair").retry.attempts = 2;
+  auto out = call("pair", false, std::nullopt, 20s);
+  EXPECT_EQ(out.status, 504);
+}
+
+TEST_F(AttemptLoop, DegradesWithTheModelsMessageWhenNothingServes) {
+  model("pair").degrade = config::DegradeConfig{"We are busy, try again soon."};
+  model("pair").retry.attempts = 2;
+  transport.script(kA, {Reply::json(503, error_body("overloaded"))});
+  transport.script(kB, {Reply::json(503, error_body("overloaded"))});
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 200);
+  EXPECT_TRUE(out.degraded);
+  EXPECT_EQ(sink.header("x-llmgw-degraded"), "true");
+  EXPECT_EQ(sink_json()["choices"][0]["message"]["content"], "We are busy, try again soon.");
+}
+
+// ---- cancellation --------------------------------------------------------------------------
+
+TEST_F(AttemptLoop, AClientThatHangsUpEndsTheAttemptAndHarmsNoTarget) {
+  auto slow = Reply::json(200, answer("late"));
+  slow.header_after = 3s;
+  transport.script(kA, {slow});
+  transport.script(kB, {Reply::json(200, answer("b"))});
+  auto out = call("pair", false, 500ms);
+  EXPECT_EQ(out.status, 499);
+  EXPECT_EQ(transport.cancelled(), 1u);
+  EXPECT_EQ(transport.sent_to(kB), 0u) << "nobody is waiting for an answer any more";
+  EXPECT_FALSE(sink.started());
+  EXPECT_TRUE(health_of("a").peek(time.now()).routable);
+}
+
+// ---- panic routing -------------------------------------------------------------------------
+
+TEST_F(AttemptLoop, AfterAnAllDownPeriodTheFirstTargetThatCanServeDoes) {
+  auto cool = [](const char* seconds) {
+    auto r = Reply::json(429, error_body("slow down"));
+    r.headers.emplace_back("retry-after", seconds);
+    return r;
+  };
+  model("pair").retry.attempts = 2;
+  transport.script(kA, {cool("60"), Reply::json(503, error_body("still down"))});
+  transport.script(kB, {cool("60"), Reply::json(200, answer("b is back"))});
+  auto first = call("pair");
+  EXPECT_NE(first.status, 200);
+  ASSERT_FALSE(health_of("a").peek(time.now()).routable);
+  ASSERT_FALSE(health_of("b").peek(time.now()).routable);
+
+  time.advance(1s);  // both still cooling down; b has recovered, a has not
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 200) << sink.body;
+  EXPECT_EQ(out.provider, "b");
+  EXPECT_TRUE(health_of("b").peek(time.now()).routable) << "a success is evidence";
+}
+
+}  // namespace
+}  // namespace llmgw::router
