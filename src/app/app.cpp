@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <csignal>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
@@ -154,6 +155,12 @@ public:
     asio::co_spawn(control_, handle_signals(signals), asio::detached);
     asio::co_spawn(control_, watch_config_file(), asio::detached);
     control_.run();
+    // Shutting down: a second SIGINT or SIGTERM (an impatient operator, a supervisor) must not
+    // turn a clean exit into death by signal once Asio gives the signals back.
+    signals.clear();
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGHUP, SIG_IGN);
     checkers_.stop_all();
     server.stop();
     // Let the closed acceptors' cancelled accepts finish before the workers' io_contexts
