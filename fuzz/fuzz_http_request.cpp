@@ -46,10 +46,19 @@ Outcome run(std::string_view input, std::size_t step, const ParseLimits& limits)
       }
       if (progress == Progress::need_more && offset >= input.size()) {
         // All input offered and the parser wants more: a second call with nothing new must not
-        // make progress (else the session, which reads more instead, would stall).
+        // make progress (else the session, which reads more instead, would stall). It may fail:
+        // Beast charges a chunk's size to the body limit each time it re-reads a chunk line
+        // whose quoted extension runs past the line end, so such a request ends refused (413,
+        // or the read timeout) however its bytes arrive, never accepted.
         std::size_t again = 0;
-        if (parser.feed(buffer, again) != Progress::need_more || again != 0) {
-          llmgw::fuzz::fail("feed() asked for more bytes while it still had parseable ones");
+        auto second = parser.feed(buffer, again);
+        if ((second != Progress::need_more && second != Progress::failed) || again != 0) {
+          llmgw::fuzz::fail("feed() asked for more bytes while it still had parseable ones: "
+                            "step " + std::to_string(step) + ", request " +
+                            std::to_string(request) + ", " + std::to_string(buffer.size()) +
+                            " bytes buffered, then progress " +
+                            std::to_string(static_cast<int>(second)) + " using " +
+                            std::to_string(again) + " (" + parser.error().message + ")");
         }
       }
       if (progress != Progress::need_more || offset >= input.size()) {
