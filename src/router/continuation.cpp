@@ -75,6 +75,9 @@ void StreamTracker::observe_event(std::string_view data) {
     if (auto fr = c.find("finish_reason"); fr != c.end() && fr->is_string()) {
       finished_ = true;
     }
+    if (auto text = c.find("text"); text != c.end() && text->is_string()) {
+      text_ += text->get_ref<const std::string&>();  // a legacy completions chunk
+    }
     auto delta = c.find("delta");
     if (delta == c.end() || !delta->is_object()) {
       continue;
@@ -94,6 +97,22 @@ std::size_t append_continuation(nlohmann::json& body, const std::string& partial
   messages.push_back(
       nlohmann::json{{"role", "user"}, {"content", std::string(kContinuationInstruction)}});
   return 2;
+}
+
+bool can_extend_prompt(const nlohmann::json& body) {
+  auto prompt = body.find("prompt");
+  return prompt != body.end() && prompt->is_string();
+}
+
+std::string extend_prompt(nlohmann::json& body, const std::string& partial_text) {
+  auto& prompt = body["prompt"].get_ref<std::string&>();
+  std::string original = prompt;
+  prompt += partial_text;
+  return original;
+}
+
+void restore_prompt(nlohmann::json& body, std::string original) {
+  body["prompt"] = std::move(original);
 }
 
 void remove_appended(nlohmann::json& body, std::size_t count) {

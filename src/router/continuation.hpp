@@ -3,8 +3,9 @@
 // broken upstream stream is continued on another target. StreamTracker follows what the client
 // has received (stream id, text, whether a tool call started); ContinuationFilter rewrites the
 // next target's events so the client sees one stream: same id/created/model, no second role
-// chunk, no text repeated. Pure string/JSON work in the OpenAI chunk format (the ingress
-// format), unit-tested without sockets.
+// chunk, no text repeated. Chat continues with the partial answer as an assistant turn, legacy
+// completions by extending the prompt. Pure string/JSON work in the OpenAI chunk format (the
+// ingress format), unit-tested without sockets.
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -43,6 +44,14 @@ private:
 /// how many messages were appended (so the caller can remove them again).
 std::size_t append_continuation(nlohmann::json& body, const std::string& partial_text);
 void remove_appended(nlohmann::json& body, std::size_t count);
+
+/// Legacy completions continue by prompt extension: the partial answer is appended to the
+/// prompt and the model goes on from the last token the client has. Only a single string
+/// prompt can be extended (token arrays and several prompts are not continued).
+bool can_extend_prompt(const nlohmann::json& body);
+/// Appends; returns the original prompt, for restore_prompt.
+std::string extend_prompt(nlohmann::json& body, const std::string& partial_text);
+void restore_prompt(nlohmann::json& body, std::string original);
 
 class ContinuationFilter {
 public:

@@ -84,12 +84,18 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
   providers::RequestOptions opts{req.stream, req.client_wants_usage, req.base64_embeddings,
                                  req.max_json_depth};
   std::size_t appended = 0;
-  if (continuing) {
+  std::optional<std::string> original_prompt;
+  if (continuing && req.op == providers::Operation::completions) {
+    original_prompt = extend_prompt(*req.body, tracker.text());  // (the router checked it can)
+  } else if (continuing) {
     appended = append_continuation(*req.body, tracker.text());
   }
   auto ureq = prov.adapter->build_request(req.op, *req.body, *prov.config, *p.target, opts);
   if (appended > 0) {
     remove_appended(*req.body, appended);
+  }
+  if (original_prompt) {
+    restore_prompt(*req.body, std::move(*original_prompt));
   }
   ureq.headers.push_back({"x-request-id", req.request_id});
   if (!req.traceparent.empty()) {
@@ -154,7 +160,11 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     metrics.upstream_request(sprov.config->name, api::to_string(failure.cls), seconds_since(env, t0));
     bool larger_context_may_help =
         failure.cls == api::FailureClass::context_length && req.context_fallback;
-    if (api::failure_policy(failure.cls).client_fault && !larger_context_may_help) {
+    // A continuation cannot hand a client fault on: the client already has a 200 and half an
+    // answer. It is that target's failure to continue; the stream then goes on elsewhere or
+    // ends with an error event, never silently.
+    if (api::failure_policy(failure.cls).client_fault && !larger_context_may_help &&
+        !continuing) {
       // The client's own mistake: the provider's answer is the most useful one it can get.
       auto headers = response_headers(req, out);
       headers.push_back({"content-type", "application/json"});
@@ -307,6 +317,16 @@ public:
 private:
   health::TargetHealth* h_;
 };
+
+// Whether a stream the client has part of may go on on another target: not once it finished,
+// not in the middle of a tool call (its arguments cannot be spliced), and for legacy
+// completions only when the prompt can be extended.
+bool continuable(const CallRequest& req, const StreamTracker& tracker) {
+  if (tracker.tool_call_started() || tracker.finished()) {
+    return false;
+  }
+  return req.op != providers::Operation::completions || can_extend_prompt(*req.body);
+}
 
 // The first model in the chain (the model, then its fallbacks) that has a degrade message.
 const config::DegradeConfig* find_degrade(const RouteTable& table, const config::ModelConfig& m) {
@@ -609,7 +629,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         // Part of the answer is with the client: continue on another target, unless a tool
         // call was under way (its arguments cannot be spliced) or the answer had finished.
         continued = true;
-        if (tracker.tool_call_started() || tracker.finished()) {
+        if (!continuable(req, tracker)) {
           p.last_failure = std::move(result.failure);
           break;
         }
@@ -618,7 +638,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       }
       p.last_failure = std::move(result.failure);
     }
-    if (continued && (tracker.tool_call_started() || tracker.finished())) {
+    if (continued && !continuable(req, tracker)) {
       break;
     }
     if (!tried) {
@@ -633,6 +653,8 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     auto diagnosis = build_diagnosis(targets, plan.skipped, budget_exhausted, req.model);
     std::string why = tracker.tool_call_started()
                           ? "a tool call was in progress and cannot be continued"
+                      : req.op == providers::Operation::completions && !can_extend_prompt(*req.body)
+                          ? "a prompt that is not a single string cannot be continued"
                           : "no target could continue it";
     api::GatewayError e{502, "upstream_stream_failed", "server_error",
                         "The upstream stream failed and " + why + ": " + diagnosis, {}};

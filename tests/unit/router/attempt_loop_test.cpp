@@ -94,19 +94,25 @@ protected:
 
   CallOutcome call(const std::string& model_name, bool stream = false,
                    std::optional<std::chrono::nanoseconds> cancel_after = std::nullopt,
-                   std::chrono::seconds timeout = 60s) {
+                   std::chrono::seconds timeout = 60s,
+                   providers::Operation op = providers::Operation::chat) {
     if (!table) {
       table = RouteTable::build(cfg, 1);
     }
     sink = fakes::RecordingSink{};
-    body = json{{"model", model_name},
-                {"messages", json::array({{{"role", "user"}, {"content", "Say hello."}}})}};
+    if (op == providers::Operation::completions) {
+      body = json{{"model", model_name}, {"prompt", legacy_prompt}};
+    } else {
+      body = json{{"model", model_name},
+                  {"messages", json::array({{{"role", "user"}, {"content", "Say hello."}}})}};
+    }
     if (stream) {
       body["stream"] = true;
     }
     request = CallRequest{};
-    request.op = providers::Operation::chat;
-    request.route = "/v1/chat/completions";
+    request.op = op;
+    request.route = op == providers::Operation::completions ? "/v1/completions"
+                                                             : "/v1/chat/completions";
     request.body = &body;
     request.model = model_name;
     request.stream = stream;
@@ -132,6 +138,7 @@ protected:
   std::shared_ptr<const RouteTable> table;
   fakes::RecordingSink sink;
   json body;
+  json legacy_prompt = "Once upon";
   CallRequest request;
 };
 
@@ -340,6 +347,57 @@ TEST_F(AttemptLoop, AToolCallInProgressEndsWithAnErrorEventNeverProse) {
   EXPECT_NE(sink.body.find("upstream_stream_failed"), std::string::npos) << sink.body;
   EXPECT_NE(sink.body.find("tool call"), std::string::npos) << sink.body;
   EXPECT_EQ(transport.sent_to(kB), 0u);
+}
+
+std::string legacy_chunk(const std::string& text, const json& finish = nullptr) {
+  return json{{"id", "cmpl-s"},
+              {"object", "text_completion"},
+              {"created", 1},
+              {"model", "upstream-model"},
+              {"choices", json::array({{{"index", 0}, {"text", text}, {"finish_reason", finish}}})}}
+      .dump();
+}
+
+TEST_F(AttemptLoop, ALegacyCompletionsStreamIsContinuedByExtendingThePrompt) {
+  auto broken = Reply::sse({legacy_chunk(" a"), legacy_chunk(" time")});
+  broken.break_after_body = upstream::Error{api::FailureClass::stall, "connection reset"};
+  transport.script(kA, {broken});
+  transport.script(kB, {Reply::sse({legacy_chunk(" there was"), legacy_chunk("", "stop"), "[DONE]"})});
+  auto out = call("pair", true, std::nullopt, 60s, providers::Operation::completions);
+  EXPECT_EQ(out.status, 200);
+  EXPECT_TRUE(sink.ended);
+  EXPECT_EQ(sink.body.find("error"), std::string::npos) << sink.body;
+  EXPECT_NE(sink.body.find(" there was"), std::string::npos) << sink.body;
+  ASSERT_EQ(transport.sent_to(kB), 1u);
+  auto sent_b = json::parse(transport.sent().back().body);
+  EXPECT_EQ(sent_b["prompt"], "Once upon a time");
+  EXPECT_FALSE(sent_b.contains("messages")) << "a legacy body never gets chat messages";
+  EXPECT_EQ(body["prompt"], "Once upon") << "the client's body is left as it was";
+}
+
+TEST_F(AttemptLoop, ALegacyStreamWithSeveralPromptsEndsWithAnErrorEvent) {
+  legacy_prompt = json::array({"one", "two"});
+  auto broken = Reply::sse({legacy_chunk(" a")});
+  broken.break_after_body = upstream::Error{api::FailureClass::stall, "connection reset"};
+  transport.script(kA, {broken});
+  transport.script(kB, {Reply::sse({legacy_chunk(" b"), "[DONE]"})});
+  call("pair", true, std::nullopt, 60s, providers::Operation::completions);
+  EXPECT_TRUE(sink.ended);
+  EXPECT_NE(sink.body.find("upstream_stream_failed"), std::string::npos) << sink.body;
+  EXPECT_EQ(transport.sent_to(kB), 0u);
+}
+
+TEST_F(AttemptLoop, AClientFaultFromTheContinuationTargetEndsTheStreamWithAnErrorEvent) {
+  auto broken = Reply::sse({role_chunk(), text_chunk("Hello")});
+  broken.break_after_body = upstream::Error{api::FailureClass::stall, "connection reset"};
+  transport.script(kA, {broken});
+  transport.script(kB, {Reply::json(400, error_body("messages too long for this model"))});
+  model("pair").retry.attempts = 2;
+  call("pair", true);
+  EXPECT_TRUE(sink.ended) << "never a silent truncation";
+  EXPECT_NE(sink.body.find("Hello"), std::string::npos);
+  EXPECT_NE(sink.body.find("upstream_stream_failed"), std::string::npos) << sink.body;
+  EXPECT_NE(sink.body.find("messages too long"), std::string::npos) << "the diagnosis says why";
 }
 
 // ---- when nothing serves -------------------------------------------------------------------
