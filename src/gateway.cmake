@@ -23,7 +23,8 @@ llmgw_module(upstream SOURCES upstream/client.cpp upstream/content_decoder.cpp
 llmgw_module(health SOURCES health/target_health.cpp health/active_checker.cpp
   DEPS llmgw_resilience llmgw_upstream llmgw_providers llmgw_api)
 
-llmgw_module(router SOURCES router/route_table.cpp router/router.cpp router/plan.cpp
+llmgw_module(router SOURCES router/route_table.cpp router/model_state.cpp router/router.cpp
+  router/plan.cpp
   router/continuation.cpp
   router/balancer.cpp
   DEPS llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics llmgw_api)

@@ -177,7 +177,8 @@ public:
 private:
   void install(std::shared_ptr<const config::Config> cfg) {
     std::vector<std::string> problems;
-    auto table = router::RouteTable::build(std::move(cfg), threads_, &registry_, &problems);
+    auto table = router::RouteTable::build(std::move(cfg), threads_,
+                                           router::StateRegistries{&registry_, &models_}, &problems);
     for (const auto& p : problems) {
       spdlog::warn("{}", p);
     }
@@ -190,6 +191,11 @@ private:
       checks.push_back(health::CheckTarget{*route.config, route.adapter, route.health, route.identity});
     }
     registry_.retain(identities);
+    std::vector<std::string> model_identities;
+    for (const auto& m : table->config().models) {
+      model_identities.push_back(router::ModelStateRegistry::identity(m));
+    }
+    models_.retain(model_identities);
     checkers_.sync(std::move(checks));
     state_.table.store(std::move(table));
   }
@@ -310,6 +316,7 @@ private:
   server::GatewayState state_;
   asio::io_context control_{1};
   health::HealthRegistry registry_;
+  router::ModelStateRegistry models_;  // balancer cursors and retry budgets, kept across reloads
   health::ActiveCheckers checkers_{control_, nullptr};
   server::Server* server_ = nullptr;
   std::string listen_;

@@ -4,7 +4,7 @@ namespace llmgw::router {
 
 std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config::Config> config,
                                                     unsigned workers,
-                                                    health::HealthRegistry* registry,
+                                                    StateRegistries registries,
                                                     std::vector<std::string>* problems) {
   auto table = std::make_shared<RouteTable>();
   table->config_ = std::move(config);
@@ -14,7 +14,8 @@ std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config
     route.adapter = providers::make_adapter(p.kind);
     route.endpoint = upstream::Endpoint::from(p, workers);
     route.identity = health::HealthRegistry::identity(p);
-    route.health = registry ? registry->attach(p) : std::make_shared<health::TargetHealth>(p);
+    route.health = registries.health ? registries.health->attach(p)
+                                     : std::make_shared<health::TargetHealth>(p);
     if (!route.adapter && problems) {
       problems->push_back("provider '" + p.name + "': kind '" + std::string(config::to_string(p.kind)) +
                           "' is not supported by this build yet; its targets are skipped");
@@ -24,8 +25,15 @@ std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config
   for (const auto& m : table->config_->models) {
     ModelRoute route;
     route.config = &m;
-    route.balancer = std::make_unique<Balancer>(m.strategy, m.targets.size());
-    route.retry_budget = std::make_unique<resilience::RetryBudget>(m.retry.budget);
+    route.identity = ModelStateRegistry::identity(m);
+    if (registries.models) {
+      auto state = registries.models->attach(m);
+      route.balancer = std::move(state.balancer);
+      route.retry_budget = std::move(state.retry_budget);
+    } else {
+      route.balancer = std::make_shared<Balancer>(m.strategy, m.targets.size());
+      route.retry_budget = std::make_shared<resilience::RetryBudget>(m.retry.budget);
+    }
     table->models_.emplace(m.name, std::move(route));
   }
   return table;

@@ -12,6 +12,7 @@
 #include "llmgw/providers/adapter.hpp"
 #include "llmgw/resilience/retry_budget.hpp"
 #include "llmgw/router/balancer.hpp"
+#include "llmgw/router/model_state.hpp"
 #include "llmgw/upstream/client.hpp"
 
 namespace llmgw::router {
@@ -24,22 +25,30 @@ struct ProviderRoute {
   std::string identity;                          // HealthRegistry::identity
 };
 
-/// Per-model routing state that lives as long as the snapshot.
+/// A model's routing view. The balancer and retry budget are shared across reloads while the
+/// model's identity is unchanged (ModelStateRegistry).
 struct ModelRoute {
   const config::ModelConfig* config = nullptr;
-  std::unique_ptr<Balancer> balancer;
-  std::unique_ptr<resilience::RetryBudget> retry_budget;
+  std::shared_ptr<Balancer> balancer;
+  std::shared_ptr<resilience::RetryBudget> retry_budget;
+  std::string identity;  // ModelStateRegistry::identity
+};
+
+/// Where state that outlives a snapshot comes from. Without them (unit tests) every build
+/// starts fresh.
+struct StateRegistries {
+  health::HealthRegistry* health = nullptr;
+  ModelStateRegistry* models = nullptr;
 };
 
 class RouteTable {
 public:
   /// Builds the table; `problems` receives what cannot be served (e.g. an adapter kind not
   /// implemented yet). Such providers stay in the table without an adapter and are skipped.
-  /// Health state comes from `registry` (kept across reloads); without one (unit tests) each
-  /// provider gets fresh state.
+  /// Health, balancer and retry-budget state come from `registries` (kept across reloads).
   static std::shared_ptr<const RouteTable> build(std::shared_ptr<const config::Config> config,
                                                  unsigned workers,
-                                                 health::HealthRegistry* registry = nullptr,
+                                                 StateRegistries registries = {},
                                                  std::vector<std::string>* problems = nullptr);
 
   const config::Config& config() const { return *config_; }
