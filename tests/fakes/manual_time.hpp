@@ -100,10 +100,17 @@ T run_simulated(boost::asio::io_context& ctx, ManualTime& time, boost::asio::awa
                 std::chrono::nanoseconds limit = std::chrono::hours(1)) {
   std::optional<T> result;
   std::exception_ptr error;
-  boost::asio::cancellation_signal cancel;
+  // Shared with the canceller, which may still sleep after the operation finished (a later
+  // run on the same clock could wake it): it emits only while the operation runs.
+  struct Cancel {
+    boost::asio::cancellation_signal signal;
+    bool finished = false;
+  };
+  auto cancel = std::make_shared<Cancel>();
   boost::asio::co_spawn(ctx, std::move(op),
                         boost::asio::bind_cancellation_slot(
-                            cancel.slot(), [&](std::exception_ptr e, T value) {
+                            cancel->signal.slot(), [&, cancel](std::exception_ptr e, T value) {
+                              cancel->finished = true;
                               if (e) {
                                 error = e;
                               } else {
@@ -111,10 +118,12 @@ T run_simulated(boost::asio::io_context& ctx, ManualTime& time, boost::asio::awa
                               }
                             }));
   if (cancel_after) {
-    auto canceller = [](ManualTime& t, boost::asio::cancellation_signal& s,
+    auto canceller = [](ManualTime& t, std::shared_ptr<Cancel> c,
                         std::chrono::nanoseconds after) -> boost::asio::awaitable<void> {
       co_await t.sleep_for(after);
-      s.emit(boost::asio::cancellation_type::terminal);
+      if (!c->finished) {
+        c->signal.emit(boost::asio::cancellation_type::terminal);
+      }
     };
     boost::asio::co_spawn(ctx, canceller(time, cancel, *cancel_after), boost::asio::detached);
   }
