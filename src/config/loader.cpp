@@ -539,17 +539,41 @@ class SchemaLoader {
     }
   }
 
+  // What std::regex's compiler cannot take safely: it reads a repeat count or a backreference
+  // into a long without checking for overflow (found by fuzz_config), and compiles
+  // recursively. Probe patterns are short; these bounds cost nothing real.
+  static std::optional<std::string> regex_limits_problem(const std::string& pattern) {
+    constexpr std::size_t kMaxPattern = 1024;
+    constexpr std::size_t kMaxDigits = 6;
+    if (pattern.size() > kMaxPattern) {
+      return "longer than " + std::to_string(kMaxPattern) + " characters";
+    }
+    std::size_t run = 0;
+    for (char c : pattern) {
+      run = (c >= '0' && c <= '9') ? run + 1 : 0;
+      if (run > kMaxDigits) {
+        return "a number of more than " + std::to_string(kMaxDigits) +
+               " digits (a repeat count or backreference)";
+      }
+    }
+    return std::nullopt;
+  }
+
   void expect(const Value& v, ProbeExpect& e) {
     MapReader m(r_, v,
                 {"regex", "max_latency", "json", "contains", "not_contains", "min_chars",
                  "max_chars", "judge"});
     if (auto rv = m.get("regex")) {
       if (auto s = detail::read_string(r_, *rv)) {
-        try {
-          std::regex compiled(*s, std::regex::ECMAScript);
-          e.regex = std::move(*s);
-        } catch (const std::regex_error& err) {
-          r_.error(*rv, std::string("invalid regex: ") + err.what());
+        if (auto why = regex_limits_problem(*s)) {
+          r_.error(*rv, "invalid regex: " + *why);
+        } else {
+          try {
+            std::regex compiled(*s, std::regex::ECMAScript);
+            e.regex = std::move(*s);
+          } catch (const std::regex_error& err) {
+            r_.error(*rv, std::string("invalid regex: ") + err.what());
+          }
         }
       }
     }

@@ -439,6 +439,25 @@ TEST(Loader, ProbesAreValidated) {
             }));
 }
 
+// std::regex overflows a long on a huge repeat count or backreference (fuzz_config found it):
+// such a pattern is refused before it is compiled.
+TEST(Loader, ProbeRegexesStayWithinWhatStdRegexCompilesSafely) {
+  EXPECT_EQ(errors_of(R"(probes:
+  - name: a
+    prompt: p
+    expect: { regex: '^\9999999999999999999 42$' }
+  - name: b
+    prompt: p
+    expect: { regex: 'x{1,12345678901234567890}' }
+)"),
+            (Strings{
+                "t.yaml:4:22: probes[0].expect.regex: invalid regex: a number of more than 6 "
+                "digits (a repeat count or backreference)",
+                "t.yaml:7:22: probes[1].expect.regex: invalid regex: a number of more than 6 "
+                "digits (a repeat count or backreference)",
+            }));
+}
+
 TEST(Loader, HeadersAreValidated) {
   EXPECT_EQ(errors_of(R"(providers:
   - name: openai
