@@ -795,12 +795,25 @@ struct ToolCall {
 };
 
 // "$.a.b[0]" / "$['a b']" → JSON pointer "/a/b/0"; nullopt for anything else.
+constexpr std::size_t kMaxStreamedArrayIndex = 4096;
+
 std::optional<std::string> pointer_from_path(std::string_view path) {
   if (!starts_with(path, "$")) {
     return std::nullopt;
   }
   std::string ptr;
+  bool too_far = false;
   auto add = [&](std::string_view key) {
+    // A segment of digits is an array index to nlohmann's json_pointer (on an array, or on a
+    // null it then turns into one), and writing it resizes the array to it: an upstream could
+    // make the gateway allocate gigabytes with "$.a[99999999999]" or "$.a.99999999999" (found
+    // by fuzz_provider_gemini). Streamed arguments fill arrays in order; a far index is refused.
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (!key.empty() && std::all_of(key.begin(), key.end(), digit)) {
+      std::size_t value = 0;
+      auto [next, ec] = std::from_chars(key.data(), key.data() + key.size(), value);
+      too_far = too_far || ec != std::errc{} || value > kMaxStreamedArrayIndex;
+    }
     ptr += '/';
     for (char c : key) {
       if (c == '~') {
@@ -841,6 +854,9 @@ std::optional<std::string> pointer_from_path(std::string_view path) {
     } else {
       return std::nullopt;
     }
+  }
+  if (too_far) {
+    return std::nullopt;
   }
   return ptr;
 }

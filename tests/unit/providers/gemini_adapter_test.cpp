@@ -891,6 +891,27 @@ TEST(GeminiStream, StreamedFunctionCallArgumentsAreAssembled) {
   EXPECT_EQ(r.usage.completion_tokens, 23u + 132u);
 }
 
+// Writing "$.a[N]" (or "$.a.N") resizes the array to N: an upstream must not make the gateway
+// allocate gigabytes (fuzz_provider_gemini found such a path throwing bad_alloc). Far indexes
+// are skipped, in every path form; near ones still fill in.
+TEST(GeminiStream, AFarArrayIndexInStreamedArgumentsIsSkipped) {
+  std::string stream =
+      "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"functionCall\":"
+      "{\"name\":\"f\",\"willContinue\":true}}]}}]}\n\n"
+      "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"functionCall\":"
+      "{\"partialArgs\":[{\"jsonPath\":\"$.a[1]\",\"numberValue\":7},"
+      "{\"jsonPath\":\"$.a[99999999999]\",\"numberValue\":8},"
+      "{\"jsonPath\":\"$.b[5000]\",\"numberValue\":9},"
+      "{\"jsonPath\":\"$.c.99999999999\",\"numberValue\":1},"
+      "{\"jsonPath\":\"$['d']['99999999999']\",\"numberValue\":1}],\"willContinue\":true}}]}}]}\n\n"
+      "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"functionCall\":"
+      "{}}]},\"finishReason\":\"STOP\"}]}\n\n";
+  auto r = run_stream(std::string_view(stream));
+  auto a = assemble(r.out);
+  ASSERT_EQ(a.tool_calls.size(), 1u);
+  EXPECT_EQ(a.tool_calls[0]["function"]["arguments"], "{\"a\":[null,7]}");
+}
+
 TEST(GeminiStream, HasContentOnlyOnceAnswerArrives) {
   auto tr = adapter()->make_stream_translator(Operation::chat, {true, false});
   std::string out;
