@@ -388,7 +388,19 @@ MapReader MapReader::any_keys(Reader& r, const Value& v) {
   return MapReader(r, v);
 }
 
-void MapReader::collect(const YAML::Node& node, bool merged) {
+void MapReader::collect(const YAML::Node& node, bool merged, unsigned depth) {
+  // An anchor may merge itself (`&a { <<: *a }`), and lists of merges can fan out without end:
+  // both are bounded, or loading the config would never finish (found by fuzz_config).
+  constexpr unsigned kMaxMergeDepth = 16;
+  constexpr unsigned kMaxMerges = 1000;
+  if (depth > kMaxMergeDepth || ++merges_followed_ > kMaxMerges) {
+    if (!merge_limit_reported_) {
+      merge_limit_reported_ = true;
+      r_.error(make_value(node, self_.mark, join_path(self_.path, "<<")),
+               "merge keys (<<) nest too deep or too often (does an anchor merge itself?)");
+    }
+    return;
+  }
   std::vector<YAML::Node> merges;
   for (auto it = node.begin(); it != node.end(); ++it) {
     // Copies, not references: the iterator hands out a temporary pair.
@@ -434,7 +446,7 @@ void MapReader::collect(const YAML::Node& node, bool merged) {
                  "expected a mapping or a list of mappings to merge");
         break;
       }
-      collect(source, true);
+      collect(source, true, depth + 1);
     }
     if (sources.empty()) {
       r_.error(make_value(m, self_.mark, join_path(self_.path, "<<")),

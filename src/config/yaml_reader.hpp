@@ -137,11 +137,13 @@ class MapReader {
 
  private:
   MapReader(Reader& r, const Value& v);
-  void collect(const YAML::Node& node, bool merged);
+  void collect(const YAML::Node& node, bool merged, unsigned depth = 0);
 
   Reader& r_;
   Value self_;
   std::vector<Entry> entries_;
+  unsigned merges_followed_ = 0;  // bounds merge-key cycles and fan-out (collect)
+  bool merge_limit_reported_ = false;
   bool ok_ = false;
 };
 

@@ -458,6 +458,22 @@ TEST(Loader, ProbeRegexesStayWithinWhatStdRegexCompilesSafely) {
             }));
 }
 
+// `&a { <<: *a }` made the loader recurse until the stack overflowed (fuzz_config).
+TEST(Loader, AnAnchorThatMergesItselfIsAnErrorNotAnEndlessLoop) {
+  auto errors = errors_of(R"(providers:
+  - name: a
+    kind: openai_compatible
+    base_url: http://127.0.0.1:8000/v1
+    timeouts: &fast { connect: 500ms, <<: *fast }
+)");
+  ASSERT_FALSE(errors.empty());
+  bool named = false;
+  for (const auto& e : errors) {
+    named = named || e.find("merge keys (<<) nest too deep") != std::string::npos;
+  }
+  EXPECT_TRUE(named) << errors.front();
+}
+
 TEST(Loader, HeadersAreValidated) {
   EXPECT_EQ(errors_of(R"(providers:
   - name: openai
