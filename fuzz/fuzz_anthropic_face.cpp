@@ -1,5 +1,5 @@
-// fuzz_anthropic_face: the Anthropic Messages face (src/server/anthropic_ingress.hpp, library
-// llmgw_ingress). One input is used four ways:
+// fuzz_anthropic_face: the Anthropic Messages face (src/api/anthropic/, library
+// llmgw_faces). One input is used four ways:
 //  - as a client's /v1/messages body: parse_json, anthropic_to_openai and
 //    decode_anthropic_request (which must agree), then the decoded OpenAI body goes where the
 //    handler sends it: every adapter's unsupported() and build_request() (support.cpp: route());
@@ -15,7 +15,7 @@
 
 #include "llmgw/api/json.hpp"
 #include "llmgw/api/sse.hpp"
-#include "server/anthropic_ingress.hpp"
+#include "api/anthropic/anthropic.hpp"
 #include "support.hpp"
 
 namespace {
@@ -38,9 +38,9 @@ void request(std::string_view text) {
   }
   const json& in = parsed.value();
   json out;
-  auto error = llmgw::server::anthropic_to_openai(in, out);
+  auto error = llmgw::api::anthropic::anthropic_to_openai(in, out);
   json in_place = in;
-  auto error2 = llmgw::server::decode_anthropic_request(in_place);
+  auto error2 = llmgw::api::anthropic::decode_anthropic_request(in_place);
   if (error.has_value() != error2.has_value() ||
       (error && (error->param != error2->param || error->message != error2->message))) {
     fail("anthropic_to_openai and decode_anthropic_request disagree");
@@ -50,7 +50,7 @@ void request(std::string_view text) {
       fail("anthropic_to_openai returned an error that is not a 400 with a message",
            error->message);
     }
-    check_error_body(llmgw::server::anthropic_error_body(*error, "req_fuzz"),
+    check_error_body(llmgw::api::anthropic::anthropic_error_body(*error, "req_fuzz"),
                      "anthropic_error_body(GatewayError)");
     return;
   }
@@ -60,7 +60,7 @@ void request(std::string_view text) {
   // The handler validates the decoded body like any chat body (api_handler.cpp). The face has
   // checked it already, so it must pass: otherwise an Anthropic client gets a 400 that names an
   // OpenAI path it never sent.
-  llmgw::server::RequestFacts facts;
+  llmgw::api::RequestFacts facts;
   if (auto e = llmgw::fuzz::validate(llmgw::providers::Operation::chat, out, facts)) {
     fail("a decoded Anthropic request is not a valid OpenAI chat body: " + e->message,
          out.dump());
@@ -70,7 +70,7 @@ void request(std::string_view text) {
 }
 
 void answers(std::string_view text) {
-  if (auto a = llmgw::server::openai_completion_to_anthropic(text)) {
+  if (auto a = llmgw::api::anthropic::openai_completion_to_anthropic(text)) {
     auto j = llmgw::api::parse_json(*a, {1024, true});
     if (!j.ok() || !j.value().is_object() || !j.value().contains("content") ||
         !j.value()["content"].is_array()) {
@@ -78,17 +78,17 @@ void answers(std::string_view text) {
     }
   }
   for (int status : {400, 401, 404, 413, 429, 500, 503, 529}) {
-    check_error_body(llmgw::server::anthropic_error_body(status, text, status == 429 ? "" : "r1"),
+    check_error_body(llmgw::api::anthropic::anthropic_error_body(status, text, status == 429 ? "" : "r1"),
                      "anthropic_error_body(status, body)");
   }
-  auto stop = llmgw::server::anthropic_stop_reason(text.substr(0, 16));
+  auto stop = llmgw::api::anthropic::anthropic_stop_reason(text.substr(0, 16));
   (void)stop;
 }
 
 std::vector<std::string> stream(std::string_view text, llmgw::fuzz::Split how) {
   std::string who = "AnthropicStreamTranslator (" + std::string(llmgw::fuzz::to_string(how)) +
                     " split)";
-  llmgw::server::AnthropicStreamTranslator t;
+  llmgw::api::anthropic::AnthropicStreamTranslator t;
   std::string out;
   for (auto piece : llmgw::fuzz::split(text, how)) {
     std::size_t before = out.size();

@@ -1,7 +1,7 @@
 // fuzz_json: a client request body, from the bytes on the wire to the requests sent upstream.
 //   api::parse_json (depth-bounded, no duplicate keys, no NUL), cross-checked against
 //   api::parse_ordered_json, api::scan_json and nlohmann's own parser; then, for an object,
-//   server::validate_request for every operation and, for each routable one, what the router
+//   api::openai::validate_request for every operation and, for each routable one, what the router
 //   does with it: every adapter's unsupported() and build_request() (support.cpp: route()).
 #include <cstddef>
 #include <cstdint>
@@ -89,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   for (auto op : llmgw::fuzz::kAllOps) {
-    llmgw::server::RequestFacts facts;
+    llmgw::api::RequestFacts facts;
     if (auto error = llmgw::fuzz::validate(op, body, facts)) {
       if (error->status != 400 || error->message.empty()) {
         fail("validate_request returned an error that is not a 400 with a message");

@@ -208,11 +208,11 @@ std::vector<const FuzzProvider*> providers_of(config::ProviderKind kind) {
 // ---- The request path --------------------------------------------------------------------
 
 std::optional<api::GatewayError> validate(Operation op, const json& body,
-                                          server::RequestFacts& facts) {
-  return server::validate_request(op, body, &facts);
+                                          api::RequestFacts& facts) {
+  return api::openai::validate_request(op, body, &facts);
 }
 
-providers::RequestOptions options_for(const server::RequestFacts& facts, bool anthropic_face) {
+providers::RequestOptions options_for(const api::RequestFacts& facts, bool anthropic_face) {
   providers::RequestOptions o;
   o.stream = facts.stream;
   // Anthropic streams report output_tokens in message_delta: the face always wants usage.

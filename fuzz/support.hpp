@@ -19,7 +19,7 @@
 #include "llmgw/common/result.hpp"
 #include "llmgw/config/config.hpp"
 #include "llmgw/providers/adapter.hpp"
-#include "server/request_validation.hpp"
+#include "api/openai/request_validation.hpp"
 
 namespace llmgw::fuzz {
 
@@ -101,13 +101,13 @@ inline constexpr providers::Operation kAllOps[] = {
 
 // ---- The request path --------------------------------------------------------------------
 
-/// THE call of server::validate_request in the fuzz targets (adapt it here when its signature
+/// THE call of api::openai::validate_request in the fuzz targets (adapt it here when its signature
 /// changes): nullopt when `body` may be routed; then `facts` holds what the handler reads.
 std::optional<api::GatewayError> validate(providers::Operation op, const nlohmann::json& body,
-                                          server::RequestFacts& facts);
+                                          api::RequestFacts& facts);
 
-/// The options the API handler derives from a valid body's facts (src/server/api_handler.cpp).
-providers::RequestOptions options_for(const server::RequestFacts& facts, bool anthropic_face);
+/// The options the API handler derives from a valid body's facts (src/server/api_handler.cpp, api::Face).
+providers::RequestOptions options_for(const api::RequestFacts& facts, bool anthropic_face);
 
 /// What the router does with a routable body (validated, or decoded by the Anthropic face):
 /// every adapter that supports `op` is asked unsupported(); each one that accepts renders the

@@ -1,6 +1,7 @@
 # The gateway's modules (included from src/CMakeLists.txt). Allowed dependencies follow
 # docs/architecture.md: only upstream and server include Beast.
 llmgw_module(api SOURCES api/errors.cpp api/failure.cpp api/json.cpp api/sse.cpp api/synthetic.cpp
+  api/operation.cpp
   DEPS llmgw_common nlohmann_json::nlohmann_json)
 
 llmgw_module(resilience SOURCES resilience/sliding_window.cpp resilience/circuit_breaker.cpp
@@ -29,18 +30,22 @@ llmgw_module(router SOURCES router/route_table.cpp router/model_state.cpp router
   router/balancer.cpp
   DEPS llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics llmgw_api)
 
-# The pure half of the front end (no I/O): client body validation and the Anthropic face's
-# translations. Its own library so fuzzers and tests link it without the coroutine code.
-llmgw_module(ingress SOURCES server/request_validation.cpp server/anthropic_ingress.cpp
-  DEPS llmgw_providers llmgw_api llmgw_common)
+# Ingress faces (api/openai, api/anthropic): request decode + validation, answer, stream and
+# error encoders. They know the api vocabulary and nothing of routing or sockets.
+llmgw_module(faces SOURCES api/faces.cpp api/openai/openai_face.cpp
+  api/openai/request_validation.cpp
+  api/anthropic/anthropic_face.cpp api/anthropic/request_decoder.cpp
+  api/anthropic/response_encoder.cpp api/anthropic/stream_encoder.cpp
+  api/anthropic/anthropic_sink.cpp api/anthropic/detail.cpp
+  DEPS llmgw_asio llmgw_api llmgw_common)
 
 # The HTTP/1.1 request parser: Beast's basic_parser plus the framing rules a proxy must enforce.
 llmgw_module(http SOURCES server/request_parser.cpp
   DEPS llmgw_asio llmgw_common)
 
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
-  server/admin_handler.cpp server/auth.cpp server/anthropic_sink.cpp
-  DEPS llmgw_http llmgw_ingress llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
+  server/admin_handler.cpp server/auth.cpp
+  DEPS llmgw_http llmgw_faces llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp
   DEPS llmgw_server llmgw_router llmgw_config llmgw_metrics spdlog::spdlog)

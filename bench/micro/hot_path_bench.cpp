@@ -6,7 +6,7 @@
 
 #include "llmgw/api/sse.hpp"
 #include "llmgw/providers/adapter.hpp"
-#include "server/request_validation.hpp"
+#include "api/openai/request_validation.hpp"
 
 namespace {
 
@@ -68,7 +68,7 @@ void BM_ParseValidateRender(benchmark::State& state) {
   t.model = "gpt-4o";
   for (auto _ : state) {
     auto body = nlohmann::json::parse(kChatBody);
-    auto err = server::validate_request(providers::Operation::chat, body);
+    auto err = api::openai::validate_request(providers::Operation::chat, body);
     auto req = adapter->build_request(providers::Operation::chat, body, p, t, {true, false});
     benchmark::DoNotOptimize(err);
     benchmark::DoNotOptimize(req.body.data());

@@ -9,15 +9,6 @@
 
 namespace llmgw::providers {
 
-std::string_view to_string(Operation op) {
-  switch (op) {
-    case Operation::chat: return "chat";
-    case Operation::completions: return "completions";
-    case Operation::embeddings: return "embeddings";
-  }
-  return "unknown";
-}
-
 api::Failure bad_response(std::string what) {
   return api::Failure{api::FailureClass::bad_response, 200, std::nullopt,
                       "upstream answered 2xx with " + what, {}};

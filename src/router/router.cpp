@@ -73,7 +73,7 @@ namespace {
 asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
                                            const RouterEnvironment& env, metrics::Metrics& metrics,
                                            const PlannedTarget& p, CallRequest& req,
-                                           ResponseSink& sink, CallOutcome& out,
+                                           api::ResponseSink& sink, CallOutcome& out,
                                            StreamTracker& tracker, const HedgePlan& hedge) {
   const auto& prov = *p.provider;
   const bool continuing = req.stream && tracker.has_identity();
@@ -423,7 +423,7 @@ HedgePlan plan_hedge(const config::ModelConfig& model, std::vector<PlannedTarget
 }  // namespace
 
 asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& req,
-                                          ResponseSink& sink) {
+                                          api::ResponseSink& sink) {
   CallOutcome out;
   auto& rng = rng_;
   const auto& clock = *env_.clock;
@@ -462,9 +462,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     out.status = error.status;
     out.error_code = error.code;
     auto headers = response_headers(req, out);
-    headers.emplace_back("content-type", "application/json");
-    auto body = api::openai_error_body(error);
-    co_await sink.send(error.status, std::move(headers), std::move(body));
+    co_await sink.fail(error, std::move(headers));
     co_return out;
   }
   auto max_attempts = std::max<std::size_t>(retry.attempts, targets.size());
@@ -658,9 +656,8 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
                           : "no target could continue it";
     api::GatewayError e{502, "upstream_stream_failed", "server_error",
                         "The upstream stream failed and " + why + ": " + diagnosis, {}};
-    auto event = api::openai_stream_error_event(e);
-    co_await sink.write(event);
-    co_await sink.end_stream();
+    auto headers = response_headers(req, out);
+    co_await sink.fail(e, std::move(headers));
     out.error_code = e.code;
     co_return out;
   }
@@ -720,9 +717,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   out.status = error.status;
   out.error_code = error.code;
   auto headers = response_headers(req, out);
-  headers.emplace_back("content-type", "application/json");
-  auto body = api::openai_error_body(error);
-  co_await sink.send(error.status, std::move(headers), std::move(body));
+  co_await sink.fail(error, std::move(headers));
   co_return out;
 }
 

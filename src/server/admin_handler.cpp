@@ -156,7 +156,7 @@ class AdminHandler final : public Handler {
 public:
   explicit AdminHandler(GatewayState& state) : state_(state) {}
 
-  asio::awaitable<void> handle(HttpRequest& req, router::ResponseSink& sink,
+  asio::awaitable<void> handle(HttpRequest& req, api::ByteSink& sink,
                                router::Router*) override {
     auto table = req.table;
     if (req.path != "/healthz" && !authorized(table->config().server.admin_token, req)) {
@@ -202,7 +202,7 @@ public:
 private:
   // POST /admin/upstreams/{name}/eject | /restore
   asio::awaitable<void> operator_action(const router::RouteTable& table, const HttpRequest& req,
-                                        router::ResponseSink& sink) {
+                                        api::ByteSink& sink) {
     std::string_view rest = std::string_view(req.path).substr(std::string_view("/admin/upstreams/").size());
     auto slash = rest.rfind('/');
     std::string name(rest.substr(0, slash == std::string_view::npos ? 0 : slash));

@@ -1,19 +1,19 @@
-// The client API (SPEC §2): authentication, request validation, routing to the Router, access
-// log and request metrics. No Beast here: requests arrive as HttpRequest, answers leave through
-// the ResponseSink.
+// The client API (SPEC §2): authentication, the face of the route (api::Face: decoding and
+// validation, answers in the client's format), routing to the Router, access log and request
+// metrics. No Beast and no wire format here: requests arrive as HttpRequest, answers leave
+// through the face's ResponseSink over the connection's ByteSink.
 #include <boost/system/system_error.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "llmgw/api/errors.hpp"
+#include "llmgw/api/face.hpp"
 #include "llmgw/api/json.hpp"
 #include "llmgw/common/strings.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "llmgw/router/router.hpp"
 #include "llmgw/server/server.hpp"
-#include "server/anthropic_ingress.hpp"
 #include "server/auth.hpp"
-#include "server/request_validation.hpp"
 
 namespace llmgw::server {
 namespace {
@@ -21,15 +21,6 @@ namespace {
 namespace asio = boost::asio;
 using nlohmann::json;
 using std::chrono::steady_clock;
-
-struct Route {
-  std::string_view path;
-  providers::Operation op;
-};
-constexpr Route kProxyRoutes[] = {{"/v1/chat/completions", providers::Operation::chat},
-                                  {"/v1/completions", providers::Operation::completions},
-                                  {"/v1/embeddings", providers::Operation::embeddings},
-                                  {kAnthropicMessagesPath, providers::Operation::chat}};
 
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) {
@@ -141,21 +132,6 @@ std::string access_log_line(const HttpRequest& req, const std::string& key_name,
   return line.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-const Route* proxy_route(std::string_view path) {
-  for (const auto& r : kProxyRoutes) {
-    if (path == r.path) {
-      return &r;
-    }
-  }
-  return nullptr;
-}
-
-std::string error_body_for(std::string_view path, const api::GatewayError& e,
-                           std::string_view request_id) {
-  return path == kAnthropicMessagesPath ? anthropic_error_body(e, request_id)
-                                        : api::openai_error_body(e);
-}
-
 // The 400 for a body that is not acceptable JSON, naming where it went wrong.
 api::GatewayError json_error(const api::JsonError& e) {
   auto path = api::shorten_path(e.path);
@@ -189,7 +165,7 @@ public:
 
   // A wrong key is refused from the request head: the body is never read.
   std::optional<EarlyAnswer> screen(const HttpRequest& head) override {
-    const auto* route = proxy_route(head.path);
+    const auto* route = api::find_route(head.path);
     if (!route || head.method != "POST") {
       return std::nullopt;
     }
@@ -214,14 +190,12 @@ public:
     answer.status = auth.error->status;
     answer.headers = providers::make_headers("content-type", "application/json", "x-request-id",
                                              request_id);
-    if (route->path == kAnthropicMessagesPath) {
-      answer.headers.emplace_back("request-id", request_id);  // what Anthropic SDKs read
-    }
-    answer.body = error_body_for(route->path, *auth.error, request_id);
+    route->face->add_id_headers(answer.headers, request_id);
+    answer.body = route->face->error_body(*auth.error, request_id);
     return answer;
   }
 
-  asio::awaitable<void> handle(HttpRequest& req, router::ResponseSink& sink,
+  asio::awaitable<void> handle(HttpRequest& req, api::ByteSink& sink,
                                router::Router* router) override {
     auto started = steady_clock::now();
     if (!valid_request_id(req.request_id)) {
@@ -244,36 +218,37 @@ public:
       co_await models(*table, req, sink);
       co_return;
     }
-    for (const auto& r : kProxyRoutes) {
-      if (req.path == r.path) {
-        // Anthropic Messages face: the same path through the router; every answer (errors
-        // included) leaves through a sink that translates it to the Anthropic format.
-        std::optional<AnthropicSink> anthropic;
-        if (r.path == kAnthropicMessagesPath) {
-          anthropic.emplace(sink);
-        }
-        router::ResponseSink& out = anthropic ? *anthropic : sink;
-        if (req.method != "POST") {
-          co_await send_error(out, req, api::method_not_allowed(req.method, req.path));
-          co_return;
-        }
-        InflightGuard guard(state_);
-        co_await proxy(table, r, req, out, *router, started);
+    if (const auto* route = api::find_route(req.path)) {
+      // Every answer of a proxied route (errors included) leaves through its face's sink.
+      auto out = route->face->open(sink);
+      if (req.method != "POST") {
+        auto e = api::method_not_allowed(req.method, req.path);
+        auto headers = request_headers(req);
+        co_await out->fail(e, std::move(headers));
         co_return;
       }
+      InflightGuard guard(state_);
+      co_await proxy(table, *route, req, *out, *router, started);
+      co_return;
     }
     co_await send_error(sink, req, api::not_found_route(req.path));
   }
 
 private:
-  asio::awaitable<void> send_error(router::ResponseSink& sink, const HttpRequest& req,
-                                   const api::GatewayError& e) {
-    co_await sink.send(e.status,
-                       providers::make_headers("content-type", "application/json", "x-request-id", req.request_id),
-                       api::openai_error_body(e));
+  static std::vector<common::Header> request_headers(const HttpRequest& req) {
+    return common::make_headers("x-request-id", req.request_id);
   }
 
-  asio::awaitable<void> readyz(const router::RouteTable& table, router::ResponseSink& sink) {
+  // The answers of the gateway's own routes (/v1/models, unknown paths): the OpenAI shape.
+  asio::awaitable<void> send_error(api::ByteSink& sink, const HttpRequest& req,
+                                   const api::GatewayError& e) {
+    auto headers = common::make_headers("content-type", "application/json", "x-request-id",
+                                        req.request_id);
+    auto body = api::openai_face().error_body(e, req.request_id);
+    co_await sink.send(e.status, std::move(headers), std::move(body));
+  }
+
+  asio::awaitable<void> readyz(const router::RouteTable& table, api::ByteSink& sink) {
     if (state_.draining.load()) {
       co_await sink.send(503, providers::make_headers("content-type", "application/json"),
                          R"({"status":"draining","reason":"the gateway is shutting down"})");
@@ -290,7 +265,7 @@ private:
   }
 
   asio::awaitable<void> models(const router::RouteTable& table, const HttpRequest& req,
-                               router::ResponseSink& sink) {
+                               api::ByteSink& sink) {
     auto auth = authenticate(table.config(), req.authorization, req.x_api_key);
     const auto* key = auth.key;
     if (auth.error) {
@@ -313,17 +288,17 @@ private:
                        model_list_body(table.config(), key));
   }
 
-  asio::awaitable<void> proxy(std::shared_ptr<const router::RouteTable> table, const Route& route,
-                              HttpRequest& req, router::ResponseSink& sink, router::Router& router,
+  asio::awaitable<void> proxy(std::shared_ptr<const router::RouteTable> table,
+                              const api::Route& route,
+                              HttpRequest& req, api::ResponseSink& sink, router::Router& router,
                               steady_clock::time_point started) {
     const auto& cfg = table->config();
-    const bool anthropic = route.path == kAnthropicMessagesPath;  // body decoded to OpenAI chat
     auto auth = authenticate(cfg, req.authorization, req.x_api_key);
     const auto* key = auth.key;
     std::optional<api::GatewayError> error = auth.error;
     std::string key_name = key ? key->name : "";
     json body;
-    RequestFacts facts;
+    api::RequestFacts facts;
     std::string model;
     if (!error) {
       auto parsed = api::parse_json(req.body, api::JsonLimits{cfg.server.max_json_depth});
@@ -331,14 +306,7 @@ private:
         error = json_error(parsed.error());
       } else {
         body = std::move(*parsed);
-        if (anthropic) {
-          // The face's own checks name Anthropic paths; what it produces is then read like any
-          // chat body.
-          error = decode_anthropic_request(body);
-        }
-        if (!error) {
-          error = validate_request(route.op, body, &facts);
-        }
+        error = route.face->decode(route.op, body, facts);
       }
     }
     if (!error) {
@@ -354,7 +322,8 @@ private:
     if (error) {
       outcome.status = error->status;
       outcome.error_code = error->code;
-      co_await send_error(sink, req, *error);
+      auto headers = request_headers(req);
+      co_await sink.fail(*error, std::move(headers));
     } else {
       router::CallRequest call;
       call.op = route.op;
@@ -362,8 +331,7 @@ private:
       call.body = &body;
       call.model = model;
       call.stream = facts.stream;
-      // Anthropic streams report output_tokens in message_delta: the usage chunk is needed.
-      call.client_wants_usage = facts.include_usage || anthropic;
+      call.client_wants_usage = facts.include_usage || route.face->needs_stream_usage();
       call.request_id = req.request_id;
       call.traceparent = next_traceparent(req.traceparent);
       if (!call.traceparent.empty() && valid_tracestate(req.tracestate)) {
@@ -393,9 +361,8 @@ private:
       auto e = api::internal_error("The gateway failed to handle this request.");
       outcome.status = e.status;
       outcome.error_code = e.code;
-      if (!sink.started()) {
-        co_await send_error(sink, req, e);
-      }
+      auto headers = request_headers(req);
+      co_await sink.fail(e, std::move(headers));
     }
     auto elapsed = std::chrono::duration<double>(steady_clock::now() - started).count();
     // Only configured names become label values: a client must not be able to mint series.

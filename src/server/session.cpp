@@ -15,9 +15,9 @@
 #include <spdlog/spdlog.h>
 
 #include "llmgw/api/errors.hpp"
+#include "llmgw/api/face.hpp"
 #include "llmgw/common/http_head.hpp"
 #include "llmgw/metrics/metrics.hpp"
-#include "server/anthropic_ingress.hpp"
 #include "server/request_parser.hpp"
 
 namespace llmgw::server {
@@ -72,7 +72,7 @@ std::string_view as_view(const beast::flat_buffer& b) {
 }
 
 template <class Stream>
-class BeastSink final : public router::ResponseSink {
+class BeastSink final : public api::ByteSink {
 public:
   BeastSink(Stream& stream, bool keep_alive, const GatewayState& state)
       : stream_(stream), keep_alive_(keep_alive), state_(state) {}
@@ -170,11 +170,9 @@ private:
   bool streaming_ = false;
 };
 
-bool anthropic_face(std::string_view path) { return path == kAnthropicMessagesPath; }
-
 // Errors answered outside a handler, in the error shape of the path's API.
 std::string error_body_for(std::string_view path, const api::GatewayError& e) {
-  return anthropic_face(path) ? anthropic_error_body(e, {}) : api::openai_error_body(e);
+  return api::face_for_path(path).error_body(e, {});
 }
 
 api::GatewayError framing_error(const FramingError& f) {
@@ -214,7 +212,7 @@ asio::awaitable<void> watch_for_hangup(tcp::socket& socket) {
 // The handler, never throwing: an escaped exception must not leave the race below waiting for
 // the other side forever (awaitable_operators' || waits for one *success*). `threw` tells the
 // session to answer 500 (when nothing was sent yet) and close.
-asio::awaitable<void> run_handler(Handler& handler, HttpRequest& req, router::ResponseSink& sink,
+asio::awaitable<void> run_handler(Handler& handler, HttpRequest& req, api::ByteSink& sink,
                                   router::Router* router, GatewayState& state, bool& threw) {
   std::string what;
   bool failed = false;
@@ -289,8 +287,7 @@ asio::awaitable<void> answer_shutdown(BeastSink<Stream>& sink, const HttpRequest
   auto error = api::server_shutting_down();
   if (sink.streaming()) {
     state.metrics.shutdown_abort(true);
-    auto event = anthropic_face(req.path) ? anthropic_stream_error_event(error)
-                                          : api::openai_stream_error_event(error);
+    auto event = api::face_for_path(req.path).stream_error_event(error);
     if (co_await sink.write(event)) {
       co_await sink.end_stream();
     }

@@ -1,25 +1,27 @@
 #pragma once
-// A router::ResponseSink that records what the client would have received.
+// A api::ResponseSink that records what the client would have received.
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "llmgw/api/errors.hpp"
 #include "llmgw/common/strings.hpp"
-#include "llmgw/router/response_sink.hpp"
+#include "llmgw/api/response_sink.hpp"
 
 namespace llmgw::fakes {
 
-class RecordingSink final : public router::ResponseSink {
+class RecordingSink final : public api::ResponseSink {
 public:
   int status = 0;
-  std::vector<providers::Header> headers;
+  std::vector<common::Header> headers;
   std::string body;  // the whole body, or every streamed byte
   bool streamed = false;
   bool ended = false;
+  std::optional<api::GatewayError> failure;  // what fail() was given
   /// The client hangs up after this many stream writes (nullopt: never).
   std::optional<std::size_t> gone_after_writes;
 
-  boost::asio::awaitable<bool> send(int s, std::vector<providers::Header> h,
+  boost::asio::awaitable<bool> send(int s, std::vector<common::Header> h,
                                     std::string b) override {
     if (started_) {
       co_return false;
@@ -30,7 +32,7 @@ public:
     body = std::move(b);
     co_return true;
   }
-  boost::asio::awaitable<bool> start_stream(int s, std::vector<providers::Header> h) override {
+  boost::asio::awaitable<bool> start_stream(int s, std::vector<common::Header> h) override {
     if (started_) {
       co_return false;
     }
@@ -51,6 +53,21 @@ public:
   boost::asio::awaitable<bool> end_stream() override {
     ended = true;
     co_return true;
+  }
+  boost::asio::awaitable<bool> fail(const api::GatewayError& e,
+                                    std::vector<common::Header> h) override {
+    failure = e;
+    if (!started_) {
+      h.emplace_back("content-type", "application/json");
+      auto rendered = api::openai_error_body(e);
+      co_return co_await send(e.status, std::move(h), std::move(rendered));
+    }
+    auto event = api::openai_stream_error_event(e);
+    bool ok = co_await write(event);
+    if (!ok) {
+      co_return false;
+    }
+    co_return co_await end_stream();
   }
   bool started() const override { return started_; }
 

@@ -15,36 +15,19 @@
 
 #include "llmgw/api/failure.hpp"
 #include "llmgw/api/json.hpp"
+#include "llmgw/api/operation.hpp"
+#include "llmgw/common/header.hpp"
 #include "llmgw/common/result.hpp"
 #include "llmgw/config/config.hpp"
 
 namespace llmgw::providers {
 
-enum class Operation { chat, completions, embeddings };
-std::string_view to_string(Operation op);
-
-struct Header {
-  // A constructor, not aggregate init: g++ 12 miscompiles aggregates built from string
-  // literals inside coroutines ("array used as initializer").
-  Header(std::string n, std::string v) : name(std::move(n)), value(std::move(v)) {}
-  std::string name;
-  std::string value;
-};
-
-/// make_headers("content-type", "application/json", "x-request-id", id): name/value pairs.
-/// Coroutines must build header lists through this (g++ 12 miscompiles initializer lists
-/// inside coroutine bodies).
-template <class... Args>
-std::vector<Header> make_headers(Args&&... kv) {
-  static_assert(sizeof...(kv) % 2 == 0, "name/value pairs");
-  std::string flat[] = {std::string(std::forward<Args>(kv))...};
-  std::vector<Header> out;
-  out.reserve(sizeof...(kv) / 2);
-  for (std::size_t i = 0; i + 1 < sizeof...(kv); i += 2) {
-    out.emplace_back(std::move(flat[i]), std::move(flat[i + 1]));
-  }
-  return out;
-}
+// The request operation and header types live with the ingress API and common code; the
+// adapters name them as their own.
+using api::Operation;
+using api::to_string;
+using common::Header;
+using common::make_headers;
 
 /// What to send upstream; the upstream client adds Host, Content-Length and connection headers.
 struct UpstreamRequest {

@@ -13,7 +13,7 @@
 #include "llmgw/common/timer.hpp"
 
 #include "llmgw/providers/adapter.hpp"
-#include "llmgw/router/response_sink.hpp"
+#include "llmgw/api/response_sink.hpp"
 #include "llmgw/router/route_table.hpp"
 #include "llmgw/upstream/client.hpp"
 
@@ -72,7 +72,7 @@ public:
         rng_(env.seed ? env.seed : std::random_device{}()) {}
 
   boost::asio::awaitable<CallOutcome> call(const RouteTable& table, CallRequest& request,
-                                           ResponseSink& sink);
+                                           api::ResponseSink& sink);
 
 private:
   upstream::Transport& transport_;

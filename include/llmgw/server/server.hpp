@@ -14,7 +14,7 @@
 
 #include "llmgw/common/snapshot.hpp"
 #include "llmgw/config/config.hpp"
-#include "llmgw/router/response_sink.hpp"
+#include "llmgw/api/response_sink.hpp"
 #include "llmgw/router/route_table.hpp"
 #include "llmgw/server/http_request.hpp"
 
@@ -64,7 +64,7 @@ public:
     return std::nullopt;
   }
   /// Answers one request through `sink`. `router` is the worker's router (null on admin).
-  virtual boost::asio::awaitable<void> handle(HttpRequest& request, router::ResponseSink& sink,
+  virtual boost::asio::awaitable<void> handle(HttpRequest& request, api::ByteSink& sink,
                                               router::Router* router) = 0;
 };
 

@@ -1,4 +1,2 @@
 llmgw_unit_test(server_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/auth_test.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/request_validation_test.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/request_parser_test.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/anthropic_ingress_test.cpp DEPS llmgw_server)
+  ${CMAKE_CURRENT_LIST_DIR}/request_parser_test.cpp DEPS llmgw_server)

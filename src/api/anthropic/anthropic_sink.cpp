@@ -1,13 +1,13 @@
-// The Anthropic face's ResponseSink: the coroutine half of anthropic_ingress (the translations
-// themselves are pure and live in anthropic_ingress.cpp).
+// The Anthropic face's ResponseSink: the coroutine half of the face (the translations
+// themselves are pure and live in response_encoder.cpp and stream_encoder.cpp).
 #include "llmgw/common/strings.hpp"
-#include "server/anthropic_ingress.hpp"
+#include "api/anthropic/anthropic.hpp"
 
-namespace llmgw::server {
+namespace llmgw::api::anthropic {
 
 namespace {
 
-std::string header_value(const std::vector<providers::Header>& headers, std::string_view name) {
+std::string header_value(const std::vector<common::Header>& headers, std::string_view name) {
   for (const auto& h : headers) {
     if (common::iequals(h.name, name)) {
       return h.value;
@@ -16,7 +16,7 @@ std::string header_value(const std::vector<providers::Header>& headers, std::str
   return {};
 }
 
-void set_header(std::vector<providers::Header>& headers, std::string_view name,
+void set_header(std::vector<common::Header>& headers, std::string_view name,
                 std::string value) {
   for (auto& h : headers) {
     if (common::iequals(h.name, name)) {
@@ -28,7 +28,7 @@ void set_header(std::vector<providers::Header>& headers, std::string_view name,
 }
 
 // Rewrites a complete answer (status may change only when a 2xx body cannot be translated).
-std::string translate_complete(int& status, std::vector<providers::Header>& headers,
+std::string translate_complete(int& status, std::vector<common::Header>& headers,
                                std::string body) {
   auto request_id = header_value(headers, "x-request-id");
   if (!request_id.empty()) {
@@ -46,7 +46,7 @@ std::string translate_complete(int& status, std::vector<providers::Header>& head
   return anthropic_error_body(status, body, request_id);
 }
 
-void stream_headers(std::vector<providers::Header>& headers) {
+void stream_headers(std::vector<common::Header>& headers) {
   auto request_id = header_value(headers, "x-request-id");
   if (!request_id.empty()) {
     set_header(headers, "request-id", request_id);
@@ -57,14 +57,15 @@ void stream_headers(std::vector<providers::Header>& headers) {
 
 }  // namespace
 
-boost::asio::awaitable<bool> AnthropicSink::send(int status, std::vector<providers::Header> headers,
+boost::asio::awaitable<bool> AnthropicSink::send(int status,
+                                                 std::vector<common::Header> headers,
                                                  std::string body) {
   auto translated = translate_complete(status, headers, std::move(body));
   co_return co_await inner_.send(status, std::move(headers), std::move(translated));
 }
 
 boost::asio::awaitable<bool> AnthropicSink::start_stream(int status,
-                                                         std::vector<providers::Header> headers) {
+                                                         std::vector<common::Header> headers) {
   stream_headers(headers);
   co_return co_await inner_.start_stream(status, std::move(headers));
 }
@@ -90,4 +91,26 @@ boost::asio::awaitable<bool> AnthropicSink::end_stream() {
   co_return co_await inner_.end_stream();
 }
 
-}  // namespace llmgw::server
+boost::asio::awaitable<bool> AnthropicSink::fail(const api::GatewayError& e,
+                                                 std::vector<common::Header> headers) {
+  if (!inner_.started()) {
+    auto request_id = header_value(headers, "x-request-id");
+    if (!request_id.empty()) {
+      set_header(headers, "request-id", request_id);
+    }
+    set_header(headers, "content-type", "application/json");
+    auto body = anthropic_error_body(e, request_id);
+    co_return co_await inner_.send(e.status, std::move(headers), std::move(body));
+  }
+  std::string out;
+  translator_.fail(e, out);
+  if (!out.empty()) {
+    bool ok = co_await inner_.write(out);
+    if (!ok) {
+      co_return false;
+    }
+  }
+  co_return co_await inner_.end_stream();
+}
+
+}  // namespace llmgw::api::anthropic

@@ -1,4 +1,4 @@
-#include "server/anthropic_ingress.hpp"
+#include "api/anthropic/anthropic.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace llmgw::server {
+namespace llmgw::api::anthropic {
 namespace {
 
 using nlohmann::json;
@@ -611,16 +611,16 @@ TEST(AnthropicStream, CommentsAndCrlfAreTolerated) {
 // The sink
 // ---------------------------------------------------------------------------------------------
 
-class RecordingSink final : public router::ResponseSink {
+class RecordingSink final : public api::ByteSink {
 public:
-  asio::awaitable<bool> send(int s, std::vector<providers::Header> h, std::string b) override {
+  asio::awaitable<bool> send(int s, std::vector<common::Header> h, std::string b) override {
     status = s;
     headers = std::move(h);
     body = std::move(b);
     started_ = true;
     co_return true;
   }
-  asio::awaitable<bool> start_stream(int s, std::vector<providers::Header> h) override {
+  asio::awaitable<bool> start_stream(int s, std::vector<common::Header> h) override {
     status = s;
     headers = std::move(h);
     started_ = true;
@@ -649,7 +649,7 @@ public:
   }
 
   int status = 0;
-  std::vector<providers::Header> headers;
+  std::vector<common::Header> headers;
   std::string body;
   int writes = 0;
   bool streaming = false;
@@ -671,7 +671,7 @@ TEST(AnthropicSinkTest, ErrorAnswersKeepTheStatus) {
   RecordingSink inner;
   AnthropicSink sink(inner);
   run([&]() -> asio::awaitable<void> {
-    auto headers = providers::make_headers("x-request-id", "rid-1", "content-type", "application/json");
+    auto headers = common::make_headers("x-request-id", "rid-1", "content-type", "application/json");
     auto body = api::openai_error_body(api::invalid_api_key("Invalid API key."));
     co_await sink.send(401, std::move(headers), std::move(body));
   });
@@ -686,7 +686,7 @@ TEST(AnthropicSinkTest, CompletionAndUntranslatableBody) {
   RecordingSink inner;
   AnthropicSink sink(inner);
   run([&]() -> asio::awaitable<void> {
-    auto headers = providers::make_headers("content-type", "application/json");
+    auto headers = common::make_headers("content-type", "application/json");
     std::string body = R"({"id":"chatcmpl-z","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]})";
     co_await sink.send(200, std::move(headers), std::move(body));
   });
@@ -696,7 +696,7 @@ TEST(AnthropicSinkTest, CompletionAndUntranslatableBody) {
   RecordingSink inner2;
   AnthropicSink sink2(inner2);
   run([&]() -> asio::awaitable<void> {
-    auto headers = providers::make_headers("content-type", "application/json");
+    auto headers = common::make_headers("content-type", "application/json");
     std::string body = "<html>";
     co_await sink2.send(200, std::move(headers), std::move(body));
   });
@@ -709,7 +709,7 @@ TEST(AnthropicSinkTest, StreamIsTranslatedAsItArrives) {
   RecordingSink inner;
   AnthropicSink sink(inner);
   run([&]() -> asio::awaitable<void> {
-    auto headers = providers::make_headers("x-request-id", "rid-2", "content-type",
+    auto headers = common::make_headers("x-request-id", "rid-2", "content-type",
                                            "text/event-stream; charset=utf-8");
     co_await sink.start_stream(200, std::move(headers));
     // Uneven slices, some ending mid-event.
@@ -731,5 +731,47 @@ TEST(AnthropicSinkTest, StreamIsTranslatedAsItArrives) {
   EXPECT_GT(inner.writes, 5);  // chunk by chunk, not buffered to the end
 }
 
+TEST(AnthropicSinkTest, AGatewayErrorBeforeTheAnswerIsAnAnthropicErrorBody) {
+  RecordingSink inner;
+  AnthropicSink sink(inner);
+  run([&]() -> asio::awaitable<void> {
+    auto headers = common::make_headers("x-request-id", "rid-3");
+    auto e = api::no_healthy_upstream("a: down");
+    co_await sink.fail(e, std::move(headers));
+  });
+  EXPECT_EQ(inner.status, 503);
+  EXPECT_EQ(inner.header("request-id"), "rid-3");
+  EXPECT_EQ(inner.header("content-type"), "application/json");
+  auto body = json::parse(inner.body);
+  EXPECT_EQ(body["type"], "error");
+  EXPECT_EQ(body["error"]["type"], "overloaded_error");
+  EXPECT_EQ(body["request_id"], "rid-3");
+  EXPECT_NE(body["error"]["message"].get<std::string>().find("a: down"), std::string::npos);
+}
+
+TEST(AnthropicSinkTest, AGatewayErrorMidStreamClosesTheBlockWithAnErrorEvent) {
+  RecordingSink inner;
+  AnthropicSink sink(inner);
+  run([&]() -> asio::awaitable<void> {
+    auto headers = common::make_headers("content-type", "text/event-stream");
+    co_await sink.start_stream(200, std::move(headers));
+    co_await sink.write(
+        "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"model\":\"m\","
+        "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"}}]}\n\n");
+    api::GatewayError e{502, "upstream_stream_failed", "server_error", "it broke", {}};
+    std::vector<common::Header> none;
+    co_await sink.fail(e, none);
+    co_await sink.write("data: [DONE]\n\n");  // nothing after the error event
+  });
+  EXPECT_TRUE(inner.ended);
+  auto events = parse_events(inner.body);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.front().name, "message_start");
+  EXPECT_EQ(events.back().name, "error");
+  EXPECT_EQ(events.back().data["error"]["type"], "api_error");
+  EXPECT_EQ(events.back().data["error"]["message"], "it broke");
+  EXPECT_EQ(inner.body.find("message_stop"), std::string::npos);
+}
+
 }  // namespace
-}  // namespace llmgw::server
+}  // namespace llmgw::api::anthropic

@@ -1,14 +1,15 @@
-#include "server/request_validation.hpp"
+#include "api/openai/request_validation.hpp"
 
 #include <algorithm>
 #include <array>
 
-namespace llmgw::server {
+namespace llmgw::api::openai {
 namespace {
 
 using nlohmann::json;
 using Error = std::optional<api::GatewayError>;
-using providers::Operation;
+using api::Operation;
+using api::RequestFacts;
 
 Error fail(std::string message, std::string param) {
   return api::invalid_request(std::move(message), std::move(param));
@@ -766,4 +767,4 @@ std::optional<api::GatewayError> validate_request(Operation op, const json& raw,
   return std::nullopt;
 }
 
-}  // namespace llmgw::server
+}  // namespace llmgw::api::openai

@@ -1,9 +1,10 @@
 #pragma once
-// The Anthropic Messages face (POST /v1/messages). The gateway's canonical model is the OpenAI
-// Chat Completions body, so this face is two translations around the ordinary chat path:
+// The Anthropic Messages face (POST /v1/messages), module-private declarations. The gateway's
+// canonical model is the OpenAI Chat Completions body, so this face is two translations around
+// the ordinary chat path:
 //  - the request: an Anthropic Messages body is validated (errors name the JSON path) and
 //    decoded into an OpenAI chat body, which the router then routes like any other call;
-//  - the answer: AnthropicSink wraps the real ResponseSink and converts whatever the router
+//  - the answer: AnthropicSink wraps the connection's ByteSink and converts whatever the router
 //    writes in the OpenAI format (chat.completion JSON, OpenAI error bodies, `data:` chunk
 //    streams ending in [DONE]) into the Anthropic format as it passes, chunk by chunk.
 // Wire facts: shared/docs/provider-wire-formats.md §4 and §7.4.
@@ -17,11 +18,11 @@
 
 #include "llmgw/api/errors.hpp"
 #include "llmgw/api/sse.hpp"
-#include "llmgw/router/response_sink.hpp"
+#include "llmgw/api/response_sink.hpp"
 
-namespace llmgw::server {
+namespace llmgw::api::anthropic {
 
-inline constexpr std::string_view kAnthropicMessagesPath = "/v1/messages";
+inline constexpr std::string_view kMessagesPath = "/v1/messages";
 
 /// Validates an Anthropic Messages request and converts it into an OpenAI chat body (`out`).
 /// Returns the 400 to send instead, naming the JSON path at fault (`param`), when the body is
@@ -66,6 +67,8 @@ public:
   /// The stream ended: finishes the message if the OpenAI stream finished without [DONE], or
   /// ends it with an error event if it never finished.
   void finish(std::string& out);
+  /// Ends the stream with the gateway's error `e` (unless it already ended).
+  void fail(const api::GatewayError& e, std::string& out);
   /// message_stop or an error event went out: nothing more will be produced.
   bool done() const { return done_; }
 
@@ -96,24 +99,27 @@ private:
   std::uint64_t cached_tokens_ = 0;
 };
 
-/// Wraps the client's sink on /v1/messages: the router (and the handler's own error answers)
-/// write OpenAI-format responses into it; the client receives Anthropic-format ones with the
-/// same status. Also copies x-request-id into `request-id` (what Anthropic SDKs read).
-class AnthropicSink final : public router::ResponseSink {
+/// The face's ResponseSink on /v1/messages: the router writes canonical (OpenAI-format)
+/// answers into it; the client receives Anthropic-format ones with the same status. Gateway
+/// errors are rendered straight in the Anthropic shape. Also copies x-request-id into
+/// `request-id` (what Anthropic SDKs read).
+class AnthropicSink final : public api::ResponseSink {
 public:
-  explicit AnthropicSink(router::ResponseSink& inner) : inner_(inner) {}
+  explicit AnthropicSink(api::ByteSink& inner) : inner_(inner) {}
 
-  boost::asio::awaitable<bool> send(int status, std::vector<providers::Header> headers,
+  boost::asio::awaitable<bool> send(int status, std::vector<common::Header> headers,
                                     std::string body) override;
   boost::asio::awaitable<bool> start_stream(int status,
-                                            std::vector<providers::Header> headers) override;
+                                            std::vector<common::Header> headers) override;
   boost::asio::awaitable<bool> write(std::string_view bytes) override;
   boost::asio::awaitable<bool> end_stream() override;
+  boost::asio::awaitable<bool> fail(const api::GatewayError& e,
+                                    std::vector<common::Header> headers) override;
   bool started() const override { return inner_.started(); }
 
 private:
-  router::ResponseSink& inner_;
+  api::ByteSink& inner_;
   AnthropicStreamTranslator translator_;
 };
 
-}  // namespace llmgw::server
+}  // namespace llmgw::api::anthropic

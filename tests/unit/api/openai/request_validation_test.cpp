@@ -1,12 +1,12 @@
-#include "server/request_validation.hpp"
+#include "api/openai/request_validation.hpp"
 
 #include <gtest/gtest.h>
 
-namespace llmgw::server {
+namespace llmgw::api::openai {
 namespace {
 
 using nlohmann::json;
-using providers::Operation;
+using api::Operation;
 
 std::optional<api::GatewayError> check(Operation op, std::string_view body) {
   return validate_request(op, json::parse(body, nullptr, false));
@@ -94,4 +94,4 @@ TEST(ValidateRequest, AcceptsWhatSdksSend) {
 }
 
 }  // namespace
-}  // namespace llmgw::server
+}  // namespace llmgw::api::openai

@@ -1,0 +1,43 @@
+#pragma once
+// Between the router and the client. The router writes through a ResponseSink and never touches
+// a socket or a wire format of its own: an ingress face (api/openai, api/anthropic) implements it
+// over the connection's ByteSink and renders what the router hands it in the client's format.
+// So the attempt loop is testable with a recording sink.
+#include <boost/asio/awaitable.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llmgw/api/errors.hpp"
+#include "llmgw/common/header.hpp"
+
+namespace llmgw::api {
+
+/// One client's answer channel, as bytes: the HTTP server implements it over its socket.
+class ByteSink {
+public:
+  virtual ~ByteSink() = default;
+  /// A complete response. Returns false when the client is gone.
+  virtual boost::asio::awaitable<bool> send(int status, std::vector<common::Header> headers,
+                                            std::string body) = 0;
+  /// Starts a streamed response (chunked); the body follows through write().
+  virtual boost::asio::awaitable<bool> start_stream(int status,
+                                                    std::vector<common::Header> headers) = 0;
+  virtual boost::asio::awaitable<bool> write(std::string_view bytes) = 0;
+  virtual boost::asio::awaitable<bool> end_stream() = 0;
+  /// True once any status line went out (a second response is then impossible).
+  virtual bool started() const = 0;
+};
+
+/// What the router answers through: the bytes of an answer, plus the gateway's own errors,
+/// which the face renders in its format.
+class ResponseSink : public ByteSink {
+public:
+  /// The request ends with the gateway's error `e`: a complete error answer (status `e.status`,
+  /// `headers` plus the face's content type) when nothing went out yet; the face's stream error
+  /// event and the end of the stream when a stream is under way. Never a silent truncation.
+  virtual boost::asio::awaitable<bool> fail(const GatewayError& e,
+                                            std::vector<common::Header> headers) = 0;
+};
+
+}  // namespace llmgw::api

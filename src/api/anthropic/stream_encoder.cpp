@@ -1,0 +1,226 @@
+// The Anthropic face's streams: OpenAI chat chunks → the Anthropic event sequence.
+#include <algorithm>
+
+#include "api/anthropic/anthropic.hpp"
+#include "api/anthropic/detail.hpp"
+
+#include "llmgw/common/strings.hpp"
+
+namespace llmgw::api::anthropic {
+
+using namespace detail;
+
+namespace {
+
+void emit(std::string& out, std::string_view name, const ojson& data) {
+  out += "event: ";
+  out += name;
+  out += "\ndata: ";
+  out += dump(data);
+  out += "\n\n";
+}
+
+}  // namespace
+
+void AnthropicStreamTranslator::feed(std::string_view bytes, std::string& out) {
+  if (done_) {
+    return;
+  }
+  // The router writes whole events; an oversized one can only be a broken stream.
+  bool ok = decoder_.feed(bytes, [&](const api::SseEvent& ev) {
+    if (ev.has_data && !ev.data.empty()) {
+      on_data(ev.data, out);
+    }
+  });
+  if (!ok && !done_) {
+    error_event("The stream carried an oversized event.", out);
+  }
+}
+
+void AnthropicStreamTranslator::finish(std::string& out) {
+  if (done_) {
+    return;
+  }
+  if (started_ && stop_reason_) {
+    end_message(out);  // finished, only the [DONE] was missing
+    return;
+  }
+  error_event("The stream ended before the answer finished.", out);
+}
+
+void AnthropicStreamTranslator::on_data(std::string_view data, std::string& out) {
+  if (done_) {
+    return;
+  }
+  if (data == "[DONE]") {
+    end_message(out);
+    return;
+  }
+  auto chunk = parse_relayed(data);
+  if (!chunk.is_object()) {
+    return;  // not a chunk (nothing an OpenAI client would act on either)
+  }
+  if (auto e = chunk.find("error"); e != chunk.end() && !e->is_null()) {
+    std::string message = "The upstream stream failed.";
+    if (e->is_object()) {
+      message = string_or(*e, "message", message);
+    } else if (e->is_string()) {
+      message = e->get<std::string>();
+    }
+    error_event(std::move(message), out);
+    return;
+  }
+  on_chunk(chunk, out);
+}
+
+void AnthropicStreamTranslator::start_message(const json& chunk, std::string& out) {
+  started_ = true;
+  id_ = strip_openai_id(string_or(chunk, "id", common::random_hex(24)));
+  // Usage normally comes last; a stream that reports it on its first chunk has it here.
+  ojson message{{"id", id_},
+                {"type", "message"},
+                {"role", "assistant"},
+                {"model", string_or(chunk, "model", "")},
+                {"content", ojson::array()},
+                {"stop_reason", nullptr},
+                {"stop_sequence", nullptr},
+                {"usage", ojson{{"input_tokens", input_tokens_}, {"output_tokens", 0}}}};
+  emit(out, "message_start", ojson{{"type", "message_start"}, {"message", std::move(message)}});
+}
+
+void AnthropicStreamTranslator::close_block(std::string& out) {
+  if (open_ == Block::none) {
+    return;
+  }
+  emit(out, "content_block_stop", ojson{{"type", "content_block_stop"}, {"index", open_index_}});
+  open_ = Block::none;
+  open_index_ = -1;
+}
+
+void AnthropicStreamTranslator::open_text(std::string& out) {
+  if (open_ == Block::text) {
+    return;
+  }
+  close_block(out);
+  open_ = Block::text;
+  open_index_ = next_index_++;
+  emit(out, "content_block_start",
+       ojson{{"type", "content_block_start"},
+             {"index", open_index_},
+             {"content_block", ojson{{"type", "text"}, {"text", ""}}}});
+}
+
+void AnthropicStreamTranslator::on_tool_fragment(const json& fragment, std::size_t position,
+                                                 std::string& out) {
+  if (!fragment.is_object()) {
+    return;
+  }
+  auto key = int_or(fragment, "index", static_cast<std::int64_t>(position));
+  const json& function = object_at(fragment, "function");
+  int index;
+  if (auto found = tool_blocks_.find(key); found != tool_blocks_.end()) {
+    index = found->second;
+  } else {
+    close_block(out);
+    open_ = Block::tool;
+    open_index_ = index = next_index_++;
+    tool_blocks_.emplace(key, index);
+    auto id = string_or(fragment, "id", id_ + "_tool_" + std::to_string(key));
+    emit(out, "content_block_start",
+         ojson{{"type", "content_block_start"},
+               {"index", index},
+               {"content_block", ojson{{"type", "tool_use"},
+                                       {"id", std::move(id)},
+                                       {"name", string_or(function, "name", "")},
+                                       {"input", ojson::object()}}}});
+  }
+  // A fragment of a call whose block was already closed (a server interleaving parallel calls)
+  // still names that call's block, which is where Anthropic clients accumulate it.
+  auto arguments = string_or(function, "arguments", "");
+  if (!arguments.empty()) {
+    emit(out, "content_block_delta",
+         ojson{{"type", "content_block_delta"},
+               {"index", index},
+               {"delta", ojson{{"type", "input_json_delta"}, {"partial_json", std::move(arguments)}}}});
+  }
+}
+
+void AnthropicStreamTranslator::record_usage(const json& usage) {
+  have_usage_ = true;
+  auto prompt = token_count(usage, "prompt_tokens");
+  cached_tokens_ = std::min(cached_count(usage), prompt);
+  input_tokens_ = prompt - cached_tokens_;
+  output_tokens_ = token_count(usage, "completion_tokens");
+}
+
+void AnthropicStreamTranslator::on_chunk(const json& chunk, std::string& out) {
+  if (auto u = chunk.find("usage"); u != chunk.end() && u->is_object()) {
+    record_usage(*u);  // the usage-only chunk ends here: Anthropic reports it in message_delta
+  }
+  if (!started_) {
+    start_message(chunk, out);
+  }
+  auto choices = chunk.find("choices");
+  if (choices == chunk.end() || !choices->is_array()) {
+    return;
+  }
+  for (const auto& choice : *choices) {
+    // An Anthropic request cannot ask for n > 1: only the first choice exists.
+    if (!choice.is_object() || int_or(choice, "index", 0) != 0) {
+      continue;
+    }
+    if (auto d = choice.find("delta"); d != choice.end() && d->is_object()) {
+      for (const char* key : {"content", "refusal"}) {
+        auto text = string_or(*d, key, "");
+        if (!text.empty()) {
+          open_text(out);
+          emit(out, "content_block_delta",
+               ojson{{"type", "content_block_delta"},
+                     {"index", open_index_},
+                     {"delta", ojson{{"type", "text_delta"}, {"text", std::move(text)}}}});
+        }
+      }
+      if (auto calls = d->find("tool_calls"); calls != d->end() && calls->is_array()) {
+        for (std::size_t i = 0; i < calls->size(); ++i) {
+          on_tool_fragment((*calls)[i], i, out);
+        }
+      }
+    }
+    if (auto f = choice.find("finish_reason"); f != choice.end() && f->is_string()) {
+      close_block(out);
+      stop_reason_ = std::string(anthropic_stop_reason(f->get_ref<const std::string&>()));
+    }
+  }
+}
+
+void AnthropicStreamTranslator::end_message(std::string& out) {
+  if (!started_) {
+    start_message(json::object(), out);
+  }
+  close_block(out);
+  ojson usage{{"output_tokens", output_tokens_}};
+  if (have_usage_) {
+    usage["input_tokens"] = input_tokens_;
+    usage["cache_read_input_tokens"] = cached_tokens_;
+  }
+  ojson delta{{"stop_reason", stop_reason_.value_or("end_turn")}, {"stop_sequence", nullptr}};
+  emit(out, "message_delta",
+       ojson{{"type", "message_delta"}, {"delta", std::move(delta)}, {"usage", std::move(usage)}});
+  emit(out, "message_stop", ojson{{"type", "message_stop"}});
+  done_ = true;
+}
+
+void AnthropicStreamTranslator::fail(const api::GatewayError& e, std::string& out) {
+  if (done_) {
+    return;
+  }
+  emit(out, "error", error_json(anthropic_error_type(e.status), e.message, {}));
+  done_ = true;
+}
+
+void AnthropicStreamTranslator::error_event(std::string message, std::string& out) {
+  emit(out, "error", error_json("api_error", std::move(message), {}));
+  done_ = true;
+}
+
+}  // namespace llmgw::api::anthropic
