@@ -33,32 +33,36 @@ std::string_view to_string(FailureClass c) {
 }
 
 FailurePolicy failure_policy(FailureClass c) {
-  //                              retry same, fail over, harms target, client fault
+  using enum FailOver;
+  using enum Cooldown;
+  //                               retry same, fail over, harms, client fault, cool-down, status
   switch (c) {
-    case FailureClass::connect: return {true, true, true, false};
-    case FailureClass::tls: return {false, true, true, false};
-    case FailureClass::timeout: return {true, true, true, false};
-    case FailureClass::stall: return {true, true, true, false};
-    case FailureClass::server_error: return {true, true, true, false};
-    case FailureClass::overloaded: return {true, true, true, false};
-    case FailureClass::conflict: return {true, true, false, false};
-    case FailureClass::rate_limited: return {true, true, false, false};
-    case FailureClass::quota_exhausted: return {false, true, false, false};
-    case FailureClass::provider_auth: return {false, true, true, false};
-    // A bigger-context target may still serve it (context.overflow: fallback_larger, later).
-    case FailureClass::context_length: return {false, false, false, true};
-    case FailureClass::content_policy: return {false, false, false, true};
-    case FailureClass::client_error: return {false, false, false, true};
+    case FailureClass::connect: return {true, any, true, false, retry_after, 503};
+    case FailureClass::tls: return {false, any, true, false, retry_after, 503};
+    case FailureClass::timeout: return {true, any, true, false, retry_after, 504};
+    case FailureClass::stall: return {true, any, true, false, retry_after, 503};
+    case FailureClass::server_error: return {true, any, true, false, retry_after, 503};
+    case FailureClass::overloaded: return {true, any, true, false, retry_after, 503};
+    // Busy, not broken: another target or a later try may succeed; the target keeps its health.
+    case FailureClass::conflict: return {true, any, false, false, retry_after, 503};
+    case FailureClass::rate_limited: return {true, any, false, false, retry_after, 503};
+    case FailureClass::quota_exhausted: return {false, any, false, false, quota, 503};
+    case FailureClass::provider_auth: return {false, any, true, false, key_rejected, 503};
+    // Only a bigger window can help; without one the client learns what to cut.
+    case FailureClass::context_length: return {false, larger_context, false, true, none, 0};
+    case FailureClass::content_policy: return {false, nowhere, false, true, none, 0};
+    case FailureClass::client_error: return {false, nowhere, false, true, none, 0};
     // The target's configured model is wrong: the client cannot fix it, another target can.
-    case FailureClass::model_not_found: return {false, true, true, false};
+    case FailureClass::model_not_found: return {false, any, true, false, retry_after, 503};
     // Fails over like a 5xx and harms the target; the same target is not asked again (the next
     // answer is likely as broken).
-    case FailureClass::bad_response: return {false, true, true, false};
-    case FailureClass::local_limit: return {false, true, false, false};
-    // The gateway's own decision, never the target's fault.
-    case FailureClass::cancelled: return {false, false, false, false};
+    case FailureClass::bad_response: return {false, any, true, false, retry_after, 503};
+    case FailureClass::local_limit: return {false, any, false, false, none, 503};
+    // The gateway's own decision (client gone, hedge lost, drain): never the target's fault,
+    // and nothing is left to do for the request.
+    case FailureClass::cancelled: return {false, nowhere, false, false, none, 499};
   }
-  return {false, false, false, false};
+  return {false, nowhere, false, false, none, 503};
 }
 
 std::chrono::milliseconds upstream_delay(double millis) {

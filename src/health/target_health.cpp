@@ -132,18 +132,19 @@ void TargetHealth::record_failure(TimePoint now, const api::Failure& failure) {
   }
   last_error_ = failure.message;
   recent_.record(now, false);
-  if (failure.retry_after && failure.retry_after->count() > 0) {
+  const bool asked_to_wait = failure.retry_after && failure.retry_after->count() > 0;
+  if (asked_to_wait && policy.cooldown != api::Cooldown::none) {
     auto d = std::min<milliseconds>(*failure.retry_after, kMaxCooldown);
     if (now + d > cooldown_until_) {
       cooldown_until_ = now + d;
       cooldown_reason_ = "cooling down after HTTP " + std::to_string(failure.status) +
                          " with retry-after " + seconds_text(d);
     }
-  } else if (failure.cls == api::FailureClass::quota_exhausted) {
+  } else if (policy.cooldown == api::Cooldown::quota) {
     cooldown_until_ = std::max(cooldown_until_, now + kQuotaCooldown);
     cooldown_reason_ = "quota exhausted (HTTP 429 insufficient_quota)";
   }
-  if (failure.cls == api::FailureClass::provider_auth) {
+  if (policy.cooldown == api::Cooldown::key_rejected) {
     key_rejected_ = true;
     key_rejected_until_ = now + kKeyRejectedFor;
   }

@@ -158,13 +158,13 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
                                               resp->header("retry-after"));
     auto failure = sprov.adapter->classify_error(status, body ? *body : std::string(), retry_after);
     metrics.upstream_request(sprov.config->name, api::to_string(failure.cls), seconds_since(env, t0));
-    bool larger_context_may_help =
-        failure.cls == api::FailureClass::context_length && req.context_fallback;
+    const auto policy = api::failure_policy(failure.cls);
+    const bool larger_context_may_help =
+        policy.fail_over == api::FailOver::larger_context && req.context_fallback;
     // A continuation cannot hand a client fault on: the client already has a 200 and half an
     // answer. It is that target's failure to continue; the stream then goes on elsewhere or
     // ends with an error event, never silently.
-    if (api::failure_policy(failure.cls).client_fault && !larger_context_may_help &&
-        !continuing) {
+    if (policy.client_fault && !larger_context_may_help && !continuing) {
       // The client's own mistake: the provider's answer is the most useful one it can get.
       auto headers = response_headers(req, out);
       headers.push_back({"content-type", "application/json"});
@@ -602,11 +602,17 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       if (health) {
         health->on_failure(now, result.failure);
       }
-      auto policy = api::failure_policy(result.failure.cls);
+      const auto policy = api::failure_policy(result.failure.cls);
+      if (policy.fail_over == api::FailOver::nowhere && !policy.client_fault) {
+        // The gateway itself gave up on the request (cancelled): nobody waits for an answer.
+        out.status = policy.ingress_status;
+        out.error_code = "client_closed_request";
+        co_return out;
+      }
       // A panic (last-resort) target gets one try: the next one may be the one that works.
       p.retry_again =
           !p.last_resort && policy.retry_same_target && retry_allowed(retry, result.failure);
-      if (result.failure.cls == api::FailureClass::context_length) {
+      if (policy.fail_over == api::FailOver::larger_context) {
         // context.overflow: fallback_larger — only a target with a larger context window can
         // help; the others are not tried for this request.
         auto window = p.target->context_window.value_or(0);
@@ -706,7 +712,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   bool all_timeouts = !targets.empty();
   for (const auto& p : targets) {
     all_timeouts = all_timeouts && p.last_failure &&
-                   p.last_failure->cls == api::FailureClass::timeout;
+                   api::failure_policy(p.last_failure->cls).ingress_status == 504;
   }
   auto diagnosis = build_diagnosis(targets, plan.skipped, budget_exhausted, req.model);
   auto error = all_timeouts ? api::upstream_timeout("Upstream timed out: " + diagnosis)

@@ -31,11 +31,32 @@ enum class FailureClass {
 
 std::string_view to_string(FailureClass c);
 
+/// Where else a request may go after this failure.
+enum class FailOver {
+  nowhere,         // the request ends here
+  any,             // any other target may succeed
+  larger_context,  // only a target with a larger context window (context.overflow:
+                   // fallback_larger); otherwise the client gets the upstream's answer
+};
+
+/// What the failure does to the target's admission, beyond breaker and outlier counts.
+enum class Cooldown {
+  none,
+  retry_after,   // the upstream's retry-after, when it sent one (capped at 5 minutes)
+  quota,         // its retry-after, else 60 s: a spent quota does not come back sooner
+  key_rejected,  // its retry-after, and the target is out for 60 s: our key was refused
+};
+
+/// What the gateway does with one failed attempt. The router and the health code read only
+/// this; nothing else in the code branches on a FailureClass to decide.
 struct FailurePolicy {
-  bool retry_same_target;  // worth another try on the same target
-  bool fail_over;          // another target may succeed
-  bool harms_target;       // counts against the target's health
-  bool client_fault;       // pass the upstream status and body to the client
+  bool retry_same_target;  // worth another try on the same target (if retry.on lists it)
+  FailOver fail_over;      // another target may succeed
+  bool harms_target;       // counts toward the breaker and outlier detection
+  bool client_fault;       // the upstream's status and body go to the client as they are
+  Cooldown cooldown;
+  int ingress_status;  // the client's status when this failure ends the request; 0 = the
+                       // upstream's own (client faults)
 };
 
 FailurePolicy failure_policy(FailureClass c);

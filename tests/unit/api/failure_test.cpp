@@ -50,21 +50,44 @@ TEST(FailurePolicy, ClientFaultsNeverHarmTargets) {
     auto p = failure_policy(c);
     EXPECT_TRUE(p.client_fault);
     EXPECT_FALSE(p.harms_target);
-    EXPECT_FALSE(p.fail_over);
     EXPECT_FALSE(p.retry_same_target);
+    EXPECT_EQ(p.cooldown, Cooldown::none);
+    EXPECT_EQ(p.ingress_status, 0) << "the upstream's own status goes to the client";
   }
+  EXPECT_EQ(failure_policy(FailureClass::client_error).fail_over, FailOver::nowhere);
+  EXPECT_EQ(failure_policy(FailureClass::content_policy).fail_over, FailOver::nowhere);
+  EXPECT_EQ(failure_policy(FailureClass::context_length).fail_over, FailOver::larger_context);
+}
+
+TEST(FailurePolicy, CancellationHarmsNoTargetAndEndsTheRequest) {
+  auto p = failure_policy(FailureClass::cancelled);
+  EXPECT_FALSE(p.harms_target);
+  EXPECT_FALSE(p.retry_same_target);
+  EXPECT_FALSE(p.client_fault);
+  EXPECT_EQ(p.fail_over, FailOver::nowhere);
+  EXPECT_EQ(p.cooldown, Cooldown::none);
+}
+
+TEST(FailurePolicy, CooldownsAndIngressStatus) {
+  EXPECT_EQ(failure_policy(FailureClass::rate_limited).cooldown, Cooldown::retry_after);
+  EXPECT_EQ(failure_policy(FailureClass::quota_exhausted).cooldown, Cooldown::quota);
+  EXPECT_EQ(failure_policy(FailureClass::provider_auth).cooldown, Cooldown::key_rejected);
+  EXPECT_EQ(failure_policy(FailureClass::local_limit).cooldown, Cooldown::none);
+  EXPECT_EQ(failure_policy(FailureClass::timeout).ingress_status, 504);
+  EXPECT_EQ(failure_policy(FailureClass::server_error).ingress_status, 503);
+  EXPECT_EQ(failure_policy(FailureClass::stall).ingress_status, 503);
 }
 
 TEST(FailurePolicy, TransientFailuresFailOver) {
   for (auto c : {FailureClass::connect, FailureClass::timeout, FailureClass::server_error,
                  FailureClass::overloaded, FailureClass::rate_limited, FailureClass::stall}) {
     auto p = failure_policy(c);
-    EXPECT_TRUE(p.fail_over) << to_string(c);
+    EXPECT_EQ(p.fail_over, FailOver::any) << to_string(c);
     EXPECT_TRUE(p.retry_same_target) << to_string(c);
     EXPECT_FALSE(p.client_fault) << to_string(c);
   }
   EXPECT_FALSE(failure_policy(FailureClass::quota_exhausted).retry_same_target);
-  EXPECT_TRUE(failure_policy(FailureClass::quota_exhausted).fail_over);
+  EXPECT_EQ(failure_policy(FailureClass::quota_exhausted).fail_over, FailOver::any);
   EXPECT_TRUE(failure_policy(FailureClass::provider_auth).harms_target);
 }
 

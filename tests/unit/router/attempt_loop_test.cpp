@@ -413,6 +413,8 @@ TEST_F(AttemptLoop, TheDiagnosisNamesWhatHappenedToEachTarget) {
   EXPECT_NE(message.find("a (a-model): connection refused"), std::string::npos) << message;
   EXPECT_NE(message.find("b (b-model): "), std::string::npos) << message;
   EXPECT_NE(message.find("overloaded"), std::string::npos) << message;
+  ASSERT_TRUE(sink.failure) << "the error goes to the face typed, not as OpenAI bytes";
+  EXPECT_EQ(sink.failure->code, "no_healthy_upstream");
 }
 
 TEST_F(AttemptLoop, OnlyTimeoutsGive504) {
@@ -446,6 +448,17 @@ TEST_F(AttemptLoop, AClientThatHangsUpEndsTheAttemptAndHarmsNoTarget) {
   EXPECT_EQ(out.status, 499);
   EXPECT_EQ(transport.cancelled(), 1u);
   EXPECT_EQ(transport.sent_to(kB), 0u) << "nobody is waiting for an answer any more";
+  EXPECT_FALSE(sink.started());
+  EXPECT_TRUE(health_of("a").peek(time.now()).routable);
+}
+
+TEST_F(AttemptLoop, AnAttemptTheGatewayCancelledEndsTheRequestAndHarmsNoTarget) {
+  // e.g. a drain: the failure table says cancellation fails over nowhere and harms nothing.
+  transport.script(kA, {Reply::fail(api::FailureClass::cancelled, "cancelled")});
+  transport.script(kB, {Reply::json(200, answer("b"))});
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 499);
+  EXPECT_EQ(transport.sent_to(kB), 0u);
   EXPECT_FALSE(sink.started());
   EXPECT_TRUE(health_of("a").peek(time.now()).routable);
 }
