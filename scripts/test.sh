@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test: unit tests (ctest), integration tests
 # against the real daemon and simulator (node:test, including the official openai SDK), and the
-# unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
-# Set LLMGW_SKIP_ASAN=1 to skip the sanitizer pass locally, LLMGW_SKIP_FUZZ=1 to skip the
+# unit tests and the integration suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+# and under ThreadSanitizer.
+# Set LLMGW_SKIP_ASAN=1 / LLMGW_SKIP_TSAN=1 to skip a sanitizer pass locally, LLMGW_SKIP_FUZZ=1 to skip the
 # fuzzers (scripts/fuzz.sh: corpus regression plus LLMGW_FUZZ_SECONDS of fuzzing per target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,5 +37,28 @@ if [ "${LLMGW_SKIP_ASAN:-0}" != "1" ]; then
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LLMGW_SANITIZED=1 LLMGW_BIN="$PWD/build-asan/src/llmgw" LLMGW_SIM_BIN="$PWD/build/src/sim/llmgw-sim" \
     node --test --test-concurrency=1 tests/integration/
+fi
+if [ "${LLMGW_SKIP_TSAN:-0}" != "1" ]; then
+  # Reports go to files (log_path), so one raised at a gateway's exit, after its test already
+  # passed, still fails the run.
+  tsan_logs="$PWD/build-tsan/tsan-reports"
+  rm -rf "$tsan_logs" && mkdir -p "$tsan_logs"
+  check_tsan() {
+    if compgen -G "$tsan_logs/*" >/dev/null; then
+      echo "ThreadSanitizer reports:" >&2
+      cat "$tsan_logs"/* >&2
+      exit 1
+    fi
+  }
+  echo "== unit tests under ThreadSanitizer"
+  LLMGW_SANITIZE=thread scripts/build.sh build-tsan unit_tests llmgw
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$tsan_logs/unit" \
+    ctest --test-dir build-tsan -L unit --output-on-failure -j2 --timeout 300
+  check_tsan
+  echo "== integration tests against the ThreadSanitizer gateway"
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$tsan_logs/gateway" \
+    LLMGW_SANITIZED=1 LLMGW_BIN="$PWD/build-tsan/src/llmgw" LLMGW_SIM_BIN="$PWD/build/src/sim/llmgw-sim" \
+    node --test --test-concurrency=1 tests/integration/
+  check_tsan
 fi
 echo "== all tests passed"
