@@ -65,6 +65,25 @@ FailurePolicy failure_policy(FailureClass c) {
   return {false, nowhere, false, false, none, 503};
 }
 
+FailureClass status_failure_class(int status) {
+  if (status == 429) {
+    return FailureClass::rate_limited;
+  }
+  if (status == 408 || status == 409) {
+    return FailureClass::conflict;
+  }
+  if (status == 529) {
+    return FailureClass::overloaded;
+  }
+  if (status >= 500) {
+    return FailureClass::server_error;
+  }
+  if (status == 401 || status == 403) {
+    return FailureClass::provider_auth;
+  }
+  return FailureClass::client_error;
+}
+
 std::chrono::milliseconds upstream_delay(double millis) {
   constexpr double kDay = 24.0 * 3600 * 1000;
   return std::chrono::milliseconds(static_cast<long long>(std::clamp(millis, 0.0, kDay)));
@@ -125,20 +144,10 @@ Failure classify_openai_error(int status, std::string_view body,
     f.cls = FailureClass::quota_exhausted;
   } else if (code == "content_filter" || code == "content_policy_violation") {
     f.cls = FailureClass::content_policy;
-  } else if (status == 429) {
-    f.cls = FailureClass::rate_limited;
-  } else if (status == 408 || status == 409) {
-    f.cls = FailureClass::conflict;
-  } else if (status == 529) {
-    f.cls = FailureClass::overloaded;
-  } else if (status >= 500) {
-    f.cls = FailureClass::server_error;
-  } else if (status == 401 || status == 403) {
-    f.cls = FailureClass::provider_auth;  // the key is ours, not the client's
   } else if (status == 404 && (code == "model_not_found" || type == "not_found_error")) {
     f.cls = FailureClass::model_not_found;
   } else {
-    f.cls = FailureClass::client_error;
+    f.cls = status_failure_class(status);
   }
   return f;
 }

@@ -9,6 +9,21 @@
 
 namespace llmgw::providers {
 
+std::string ProviderAdapter::health_target(const config::ProviderConfig& provider,
+                                           const config::ActiveHealthConfig& check) const {
+  return provider.url.path + check.path;
+}
+
+UpstreamRequest ProviderAdapter::build_health_request(
+    const config::ProviderConfig& provider, const config::ActiveHealthConfig& check) const {
+  UpstreamRequest req;
+  req.method = "GET";
+  req.target = health_target(provider, check);
+  req.headers.reserve(2 + provider.headers.size());
+  add_credentials(req.headers, provider);
+  return req;
+}
+
 api::Failure bad_response(std::string what) {
   return api::Failure{api::FailureClass::bad_response, 200, std::nullopt,
                       "upstream answered 2xx with " + what, {}};

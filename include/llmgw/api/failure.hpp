@@ -70,6 +70,11 @@ struct Failure {
   std::string body;     // upstream body, for client-fault pass-through
 };
 
+/// What an HTTP status alone says when the body names nothing more specific: 429 rate_limited,
+/// 408/409 conflict, 529 overloaded, any other 5xx server_error, 401/403 provider_auth (the key
+/// is the gateway's, not the client's), anything else client_error.
+FailureClass status_failure_class(int status);
+
 /// Classification of an OpenAI-shaped upstream error (status, headers, body).
 Failure classify_openai_error(int status, std::string_view body,
                               std::optional<std::chrono::milliseconds> retry_after);

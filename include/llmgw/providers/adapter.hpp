@@ -124,10 +124,18 @@ public:
   virtual std::unique_ptr<StreamTranslator> make_stream_translator(
       Operation op, const RequestOptions& options) const = 0;
 
-  /// The active health check's request: a GET of `check.path` under the base URL, with the
-  /// provider's credentials.
-  virtual UpstreamRequest build_health_request(const config::ProviderConfig& provider,
-                                               const config::ActiveHealthConfig& check) const = 0;
+  /// The provider's credentials and required headers (key, API version), then its configured
+  /// extra `headers`: what every request to it carries, answers and health checks alike.
+  virtual void add_credentials(std::vector<Header>& headers,
+                               const config::ProviderConfig& provider) const = 0;
+
+  /// The active health check's request target: `check.path` under the base URL by default.
+  virtual std::string health_target(const config::ProviderConfig& provider,
+                                    const config::ActiveHealthConfig& check) const;
+
+  /// The active health check's request: a GET of health_target() with the credentials.
+  UpstreamRequest build_health_request(const config::ProviderConfig& provider,
+                                       const config::ActiveHealthConfig& check) const;
 
   /// Classifies a non-2xx upstream answer.
   virtual api::Failure classify_error(

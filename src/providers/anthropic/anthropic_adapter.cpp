@@ -977,15 +977,7 @@ UpstreamRequest AnthropicAdapter::build_request(Operation, nlohmann::json& body,
   req.body = dump(out);
   req.headers.reserve(3 + provider.headers.size());
   req.headers.emplace_back("content-type", "application/json");
-  if (!provider.api_key.empty()) {
-    req.headers.emplace_back("x-api-key", provider.api_key);
-  }
-  req.headers.emplace_back("anthropic-version", provider.api_version.empty()
-                                                     ? std::string(kDefaultApiVersion)
-                                                     : provider.api_version);
-  for (const auto& [name, value] : provider.headers) {
-    req.headers.emplace_back(name, value);
-  }
+  add_credentials(req.headers, provider);
   return req;
 }
 
@@ -1065,27 +1057,23 @@ Translated AnthropicAdapter::translate_response(Operation, std::string body,
   return dump(out);
 }
 
+void AnthropicAdapter::add_credentials(std::vector<Header>& headers,
+                                       const config::ProviderConfig& provider) const {
+  if (!provider.api_key.empty()) {
+    headers.emplace_back("x-api-key", provider.api_key);
+  }
+  headers.emplace_back("anthropic-version", provider.api_version.empty()
+                                                ? std::string(kDefaultApiVersion)
+                                                : provider.api_version);
+  for (const auto& [name, value] : provider.headers) {
+    headers.emplace_back(name, value);
+  }
+}
+
 std::unique_ptr<StreamTranslator> AnthropicAdapter::make_stream_translator(
     Operation, const RequestOptions& options) const {
   return std::make_unique<AnthropicStreamTranslator>(options.client_wants_usage,
                                                      options.max_json_depth);
-}
-
-UpstreamRequest AnthropicAdapter::build_health_request(
-    const config::ProviderConfig& provider, const config::ActiveHealthConfig& check) const {
-  UpstreamRequest req;
-  req.method = "GET";
-  req.target = provider.url.path + check.path;
-  if (!provider.api_key.empty()) {
-    req.headers.emplace_back("x-api-key", provider.api_key);
-  }
-  req.headers.emplace_back("anthropic-version", provider.api_version.empty()
-                                                     ? std::string(kDefaultApiVersion)
-                                                     : provider.api_version);
-  for (const auto& [name, value] : provider.headers) {
-    req.headers.emplace_back(name, value);
-  }
-  return req;
 }
 
 api::Failure AnthropicAdapter::classify_error(

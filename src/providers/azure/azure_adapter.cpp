@@ -25,17 +25,6 @@ std::string api_version_query(const config::ProviderConfig& provider) {
   return "api-version=" + common::percent_encode(version);
 }
 
-void add_credentials(std::vector<Header>& headers, const config::ProviderConfig& provider) {
-  // Azure keys go in `api-key`; `Authorization: Bearer` is for Entra ID tokens, which a
-  // deployment would set through provider.headers instead of api_key.
-  if (!provider.api_key.empty()) {
-    headers.emplace_back("api-key", provider.api_key);
-  }
-  for (const auto& [name, value] : provider.headers) {
-    headers.emplace_back(name, value);
-  }
-}
-
 }  // namespace
 
 bool AzureAdapter::is_v1_surface(const config::ProviderConfig& provider) {
@@ -93,20 +82,28 @@ std::unique_ptr<StreamTranslator> AzureAdapter::make_stream_translator(
   return make_openai_stream_translator(stream_options);
 }
 
-UpstreamRequest AzureAdapter::build_health_request(const config::ProviderConfig& provider,
-                                                   const config::ActiveHealthConfig& check) const {
-  UpstreamRequest req;
-  req.method = "GET";
-  if (is_v1_surface(provider)) {
-    req.target = provider.url.path + check.path;
-  } else {
-    // Non-deployment paths (models) stay directly under /openai, still with api-version.
-    req.target = openai_root(provider) + check.path;
-    req.target += check.path.find('?') == std::string::npos ? '?' : '&';
-    req.target += api_version_query(provider);
+void AzureAdapter::add_credentials(std::vector<Header>& headers,
+                                   const config::ProviderConfig& provider) const {
+  // Azure keys go in `api-key`; `Authorization: Bearer` is for Entra ID tokens, which a
+  // deployment would set through provider.headers instead of api_key.
+  if (!provider.api_key.empty()) {
+    headers.emplace_back("api-key", provider.api_key);
   }
-  add_credentials(req.headers, provider);
-  return req;
+  for (const auto& [name, value] : provider.headers) {
+    headers.emplace_back(name, value);
+  }
+}
+
+std::string AzureAdapter::health_target(const config::ProviderConfig& provider,
+                                        const config::ActiveHealthConfig& check) const {
+  if (is_v1_surface(provider)) {
+    return provider.url.path + check.path;
+  }
+  // Non-deployment paths (models) stay directly under /openai, still with api-version.
+  std::string target = openai_root(provider) + check.path;
+  target += check.path.find('?') == std::string::npos ? '?' : '&';
+  target += api_version_query(provider);
+  return target;
 }
 
 api::Failure AzureAdapter::classify_error(

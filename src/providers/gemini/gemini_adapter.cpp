@@ -1188,16 +1188,8 @@ api::Failure classify_gemini(int status, std::string_view body,
   } else if (status == 429) {
     // A per-minute quota clears soon; a daily one does not (fail over, don't retry here).
     f.cls = per_day ? FailureClass::quota_exhausted : FailureClass::rate_limited;
-  } else if (status == 403) {
-    f.cls = FailureClass::provider_auth;
   } else if (status == 404) {
     f.cls = FailureClass::model_not_found;
-  } else if (status == 408 || status == 409) {
-    f.cls = FailureClass::conflict;
-  } else if (status == 529) {
-    f.cls = FailureClass::overloaded;
-  } else if (status >= 500) {
-    f.cls = FailureClass::server_error;
   } else if (status == 400 && rpc_status == "FAILED_PRECONDITION") {
     // Billing or region of our project ("free tier is not available in your country"):
     // another target can serve it.
@@ -1208,7 +1200,7 @@ api::Failure classify_gemini(int status, std::string_view body,
     // signal (the message does not echo the prompt).
     f.cls = FailureClass::context_length;
   } else {
-    f.cls = FailureClass::client_error;
+    f.cls = api::status_failure_class(status);
   }
   if (api::failure_policy(f.cls).client_fault) {
     // Passed to the client: in the OpenAI error shape its SDK understands.
@@ -1565,13 +1557,7 @@ UpstreamRequest GeminiAdapter::build_request(Operation op, nlohmann::json& body,
   }
   req.headers.reserve(2 + provider.headers.size());
   req.headers.emplace_back("Content-Type", "application/json");
-  if (!provider.api_key.empty()) {
-    // A header, never ?key=: URLs end up in logs.
-    req.headers.emplace_back("x-goog-api-key", provider.api_key);
-  }
-  for (const auto& [name, value] : provider.headers) {
-    req.headers.emplace_back(name, value);
-  }
+  add_credentials(req.headers, provider);
   return req;
 }
 
@@ -1655,24 +1641,21 @@ std::string GeminiAdapter::translate_embeddings_answer(const nlohmann::ordered_j
   return dump(out);
 }
 
+void GeminiAdapter::add_credentials(std::vector<Header>& headers,
+                                    const config::ProviderConfig& provider) const {
+  if (!provider.api_key.empty()) {
+    // A header, never ?key=: URLs end up in logs.
+    headers.emplace_back("x-goog-api-key", provider.api_key);
+  }
+  for (const auto& [name, value] : provider.headers) {
+    headers.emplace_back(name, value);
+  }
+}
+
 std::unique_ptr<StreamTranslator> GeminiAdapter::make_stream_translator(
     Operation, const RequestOptions& options) const {
   return std::make_unique<GeminiStreamTranslator>(options.client_wants_usage,
                                                   options.max_json_depth);
-}
-
-UpstreamRequest GeminiAdapter::build_health_request(
-    const config::ProviderConfig& provider, const config::ActiveHealthConfig& check) const {
-  UpstreamRequest req;
-  req.method = "GET";
-  req.target = provider.url.path + check.path;
-  if (!provider.api_key.empty()) {
-    req.headers.emplace_back("x-goog-api-key", provider.api_key);
-  }
-  for (const auto& [name, value] : provider.headers) {
-    req.headers.emplace_back(name, value);
-  }
-  return req;
 }
 
 api::Failure GeminiAdapter::classify_error(

@@ -196,28 +196,19 @@ UpstreamRequest OpenAiAdapter::build_request(Operation op, nlohmann::json& body,
   }
   req.body = body.dump();
   req.headers.reserve(2 + provider.headers.size());
-  req.headers.push_back({"Content-Type", "application/json"});
-  if (!provider.api_key.empty()) {
-    req.headers.push_back({"Authorization", "Bearer " + provider.api_key});
-  }
-  for (const auto& [name, value] : provider.headers) {
-    req.headers.push_back({name, value});
-  }
+  req.headers.emplace_back("Content-Type", "application/json");
+  add_credentials(req.headers, provider);
   return req;
 }
 
-UpstreamRequest OpenAiAdapter::build_health_request(
-    const config::ProviderConfig& provider, const config::ActiveHealthConfig& check) const {
-  UpstreamRequest req;
-  req.method = "GET";
-  req.target = provider.url.path + check.path;
+void OpenAiAdapter::add_credentials(std::vector<Header>& headers,
+                                    const config::ProviderConfig& provider) const {
   if (!provider.api_key.empty()) {
-    req.headers.emplace_back("Authorization", "Bearer " + provider.api_key);
+    headers.emplace_back("Authorization", "Bearer " + provider.api_key);
   }
   for (const auto& [name, value] : provider.headers) {
-    req.headers.emplace_back(name, value);
+    headers.emplace_back(name, value);
   }
-  return req;
 }
 
 Translated OpenAiAdapter::translate_response(Operation op, std::string body,

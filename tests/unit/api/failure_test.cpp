@@ -91,6 +91,19 @@ TEST(FailurePolicy, TransientFailuresFailOver) {
   EXPECT_TRUE(failure_policy(FailureClass::provider_auth).harms_target);
 }
 
+TEST(StatusFailureClass, WhatAStatusAloneSays) {
+  EXPECT_EQ(status_failure_class(429), FailureClass::rate_limited);
+  EXPECT_EQ(status_failure_class(408), FailureClass::conflict);
+  EXPECT_EQ(status_failure_class(409), FailureClass::conflict);
+  EXPECT_EQ(status_failure_class(529), FailureClass::overloaded);
+  EXPECT_EQ(status_failure_class(500), FailureClass::server_error);
+  EXPECT_EQ(status_failure_class(503), FailureClass::server_error);
+  EXPECT_EQ(status_failure_class(401), FailureClass::provider_auth);
+  EXPECT_EQ(status_failure_class(403), FailureClass::provider_auth);
+  EXPECT_EQ(status_failure_class(400), FailureClass::client_error);
+  EXPECT_EQ(status_failure_class(404), FailureClass::client_error);
+}
+
 TEST(ParseRetryAfter, PrefersMillisecondsThenSeconds) {
   EXPECT_EQ(parse_retry_after("1500", "9").value().count(), 1500);
   EXPECT_EQ(parse_retry_after("", "2").value().count(), 2000);
