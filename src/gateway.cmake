@@ -39,13 +39,19 @@ llmgw_module(faces SOURCES api/faces.cpp api/openai/openai_face.cpp
   api/anthropic/anthropic_sink.cpp api/anthropic/detail.cpp
   DEPS llmgw_asio llmgw_api llmgw_common)
 
+# The request pipeline (include/llmgw/pipeline) and the stages later issues fill in, each in its
+# concept's folder: limits, prompts, session, cache.
+llmgw_module(pipeline SOURCES pipeline/pipeline.cpp limits/limits_stage.cpp
+  prompts/template_stage.cpp session/session_stage.cpp cache/cache_stage.cpp
+  DEPS llmgw_router llmgw_faces llmgw_config llmgw_api)
+
 # The HTTP/1.1 request parser: Beast's basic_parser plus the framing rules a proxy must enforce.
 llmgw_module(http SOURCES server/request_parser.cpp
   DEPS llmgw_asio llmgw_common)
 
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
   server/admin_handler.cpp server/auth.cpp
-  DEPS llmgw_http llmgw_faces llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
+  DEPS llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp
   DEPS llmgw_server llmgw_router llmgw_config llmgw_metrics spdlog::spdlog)

@@ -11,6 +11,7 @@
 #include "llmgw/api/json.hpp"
 #include "llmgw/common/strings.hpp"
 #include "llmgw/metrics/metrics.hpp"
+#include "llmgw/pipeline/pipeline.hpp"
 #include "llmgw/router/router.hpp"
 #include "llmgw/server/server.hpp"
 #include "server/auth.hpp"
@@ -107,25 +108,24 @@ std::string not_ready_body(const std::string& reason) {
   return json{{"status", "not ready"}, {"reason", reason}}.dump();
 }
 
-std::string access_log_line(const HttpRequest& req, const std::string& key_name,
-                            std::string_view route, const std::string& model,
-                            const router::CallOutcome& outcome, double elapsed, bool stream) {
-  json line = {{"request_id", req.request_id},
-               {"key", key_name},
-               {"route", route},
-               {"model", api::echo(model)},
+std::string access_log_line(const pipeline::RequestContext& ctx) {
+  const auto& outcome = *ctx.outcome;
+  json line = {{"request_id", ctx.request_id},
+               {"key", ctx.key ? std::string_view(ctx.key->name) : std::string_view()},
+               {"route", ctx.route.path},
+               {"model", api::echo(ctx.model_name)},
                {"provider", outcome.provider},
                {"served_model", outcome.served_model},
                {"attempts", outcome.attempts},
                {"status", outcome.status},
-               {"latency_ms", elapsed * 1000},
+               {"latency_ms", ctx.elapsed_seconds * 1000},
                {"ttft_ms", outcome.ttft_seconds >= 0 ? json(outcome.ttft_seconds * 1000) : json()},
                {"tokens_in", outcome.usage.prompt_tokens},
                {"tokens_out", outcome.usage.completion_tokens},
                {"cost_usd", outcome.cost_usd},
                {"cache", "none"},
-               {"stream", stream},
-               {"remote", req.remote}};
+               {"stream", ctx.facts && ctx.facts->stream},
+               {"remote", ctx.remote}};
   if (!outcome.error_code.empty()) {
     line["error"] = outcome.error_code;
   }
@@ -159,9 +159,47 @@ private:
   GatewayState& s_;
 };
 
+// Request metrics. Only configured model names become label values: a client must not be able
+// to mint series.
+class MetricsTap final : public pipeline::ResponseTap {
+public:
+  explicit MetricsTap(metrics::Metrics& metrics) : metrics_(metrics) {}
+  std::string_view name() const override { return "metrics"; }
+  void on_response(const pipeline::RequestContext& ctx) override {
+    const auto& outcome = *ctx.outcome;
+    std::string_view model = ctx.model ? ctx.model_name : std::string_view("_unknown");
+    metrics_.request_finished(ctx.route.path, model, outcome.provider, outcome.status,
+                              ctx.elapsed_seconds);
+    if (outcome.ttft_seconds >= 0) {
+      metrics_.time_to_first_token(model, outcome.provider, outcome.ttft_seconds);
+    }
+  }
+
+private:
+  metrics::Metrics& metrics_;
+};
+
+class AccessLogTap final : public pipeline::ResponseTap {
+public:
+  explicit AccessLogTap(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
+  std::string_view name() const override { return "access_log"; }
+  void on_response(const pipeline::RequestContext& ctx) override {
+    log_->info(access_log_line(ctx));
+  }
+
+private:
+  std::shared_ptr<spdlog::logger> log_;
+};
+
 class ApiHandler final : public Handler {
 public:
-  explicit ApiHandler(GatewayState& state) : state_(state) {}
+  explicit ApiHandler(GatewayState& state) : state_(state), pipeline_(pipeline::make_pipeline()) {
+    // The server's own taps come last: they see what the others recorded.
+    pipeline_.add(std::make_unique<MetricsTap>(state_.metrics));
+    if (state_.access_log) {
+      pipeline_.add(std::make_unique<AccessLogTap>(state_.access_log));
+    }
+  }
 
   // A wrong key is refused from the request head: the body is never read.
   std::optional<EarlyAnswer> screen(const HttpRequest& head) override {
@@ -176,16 +214,15 @@ public:
     }
     std::string request_id =
         valid_request_id(head.request_id) ? head.request_id : common::random_hex(32);
-    state_.metrics.request_finished(route->path, "_unknown", "", auth.error->status, 0);
-    if (state_.access_log) {
-      router::CallOutcome outcome;
-      outcome.status = auth.error->status;
-      outcome.error_code = auth.error->code;
-      HttpRequest logged;
-      logged.request_id = request_id;
-      logged.remote = head.remote;
-      state_.access_log->info(access_log_line(logged, "", route->path, "", outcome, 0, false));
-    }
+    // The refused request still passes the taps: metrics and the access log stay whole.
+    router::CallOutcome outcome;
+    outcome.status = auth.error->status;
+    outcome.error_code = auth.error->code;
+    pipeline::RequestContext ctx{table->config(), *route};
+    ctx.request_id = request_id;
+    ctx.remote = head.remote;
+    ctx.outcome = &outcome;
+    pipeline_.run_taps(ctx);
     EarlyAnswer answer;
     answer.status = auth.error->status;
     answer.headers = providers::make_headers("content-type", "application/json", "x-request-id",
@@ -294,9 +331,12 @@ private:
                               steady_clock::time_point started) {
     const auto& cfg = table->config();
     auto auth = authenticate(cfg, req.authorization, req.x_api_key);
-    const auto* key = auth.key;
+    pipeline::RequestContext ctx{cfg, route};
+    ctx.key = auth.key;
+    ctx.request_id = req.request_id;
+    ctx.session_id = req.session_id;
+    ctx.remote = req.remote;
     std::optional<api::GatewayError> error = auth.error;
-    std::string key_name = key ? key->name : "";
     json body;
     api::RequestFacts facts;
     std::string model;
@@ -307,15 +347,23 @@ private:
       } else {
         body = std::move(*parsed);
         error = route.face->decode(route.op, body, facts);
+        ctx.body = &body;
+        ctx.facts = &facts;
       }
     }
     if (!error) {
       model = body["model"].get<std::string>();
-      if (!table->model(model)) {
+      ctx.model_name = model;
+      ctx.model = table->model(model);
+      if (!ctx.model) {
         error = api::model_not_found(model);
-      } else if (!key_allows(key, model)) {
+      } else if (!key_allows(ctx.key, model)) {
         error = api::model_not_allowed(model);
       }
+    }
+    if (!error && pipeline_.has_ingress_work(ctx)) {
+      auto stopped = co_await pipeline_.run_ingress(ctx);
+      error = std::move(stopped);
     }
     router::CallOutcome outcome;
     bool crashed = false;
@@ -364,21 +412,13 @@ private:
       auto headers = request_headers(req);
       co_await sink.fail(e, std::move(headers));
     }
-    auto elapsed = std::chrono::duration<double>(steady_clock::now() - started).count();
-    // Only configured names become label values: a client must not be able to mint series.
-    std::string_view model_label = table->model(model) ? std::string_view(model) : "_unknown";
-    state_.metrics.request_finished(route.path, model_label, outcome.provider, outcome.status,
-                                    elapsed);
-    if (outcome.ttft_seconds >= 0) {
-      state_.metrics.time_to_first_token(model, outcome.provider, outcome.ttft_seconds);
-    }
-    if (state_.access_log) {
-      state_.access_log->info(access_log_line(req, key_name, route.path, model, outcome, elapsed,
-                                              facts.stream));
-    }
+    ctx.outcome = &outcome;
+    ctx.elapsed_seconds = std::chrono::duration<double>(steady_clock::now() - started).count();
+    pipeline_.run_taps(ctx);
   }
 
   GatewayState& state_;
+  pipeline::Pipeline pipeline_;
 };
 
 }  // namespace

@@ -1,0 +1,98 @@
+#pragma once
+// The request pipeline around the router. After the face decoded the body and the model was
+// found, ingress stages run in order (limits and budget → prompt template → session load →
+// cache lookup); any of them may end the request with an error. The router then runs the
+// attempts (its per-attempt steps, window fitting and continuation, live in router/). When the
+// answer is out, response taps observe the outcome (usage and cost, budget debit, session
+// append, cache store, metrics, access log).
+//
+// Each stage owns its config section and says from the request alone whether it applies: a
+// stage the config does not use costs one virtual call and no coroutine frame. Stages later
+// issues fill in exist now as named, empty seams (src/limits, src/prompts, src/session,
+// src/cache).
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "llmgw/api/errors.hpp"
+#include "llmgw/api/face.hpp"
+#include "llmgw/config/config.hpp"
+#include "llmgw/router/router.hpp"
+
+namespace llmgw::pipeline {
+
+/// One request as the stages see it. Everything comes from the one config snapshot the request
+/// started with.
+struct RequestContext {
+  RequestContext(const config::Config& c, const api::Route& r) : config(c), route(r) {}
+
+  const config::Config& config;
+  const api::Route& route;
+  const config::KeyConfig* key = nullptr;       // null when auth is not required
+  const config::ModelConfig* model = nullptr;   // the client-visible model
+  nlohmann::json* body = nullptr;                // the canonical request
+  const api::RequestFacts* facts = nullptr;
+  std::string_view model_name;  // as the client asked (may name no configured model)
+  std::string_view request_id;
+  std::string_view session_id;  // x-session-id, empty when absent
+  std::string_view remote;      // "ip:port" of the client
+  // Filled once the answer is out, for the taps.
+  const router::CallOutcome* outcome = nullptr;
+  double elapsed_seconds = 0;
+};
+
+class IngressStage {
+public:
+  virtual ~IngressStage() = default;
+  virtual std::string_view name() const = 0;
+  /// Whether this request meets the stage's config at all (cheap, no I/O).
+  virtual bool applies(const RequestContext& ctx) const = 0;
+  /// Runs the stage; an error ends the request with it.
+  virtual boost::asio::awaitable<std::optional<api::GatewayError>> run(RequestContext& ctx) = 0;
+};
+
+class ResponseTap {
+public:
+  virtual ~ResponseTap() = default;
+  virtual std::string_view name() const = 0;
+  /// Observes a finished request (ctx.outcome is set). Must not block: it runs on the worker.
+  virtual void on_response(const RequestContext& ctx) = 0;
+};
+
+class Pipeline {
+public:
+  void add(std::unique_ptr<IngressStage> stage) { ingress_.push_back(std::move(stage)); }
+  void add(std::unique_ptr<ResponseTap> tap) { taps_.push_back(std::move(tap)); }
+
+  /// True when some ingress stage applies to this request (else run_ingress can be skipped).
+  bool has_ingress_work(const RequestContext& ctx) const;
+  /// Runs the stages that apply, in order; the first error ends the run.
+  boost::asio::awaitable<std::optional<api::GatewayError>> run_ingress(RequestContext& ctx);
+  /// Runs every tap, in order.
+  void run_taps(const RequestContext& ctx);
+
+  const std::vector<std::unique_ptr<IngressStage>>& ingress() const { return ingress_; }
+  const std::vector<std::unique_ptr<ResponseTap>>& taps() const { return taps_; }
+
+private:
+  std::vector<std::unique_ptr<IngressStage>> ingress_;
+  std::vector<std::unique_ptr<ResponseTap>> taps_;
+};
+
+/// The seams later issues fill in, in pipeline order (each in its concept's folder).
+std::unique_ptr<IngressStage> make_limits_stage();           // src/limits: rate limits, budgets
+std::unique_ptr<IngressStage> make_prompt_template_stage();  // src/prompts
+std::unique_ptr<IngressStage> make_session_load_stage();     // src/session
+std::unique_ptr<IngressStage> make_cache_lookup_stage();     // src/cache
+std::unique_ptr<ResponseTap> make_budget_debit_tap();        // src/limits
+std::unique_ptr<ResponseTap> make_session_append_tap();      // src/session
+std::unique_ptr<ResponseTap> make_cache_store_tap();         // src/cache
+
+/// The pipeline with every seam in place; the caller appends its own taps (metrics, access
+/// log) after them.
+Pipeline make_pipeline();
+
+}  // namespace llmgw::pipeline
