@@ -24,11 +24,16 @@ llmgw_module(upstream SOURCES upstream/client.cpp upstream/content_decoder.cpp
 llmgw_module(health SOURCES health/target_health.cpp health/active_checker.cpp
   DEPS llmgw_resilience llmgw_upstream llmgw_providers llmgw_api)
 
+# One exchange with one target (render, send, classify, translate): the router's attempts and,
+# without any router, the semantic probes and judge calls.
+llmgw_module(exchange SOURCES exchange/exchange.cpp
+  DEPS llmgw_upstream llmgw_providers llmgw_config llmgw_api)
+
 llmgw_module(router SOURCES router/route_table.cpp router/model_state.cpp router/router.cpp
-  router/plan.cpp
-  router/continuation.cpp
+  router/attempt.cpp router/attempt_state.cpp router/plan.cpp router/continuation.cpp
   router/balancer.cpp
-  DEPS llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics llmgw_api)
+  DEPS llmgw_exchange llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics
+  llmgw_api)
 
 # Ingress faces (api/openai, api/anthropic): request decode + validation, answer, stream and
 # error encoders. They know the api vocabulary and nothing of routing or sockets.

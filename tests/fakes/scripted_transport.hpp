@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fakes/manual_time.hpp"
+#include "llmgw/common/header.hpp"
 #include "llmgw/common/strings.hpp"
 #include "llmgw/upstream/client.hpp"
 
@@ -66,6 +67,15 @@ struct SentRequest {
   std::string target;
   std::string body;
   ManualTime::time_point at;
+  std::vector<common::Header> headers;
+  std::string_view header(std::string_view name) const {
+    for (const auto& h : headers) {
+      if (common::iequals(h.name, name)) {
+        return h.value;
+      }
+    }
+    return {};
+  }
 };
 
 class ScriptedTransport final : public upstream::Transport {
@@ -97,7 +107,7 @@ public:
       const upstream::Endpoint& endpoint, const providers::UpstreamRequest& request,
       upstream::Deadline deadline) override {
     auto authority = endpoint.url.authority();
-    sent_.push_back({authority, request.target, request.body, time_.now()});
+    sent_.push_back({authority, request.target, request.body, time_.now(), request.headers});
     Reply reply = next(authority);
     auto wait = reply.hang ? deadline - time_.now()
                            : std::min<std::chrono::nanoseconds>(reply.header_after,

@@ -1,0 +1,45 @@
+#pragma once
+// One attempt of a request on one planned target (and its hedge partner): render, send,
+// classify, then hand the answer to the client's sink — whole, or relayed event by event with
+// the 200 held until the first real content, so a stream that dies before it fails over
+// invisibly. It decides nothing about other targets; AttemptState does.
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <vector>
+
+#include "llmgw/api/failure.hpp"
+#include "llmgw/api/response_sink.hpp"
+#include "llmgw/router/router.hpp"
+#include "router/continuation.hpp"
+#include "router/plan.hpp"
+
+namespace llmgw::router {
+
+struct AttemptResult {
+  bool finished = false;  // a response went to the client; stop
+  api::Failure failure;   // when !finished, or when finished but the stream broke after start
+  bool broke_after_start = false;
+  bool client_gone = false;
+  const PlannedTarget* served_by = nullptr;  // the hedge partner when it won
+};
+
+// A second target to race against the first when the first is slow (models[].hedge).
+struct HedgePlan {
+  const PlannedTarget* partner = nullptr;
+  std::chrono::milliseconds after{0};
+};
+
+/// The gateway's response headers: request id, who served, how many attempts.
+std::vector<providers::Header> response_headers(const CallRequest& req, const CallOutcome& out);
+
+/// `tracker` follows what the client received so far. When it already holds part of a streamed
+/// answer, this attempt is a continuation: the request carries the partial answer, and the new
+/// stream is rewritten to extend the old one.
+boost::asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
+                                                  const RouterEnvironment& env,
+                                                  metrics::Metrics& metrics,
+                                                  const PlannedTarget& p, CallRequest& req,
+                                                  api::ResponseSink& sink, CallOutcome& out,
+                                                  StreamTracker& tracker, const HedgePlan& hedge);
+
+}  // namespace llmgw::router
