@@ -47,8 +47,8 @@ asio::awaitable<api::Failure> classify_error(upstream::Response& response,
   auto retry_after =
       api::parse_retry_after(response.header("retry-after-ms"), response.header("retry-after"));
   // An error body that cannot be read is still the status's failure; the status decides.
-  auto failure = adapter.classify_error(response.status(), body ? *body : std::string_view(),
-                                        retry_after);
+  auto failure =
+      adapter.classify_error(response.status(), body ? *body : std::string_view(), retry_after);
   co_return failure;
 }
 

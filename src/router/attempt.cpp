@@ -22,18 +22,32 @@ exchange::Target exchange_target(const PlannedTarget& p) {
 }
 
 // The hedged request: starts only after `delay`, unless the race is already over (the
-// primary answered and this coroutine was cancelled while waiting).
+// primary answered and this coroutine was cancelled while waiting). A hedge that fails does
+// not end the race — the primary may still answer: its failure goes to `failed`, and it waits
+// (until the primary's answer cancels the wait, or its own deadline).
 asio::awaitable<upstream::Result<upstream::Response>> delayed_send(
-    upstream::Transport& transport, common::Sleeper& sleeper, const upstream::Endpoint& endpoint,
-    providers::UpstreamRequest request, upstream::Deadline deadline,
-    std::chrono::milliseconds delay, metrics::Metrics& metrics, std::string model) {
+    upstream::Transport& transport, const RouterEnvironment& env,
+    const upstream::Endpoint& endpoint, providers::UpstreamRequest request,
+    upstream::Deadline deadline, std::chrono::milliseconds delay, metrics::Metrics& metrics,
+    const PlannedTarget& partner, std::string model, std::optional<api::Failure>& failed) {
   // (Named results, never a co_await inside a condition: g++ 12 miscompiles that.)
-  const bool waited = co_await sleeper.sleep_for(delay);
+  const bool waited = co_await env.sleeper->sleep_for(delay);
   if (!waited) {
     co_return common::err(upstream::Error{api::FailureClass::cancelled, "hedge not needed"});
   }
   metrics.hedge(model);
+  const auto t0 = env.clock->now();
   auto sent = co_await transport.send(endpoint, request, deadline);
+  if (!sent) {
+    metrics.upstream_request(partner.provider->config->name, api::to_string(sent.error().cls),
+                             seconds_since(env, t0));
+    api::Failure f;
+    f.cls = sent.error().cls;
+    f.message = sent.error().message;
+    failed = std::move(f);
+    const auto left = deadline - env.clock->now();
+    co_await env.sleeper->sleep_for(left);
+  }
   co_return sent;
 }
 
@@ -58,7 +72,8 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
                                            const RouterEnvironment& env, metrics::Metrics& metrics,
                                            const PlannedTarget& p, CallRequest& req,
                                            api::ResponseSink& sink, CallOutcome& out,
-                                           StreamTracker& tracker, const HedgePlan& hedge) {
+                                           StreamTracker& tracker, const HedgePlan& hedge,
+                                           std::optional<api::Failure>& hedge_failure) {
   const auto& prov = *p.provider;
   const bool continuing = req.stream && tracker.has_identity();
   if (!continuing) {
@@ -96,12 +111,14 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     auto hreq = exchange::render(exchange_target(hp), req.op, *req.body, opts, correlation);
     auto hedge_deadline = exchange::attempt_deadline(*hp.provider->config, t0, req.deadline);
     auto primary = transport.send(prov.endpoint, ureq, deadline);
-    auto secondary = delayed_send(transport, *env.sleeper, hp.provider->endpoint, std::move(hreq),
-                                  hedge_deadline, hedge.after, metrics, req.model);
+    auto secondary =
+        delayed_send(transport, env, hp.provider->endpoint, std::move(hreq), hedge_deadline,
+                     hedge.after, metrics, hp, req.model, hedge_failure);
     auto winner = co_await (std::move(primary) || std::move(secondary));
     if (winner.index() == 0) {
       sent.emplace(std::move(std::get<0>(winner)));
     } else {
+      hedge_failure.reset();  // the partner's outcome is the attempt's own
       sent.emplace(std::move(std::get<1>(winner)));
       served = &hp;
     }
@@ -120,7 +137,8 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     sprov.health->record_header_latency(seconds_since(env, t0) * 1000.0);
   }
   if (!resp) {
-    metrics.upstream_request(provider_name, api::to_string(resp.error().cls), seconds_since(env, t0));
+    metrics.upstream_request(provider_name, api::to_string(resp.error().cls),
+                             seconds_since(env, t0));
     AttemptResult failed;
     failed.failure.cls = resp.error().cls;
     failed.failure.message = resp.error().message;
@@ -147,7 +165,8 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     co_return AttemptResult{false, std::move(failure), false, false, served};
   }
   if (!req.stream) {
-    auto translated = co_await exchange::read_answer(*resp, *sprov.adapter, req.op, opts, out.usage);
+    auto translated =
+        co_await exchange::read_answer(*resp, *sprov.adapter, req.op, opts, out.usage);
     if (!translated) {
       // A 2xx that is no answer: fail over like a 5xx, never hand it on as a success.
       metrics.upstream_request(provider_name, api::to_string(translated.error().cls),

@@ -5,6 +5,7 @@
 // invisibly. It decides nothing about other targets; AttemptState does.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <optional>
 #include <vector>
 
 #include "llmgw/api/failure.hpp"
@@ -34,12 +35,11 @@ std::vector<providers::Header> response_headers(const CallRequest& req, const Ca
 
 /// `tracker` follows what the client received so far. When it already holds part of a streamed
 /// answer, this attempt is a continuation: the request carries the partial answer, and the new
-/// stream is rewritten to extend the old one.
-boost::asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
-                                                  const RouterEnvironment& env,
-                                                  metrics::Metrics& metrics,
-                                                  const PlannedTarget& p, CallRequest& req,
-                                                  api::ResponseSink& sink, CallOutcome& out,
-                                                  StreamTracker& tracker, const HedgePlan& hedge);
+/// stream is rewritten to extend the old one. `hedge_failure` receives the hedge partner's
+/// failure when it failed while the primary went on (the result is then the primary's).
+boost::asio::awaitable<AttemptResult> run_attempt(
+    upstream::Transport& transport, const RouterEnvironment& env, metrics::Metrics& metrics,
+    const PlannedTarget& p, CallRequest& req, api::ResponseSink& sink, CallOutcome& out,
+    StreamTracker& tracker, const HedgePlan& hedge, std::optional<api::Failure>& hedge_failure);
 
 }  // namespace llmgw::router

@@ -1,6 +1,7 @@
 #include "router/attempt_state.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace llmgw::router {
 namespace {
@@ -64,7 +65,11 @@ HedgePlan plan_hedge(const config::ModelConfig& model, std::vector<PlannedTarget
 
 AttemptState::AttemptState(const RouteTable& table, const ModelRoute& model, Plan plan,
                            const CallRequest& request, std::mt19937_64& rng)
-    : table_(table), model_(model), request_(request), rng_(rng), plan_(std::move(plan)),
+    : table_(table),
+      model_(model),
+      request_(request),
+      rng_(rng),
+      plan_(std::move(plan)),
       max_attempts_(std::max<std::size_t>(model.config->retry.attempts, plan_.targets.size())),
       previous_model_(model.config->name) {}
 
@@ -162,7 +167,7 @@ void AttemptState::end_round() {
 Verdict AttemptState::on_result(PlannedTarget& p, AttemptResult& result) {
   if (result.served_by && result.served_by != &p) {
     // The hedge partner answered first: it has had its try for this request.
-    ++const_cast<PlannedTarget*>(result.served_by)->tries;
+    ++own(result.served_by).tries;
   }
   if (result.finished) {
     return Verdict::served;
@@ -202,6 +207,23 @@ Verdict AttemptState::on_result(PlannedTarget& p, AttemptResult& result) {
   }
   p.last_failure = std::move(result.failure);
   return Verdict::go_on;
+}
+
+void AttemptState::on_hedge_failure(const PlannedTarget& partner, api::Failure failure) {
+  auto& q = own(&partner);
+  ++q.tries;
+  q.retry_again = false;
+  q.last_failure = std::move(failure);
+}
+
+// The plan's own (mutable) entry for a target the driver holds by const pointer.
+PlannedTarget& AttemptState::own(const PlannedTarget* target) {
+  for (auto& q : plan_.targets) {
+    if (&q == target) {
+      return q;
+    }
+  }
+  throw std::logic_error("not a target of this plan");
 }
 
 // Whether a stream the client has part of may go on on another target: not once it finished,
@@ -252,12 +274,11 @@ Ending AttemptState::conclude(bool stream_started) const {
   if (stream_started) {
     // The client has part of a streamed answer and no target could continue it: the stream
     // ends with an error event its SDK raises, never a silent truncation.
-    std::string why = tracker_.tool_call_started()
-                          ? "a tool call was in progress and cannot be continued"
-                      : request_.op == providers::Operation::completions &&
-                              !can_extend_prompt(*request_.body)
-                          ? "a prompt that is not a single string cannot be continued"
-                          : "no target could continue it";
+    std::string why =
+        tracker_.tool_call_started() ? "a tool call was in progress and cannot be continued"
+        : request_.op == providers::Operation::completions && !can_extend_prompt(*request_.body)
+            ? "a prompt that is not a single string cannot be continued"
+            : "no target could continue it";
     ending.kind = Ending::Kind::stream_failed;
     ending.message = "The upstream stream failed and " + why + ": " + diagnosis();
     return ending;

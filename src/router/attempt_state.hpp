@@ -51,13 +51,13 @@ struct Ending {
     no_healthy_upstream,  // the diagnosis says what happened to each target
   };
   Kind kind = Kind::no_healthy_upstream;
-  std::string message;                         // stream_failed and the two errors
+  std::string message;                            // stream_failed and the two errors
   const api::Failure* context_failure = nullptr;  // context_length
   const config::DegradeConfig* degrade = nullptr;
 };
 
 class AttemptState {
-public:
+ public:
   AttemptState(const RouteTable& table, const ModelRoute& model, Plan plan,
                const CallRequest& request, std::mt19937_64& rng);
 
@@ -68,6 +68,9 @@ public:
   /// Takes the result of the attempt next() last gave (health is the driver's to record).
   Verdict on_result(PlannedTarget& target, AttemptResult& result);
 
+  /// The attempt's hedge partner failed while the primary went on: it has had its try.
+  void on_hedge_failure(const PlannedTarget& partner, api::Failure failure);
+
   /// How the request ends after next() said end; `stream_started`: the client has a 200 and
   /// part of a stream.
   Ending conclude(bool stream_started) const;
@@ -76,10 +79,11 @@ public:
   bool continued() const { return continued_; }  // a stream broke after the client got part
   StreamTracker& tracker() { return tracker_; }
 
-private:
+ private:
   bool continuable() const;
   std::string diagnosis() const;
   void end_round();
+  PlannedTarget& own(const PlannedTarget* target);
 
   const RouteTable& table_;
   const ModelRoute& model_;
@@ -90,9 +94,9 @@ private:
   std::size_t max_attempts_ = 0;
   unsigned attempts_ = 0;
   unsigned round_ = 0;
-  std::size_t index_ = 0;       // the next target of this round to consider
+  std::size_t index_ = 0;  // the next target of this round to consider
   bool tried_in_round_ = false;
-  bool waited_ = false;         // the wait for targets[index_] is over
+  bool waited_ = false;  // the wait for targets[index_] is over
   bool stopped_ = false;
   bool budget_exhausted_ = false;
   bool continued_ = false;

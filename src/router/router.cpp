@@ -19,7 +19,7 @@ using TimePoint = common::Clock::time_point;
 
 // Keeps a target's in-flight count (bulkhead, least_busy) for the length of one attempt.
 class InflightGuard {
-public:
+ public:
   explicit InflightGuard(health::TargetHealth* h) : h_(h) {
     if (h_) {
       h_->inflight.fetch_add(1, std::memory_order_relaxed);
@@ -33,7 +33,7 @@ public:
   InflightGuard(const InflightGuard&) = delete;
   InflightGuard& operator=(const InflightGuard&) = delete;
 
-private:
+ private:
   health::TargetHealth* h_;
 };
 
@@ -51,9 +51,9 @@ std::optional<api::GatewayError> unservable(const Plan& plan) {
   }
   std::string_view first = plan.unsupported.front();
   std::size_t n = 0;
-  while (n < first.size() && (std::isalnum(static_cast<unsigned char>(first[n])) ||
-                              first[n] == '_' || first[n] == '.' || first[n] == '[' ||
-                              first[n] == ']')) {
+  while (n < first.size() &&
+         (std::isalnum(static_cast<unsigned char>(first[n])) || first[n] == '_' ||
+          first[n] == '.' || first[n] == '[' || first[n] == ']')) {
     ++n;
   }
   return api::invalid_request("This request cannot be served as asked: " + why,
@@ -141,11 +141,12 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     out.attempts = state.attempts();
     auto* health = p.provider->health.get();
     AttemptResult result;
+    std::optional<api::Failure> hedge_failure;
     bool client_gone = false;
     try {
       InflightGuard inflight(health);
-      result = co_await run_attempt(transport_, env_, metrics_, p, req, sink, out,
-                                    state.tracker(), step.hedge);
+      result = co_await run_attempt(transport_, env_, metrics_, p, req, sink, out, state.tracker(),
+                                    step.hedge, hedge_failure);
     } catch (const boost::system::system_error&) {
       // The client hung up (the server cancelled this request): the upstream call is already
       // abandoned; the target did nothing wrong.
@@ -161,6 +162,12 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       out.status = 499;
       out.error_code = "client_closed_request";
       co_return out;
+    }
+    if (hedge_failure && step.hedge.partner) {
+      if (auto* partner_health = step.hedge.partner->provider->health.get()) {
+        partner_health->on_failure(now, *hedge_failure);
+      }
+      state.on_hedge_failure(*step.hedge.partner, std::move(*hedge_failure));
     }
     if (result.served_by && result.served_by != &p) {
       // The hedge partner answered first: the primary was cancelled (not its fault), and
@@ -247,8 +254,8 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       break;
   }
   const bool timed_out = ending.kind == Ending::Kind::upstream_timeout;
-  auto error = timed_out ? api::upstream_timeout(ending.message)
-                         : api::no_healthy_upstream(ending.message);
+  auto error =
+      timed_out ? api::upstream_timeout(ending.message) : api::no_healthy_upstream(ending.message);
   if (!timed_out) {
     metrics_.no_healthy_upstream(req.model);
   }

@@ -50,9 +50,11 @@ boost::asio::awaitable<api::Failure> classify_error(upstream::Response& response
 
 /// A 2xx non-streamed answer read and translated to the ingress body, filling `usage`. A
 /// transport failure while reading, or a 2xx that is no answer, is the failure.
-boost::asio::awaitable<providers::Translated> read_answer(
-    upstream::Response& response, const providers::ProviderAdapter& adapter,
-    providers::Operation op, const providers::RequestOptions& options, providers::Usage& usage);
+boost::asio::awaitable<providers::Translated> read_answer(upstream::Response& response,
+                                                          const providers::ProviderAdapter& adapter,
+                                                          providers::Operation op,
+                                                          const providers::RequestOptions& options,
+                                                          providers::Usage& usage);
 
 /// One complete non-streamed answer from one target.
 struct Answer {

@@ -33,7 +33,7 @@ boost::asio::awaitable<std::optional<Asked>> ask_wrapped(upstream::Transport& tr
 }
 
 class Exchange : public ::testing::Test {
-protected:
+ protected:
   Exchange() {
     provider.name = "claude";
     provider.kind = config::ProviderKind::anthropic;

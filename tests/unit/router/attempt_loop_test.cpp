@@ -283,6 +283,23 @@ TEST_F(AttemptLoop, AHedgeWinsWhenThePrimaryIsSlowAndTheLoserIsCancelled) {
   EXPECT_TRUE(health_of("a").peek(time.now()).routable) << "losing a race is not a failure";
 }
 
+TEST_F(AttemptLoop, AHedgeThatFailsLeavesTheRaceToThePrimary) {
+  model("pair").hedge = hedge_after(100ms);
+  auto slow = Reply::json(200, answer("a, late"));
+  slow.header_after = 2s;
+  transport.script(kA, {slow});
+  transport.script(kB, {Reply::fail(api::FailureClass::connect, "connection refused")});
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(out.provider, "a");
+  EXPECT_EQ(sink_json()["choices"][0]["message"]["content"], "a, late");
+  EXPECT_EQ(transport.sent_to(kB), 1u) << "the hedge was sent, failed, and is not sent again";
+  EXPECT_EQ(transport.cancelled(), 0u) << "the primary was never abandoned";
+  EXPECT_NE(health_of("b").snapshot(time.now()).last_error.find("connection refused"),
+            std::string::npos)
+      << "the partner's failure counts against it";
+}
+
 TEST_F(AttemptLoop, NoHedgeWhenThePrimaryAnswersInTime) {
   model("pair").hedge = hedge_after(100ms);
   auto quick = Reply::json(200, answer("a"));

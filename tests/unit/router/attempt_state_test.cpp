@@ -45,7 +45,7 @@ AttemptResult failed(api::Failure f) {
 }
 
 class AttemptStateTest : public ::testing::Test {
-protected:
+ protected:
   AttemptStateTest() {
     cfg->providers = {provider("a"), provider("b"), provider("c")};
     config::ModelConfig pair;
@@ -64,7 +64,8 @@ protected:
     windows.targets = {target("a", 8000), target("b", 8000), target("c", 128000)};
     cfg->models = {pair, solo, spare, windows};
     table = RouteTable::build(cfg, 1);
-    body = json{{"model", "pair"}, {"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}};
+    body =
+        json{{"model", "pair"}, {"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}};
     request.body = &body;
     request.deadline = now + 60s;
   }
