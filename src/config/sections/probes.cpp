@@ -1,0 +1,86 @@
+// The config schema, probes: semantic health probes and what their answers must contain.
+#include <regex>
+
+#include "config/schema_loader.hpp"
+#include "llmgw/common/strings.hpp"
+
+namespace llmgw::config::schema {
+
+void SchemaLoader::probe(const Value& v, ProbeConfig& p) {
+  MapReader m(r_, v, {"name", "prompt", "response_format", "expect"});
+  if (!m.ok()) {
+    return;
+  }
+  name(m, p.name, probes_, false);
+  required_string(m, "prompt", p.prompt);
+  if (auto rf = m.get("response_format"); rf && !rf->node.IsNull()) {
+    if (auto s = detail::read_choice(r_, *rf, detail::kResponseFormats, "response_format")) {
+      p.response_format = std::move(*s);
+    }
+  }
+  if (auto e = m.get("expect")) {
+    expect(*e, p.expect);
+  }
+}
+
+std::optional<std::string> SchemaLoader::regex_limits_problem(const std::string& pattern) {
+  constexpr std::size_t kMaxPattern = 1024;
+  constexpr std::size_t kMaxDigits = 6;
+  if (pattern.size() > kMaxPattern) {
+    return "longer than " + std::to_string(kMaxPattern) + " characters";
+  }
+  std::size_t run = 0;
+  for (char c : pattern) {
+    run = (c >= '0' && c <= '9') ? run + 1 : 0;
+    if (run > kMaxDigits) {
+      return "a number of more than " + std::to_string(kMaxDigits) +
+             " digits (a repeat count or backreference)";
+    }
+  }
+  return std::nullopt;
+}
+
+void SchemaLoader::expect(const Value& v, ProbeExpect& e) {
+  MapReader m(r_, v,
+              {"regex", "max_latency", "json", "contains", "not_contains", "min_chars", "max_chars",
+               "judge"});
+  if (auto rv = m.get("regex")) {
+    if (auto s = detail::read_string(r_, *rv)) {
+      if (auto why = regex_limits_problem(*s)) {
+        r_.error(*rv, "invalid regex: " + *why);
+      } else {
+        try {
+          std::regex compiled(*s, std::regex::ECMAScript);
+          e.regex = std::move(*s);
+        } catch (const std::regex_error& err) {
+          r_.error(*rv, std::string("invalid regex: ") + err.what());
+        }
+      }
+    }
+  }
+  m.read("max_latency", e.max_latency, kPositive);
+  m.read("json", e.json);
+  optional_string(m, "contains", e.contains);
+  optional_string(m, "not_contains", e.not_contains);
+  m.read("min_chars", e.min_chars, 0, kNoMax);
+  m.read("max_chars", e.max_chars, 0, kNoMax);
+  if (e.min_chars && e.max_chars && *e.min_chars > *e.max_chars) {
+    r_.error(*m.get("max_chars"),
+             "must be at least min_chars (" + std::to_string(*e.min_chars) + ")");
+  }
+  if (auto jv = m.get("judge")) {
+    JudgeConfig j;
+    MapReader jm(r_, *jv, {"model", "rubric", "min_score"});
+    if (jm.ok()) {
+      // The judge call is routed like any client call, so it names a client-visible model.
+      if (auto at = required_string(jm, "model", j.model)) {
+        refs_.push_back(Ref{Ref::Kind::model, j.model, *at});
+      }
+      required_string(jm, "rubric", j.rubric);
+      jm.read("min_score", j.min_score, 0.0, 1.0);
+    }
+    e.judge = std::move(j);
+  }
+}
+
+}  // namespace llmgw::config::schema

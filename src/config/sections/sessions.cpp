@@ -1,0 +1,47 @@
+// The config schema, sessions and state: where conversations and shared counters live.
+#include "config/schema_loader.hpp"
+#include "llmgw/common/strings.hpp"
+
+namespace llmgw::config::schema {
+
+void SchemaLoader::redis_url(const Value& v, std::string& out) {
+  MapReader m(r_, v, {"url"});
+  if (!m.ok()) {
+    return;
+  }
+  std::string url;
+  if (auto at = required_string(m, "url", url)) {
+    if (is_redis_url(url)) {
+      out = std::move(url);
+    } else {
+      r_.error(*at, "expected a redis://, rediss:// or unix:// URL");
+    }
+  }
+}
+
+void SchemaLoader::sessions(const Value& v, SessionsConfig& s) {
+  MapReader m(r_, v, {"store", "sqlite", "redis", "ttl", "system_prompt", "inject_everywhere"});
+  m.read("store", s.store, detail::kSessionStores);
+  if (auto sv = m.get("sqlite")) {
+    MapReader sm(r_, *sv, {"path"});
+    if (sm.ok()) {
+      required_string(sm, "path", s.sqlite_path);
+    }
+  }
+  if (auto rv = m.get("redis")) {
+    redis_url(*rv, s.redis_url);
+  }
+  m.read("ttl", s.ttl, kPositive);
+  m.read("system_prompt", s.system_prompt);
+  m.read("inject_everywhere", s.inject_everywhere);
+}
+
+void SchemaLoader::state(const Value& v, StateConfig& s) {
+  MapReader m(r_, v, {"backend", "redis"});
+  m.read("backend", s.backend, detail::kStateBackends);
+  if (auto rv = m.get("redis")) {
+    redis_url(*rv, s.redis_url);
+  }
+}
+
+}  // namespace llmgw::config::schema
