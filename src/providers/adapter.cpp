@@ -6,12 +6,21 @@
 #include "providers/azure/azure_adapter.hpp"
 #include "providers/gemini/gemini_adapter.hpp"
 #include "providers/openai/openai_adapter.hpp"
+#include "providers/sse_stream_translator.hpp"
 
 namespace llmgw::providers {
 
 std::string ProviderAdapter::health_target(const config::ProviderConfig& provider,
                                            const config::ActiveHealthConfig& check) const {
   return provider.url.path + check.path;
+}
+
+void ProviderAdapter::add_credentials(std::vector<Header>& headers,
+                                      const config::ProviderConfig& provider) const {
+  add_auth_headers(headers, provider);
+  for (const auto& [name, value] : provider.headers) {
+    headers.emplace_back(name, value);
+  }
 }
 
 UpstreamRequest ProviderAdapter::build_health_request(
@@ -22,6 +31,32 @@ UpstreamRequest ProviderAdapter::build_health_request(
   req.headers.reserve(2 + provider.headers.size());
   add_credentials(req.headers, provider);
   return req;
+}
+
+bool SseStreamTranslator::feed(std::string_view bytes, std::string& out) {
+  if (failure_ || done_) {
+    return !failure_;
+  }
+  const bool ok =
+      decoder_.feed(bytes, [&](const api::SseEvent& event) { on_event(event, out); });
+  if (!ok && !failure_) {
+    failure_ = bad_response("a stream event that is too large");
+  }
+  return !failure_;
+}
+
+bool SseStreamTranslator::finish(std::string& out) {
+  if (failure_) {
+    return false;
+  }
+  if (!done_ && decoder_.has_partial()) {
+    at_eof_ = true;
+    decoder_.feed("\n\n", [&](const api::SseEvent& event) { on_event(event, out); });
+    if (failure_) {
+      return false;
+    }
+  }
+  return done_ || on_end(out);
 }
 
 api::Failure bad_response(std::string what) {

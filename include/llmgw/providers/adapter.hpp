@@ -124,10 +124,13 @@ public:
   virtual std::unique_ptr<StreamTranslator> make_stream_translator(
       Operation op, const RequestOptions& options) const = 0;
 
-  /// The provider's credentials and required headers (key, API version), then its configured
+  /// The provider's credentials and required headers (add_auth_headers), then its configured
   /// extra `headers`: what every request to it carries, answers and health checks alike.
-  virtual void add_credentials(std::vector<Header>& headers,
-                               const config::ProviderConfig& provider) const = 0;
+  void add_credentials(std::vector<Header>& headers, const config::ProviderConfig& provider) const;
+
+  /// The provider's own credentials and required headers (key, API version).
+  virtual void add_auth_headers(std::vector<Header>& headers,
+                                const config::ProviderConfig& provider) const = 0;
 
   /// The active health check's request target: `check.path` under the base URL by default.
   virtual std::string health_target(const config::ProviderConfig& provider,

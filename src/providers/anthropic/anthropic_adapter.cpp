@@ -1,4 +1,5 @@
 #include "providers/anthropic/anthropic_adapter.hpp"
+#include "providers/sse_stream_translator.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -470,38 +471,13 @@ struct TokenCounts {
 
 // ---- streaming ----
 
-class AnthropicStreamTranslator final : public StreamTranslator {
+class AnthropicStreamTranslator final : public SseStreamTranslator {
 public:
   AnthropicStreamTranslator(bool client_wants_usage, std::size_t max_depth)
       : client_wants_usage_(client_wants_usage), max_depth_(max_depth) {}
 
-  bool feed(std::string_view bytes, std::string& out) override {
-    if (failure_) {
-      return false;
-    }
-    bool ok = decoder_.feed(bytes, [&](const api::SseEvent& ev) { on_event(ev, out); });
-    if (!ok && !failure_) {
-      fail(api::FailureClass::bad_response, "upstream answered 2xx with a stream event that is too large", {});
-    }
-    return !failure_;
-  }
-
-  bool finish(std::string& out) override {
-    if (failure_) {
-      return false;
-    }
-    if (!done_ && decoder_.has_partial()) {
-      // The last event may end at EOF without its blank line (recordings do this); the
-      // Anthropic SDKs still deliver it, so complete it rather than drop message_stop.
-      at_eof_ = true;
-      decoder_.feed("\n\n", [&](const api::SseEvent& ev) { on_event(ev, out); });
-      if (failure_) {
-        return false;
-      }
-    }
-    if (done_) {
-      return true;
-    }
+private:
+  bool on_end(std::string& out) override {
     if (finish_sent_) {
       end(out);  // the finish reason arrived; only message_stop is missing
       return true;
@@ -511,11 +487,6 @@ public:
     return false;
   }
 
-  const Usage& usage() const override { return usage_; }
-  bool has_content() const override { return has_content_; }
-  const std::optional<api::Failure>& failure() const override { return failure_; }
-
-private:
   enum class BlockKind { text, tool, thinking, other };
   struct Block {
     BlockKind kind = BlockKind::other;
@@ -527,7 +498,7 @@ private:
     failure_ = api::Failure{cls, 0, std::nullopt, std::move(message), std::move(body)};
   }
 
-  void on_event(const api::SseEvent& ev, std::string& out) {
+  void on_event(const api::SseEvent& ev, std::string& out) override {
     if (done_ || failure_ || blank(ev.data)) {
       return;
     }
@@ -754,10 +725,7 @@ private:
     out += "}]}\n\n";
   }
 
-  api::SseDecoder decoder_;
-  Usage usage_;
   TokenCounts tokens_;
-  std::optional<api::Failure> failure_;
   std::string head_;  // `{"id":…,"object":…,"created":…,"model":…` shared by every chunk
   std::map<std::uint64_t, Block> blocks_;  // by Anthropic block index
   std::size_t tool_count_ = 0;
@@ -765,9 +733,6 @@ private:
   std::size_t max_depth_;
   bool started_ = false;
   bool finish_sent_ = false;
-  bool done_ = false;
-  bool has_content_ = false;
-  bool at_eof_ = false;
 };
 
 }  // namespace
@@ -1057,17 +1022,14 @@ Translated AnthropicAdapter::translate_response(Operation, std::string body,
   return dump(out);
 }
 
-void AnthropicAdapter::add_credentials(std::vector<Header>& headers,
-                                       const config::ProviderConfig& provider) const {
+void AnthropicAdapter::add_auth_headers(std::vector<Header>& headers,
+                                        const config::ProviderConfig& provider) const {
   if (!provider.api_key.empty()) {
     headers.emplace_back("x-api-key", provider.api_key);
   }
   headers.emplace_back("anthropic-version", provider.api_version.empty()
                                                 ? std::string(kDefaultApiVersion)
                                                 : provider.api_version);
-  for (const auto& [name, value] : provider.headers) {
-    headers.emplace_back(name, value);
-  }
 }
 
 std::unique_ptr<StreamTranslator> AnthropicAdapter::make_stream_translator(

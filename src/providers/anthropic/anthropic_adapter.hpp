@@ -25,8 +25,8 @@ public:
                                 Usage& usage) const override;
   std::unique_ptr<StreamTranslator> make_stream_translator(
       Operation op, const RequestOptions& options) const override;
-  void add_credentials(std::vector<Header>& headers,
-                       const config::ProviderConfig& provider) const override;
+  void add_auth_headers(std::vector<Header>& headers,
+                        const config::ProviderConfig& provider) const override;
   api::Failure classify_error(int status, std::string_view body,
                               std::optional<std::chrono::milliseconds> retry_after) const override;
 };

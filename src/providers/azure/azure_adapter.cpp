@@ -49,16 +49,10 @@ UpstreamRequest AzureAdapter::build_request(Operation op, nlohmann::json& body,
     req.target += api_version_query(provider);
   }
   // The deployments surface routes by path and ignores `model`; sending the deployment name
-  // anyway keeps the body truthful, and the v1 surface needs it.
-  body["model"] = target.model;
-  if (options.stream && op != Operation::embeddings) {
-    // Ask for usage so tokens and cost are known (GA since 2024-10-21); stripped again if the
-    // client didn't ask.
-    body["stream_options"]["include_usage"] = true;
-  }
-  req.body = body.dump();
+  // anyway keeps the body truthful, and the v1 surface needs it. (Usage in streams is GA on
+  // Azure since 2024-10-21.)
   req.headers.reserve(2 + provider.headers.size());
-  req.headers.emplace_back("Content-Type", "application/json");
+  render_openai_body(op, body, target, options, req);
   add_credentials(req.headers, provider);
   return req;
 }
@@ -82,15 +76,12 @@ std::unique_ptr<StreamTranslator> AzureAdapter::make_stream_translator(
   return make_openai_stream_translator(stream_options);
 }
 
-void AzureAdapter::add_credentials(std::vector<Header>& headers,
-                                   const config::ProviderConfig& provider) const {
+void AzureAdapter::add_auth_headers(std::vector<Header>& headers,
+                                    const config::ProviderConfig& provider) const {
   // Azure keys go in `api-key`; `Authorization: Bearer` is for Entra ID tokens, which a
   // deployment would set through provider.headers instead of api_key.
   if (!provider.api_key.empty()) {
     headers.emplace_back("api-key", provider.api_key);
-  }
-  for (const auto& [name, value] : provider.headers) {
-    headers.emplace_back(name, value);
   }
 }
 

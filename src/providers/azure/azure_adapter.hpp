@@ -33,8 +33,8 @@ public:
                                 Usage& usage) const override;
   std::unique_ptr<StreamTranslator> make_stream_translator(
       Operation op, const RequestOptions& options) const override;
-  void add_credentials(std::vector<Header>& headers,
-                       const config::ProviderConfig& provider) const override;
+  void add_auth_headers(std::vector<Header>& headers,
+                        const config::ProviderConfig& provider) const override;
   std::string health_target(const config::ProviderConfig& provider,
                             const config::ActiveHealthConfig& check) const override;
   api::Failure classify_error(int status, std::string_view body,

@@ -1,4 +1,5 @@
 #include "providers/gemini/gemini_adapter.hpp"
+#include "providers/sse_stream_translator.hpp"
 
 #include <algorithm>
 #include <array>
@@ -1223,36 +1224,13 @@ api::Failure classify_gemini(int status, std::string_view body,
 // ---------------------------------------------------------------------------------------------
 // Streaming.
 
-class GeminiStreamTranslator final : public StreamTranslator {
+class GeminiStreamTranslator final : public SseStreamTranslator {
 public:
   explicit GeminiStreamTranslator(bool client_wants_usage, std::size_t max_depth)
       : client_wants_usage_(client_wants_usage), max_depth_(max_depth), created_(now_seconds()) {}
 
-  bool feed(std::string_view bytes, std::string& out) override {
-    if (failure_ || done_) {
-      return !failure_;
-    }
-    bool ok = decoder_.feed(bytes, [&](const api::SseEvent& ev) { on_event(ev.data, out); });
-    if (!ok && !failure_) {
-      failure_ = bad_response("a stream event that is too large");
-    }
-    return !failure_;
-  }
-
-  bool finish(std::string& out) override {
-    if (failure_) {
-      return false;
-    }
-    if (done_) {
-      return true;
-    }
-    if (decoder_.has_partial()) {
-      // The last event lacks its blank line (a proxy or recording dropped it): complete it.
-      decoder_.feed("\n\n", [&](const api::SseEvent& ev) { on_event(ev.data, out); });
-      if (failure_) {
-        return false;
-      }
-    }
+private:
+  bool on_end(std::string& out) override {
     if (finish_reason_.empty() && !blocked_) {
       // Gemini sends no terminator: a finishReason is the only sign the answer is complete.
       failure_ = bad_response("a stream that ended without a finishReason");
@@ -1284,12 +1262,8 @@ public:
     return true;
   }
 
-  const Usage& usage() const override { return usage_; }
-  bool has_content() const override { return has_content_; }
-  const std::optional<api::Failure>& failure() const override { return failure_; }
-
-private:
-  void on_event(std::string_view data, std::string& out) {
+  void on_event(const api::SseEvent& event, std::string& out) override {
+    std::string_view data = event.data;
     if (failure_ || done_) {
       return;
     }
@@ -1425,11 +1399,8 @@ private:
     has_content_ = true;
   }
 
-  api::SseDecoder decoder_;
   CallAssembler assembler_;
-  Usage usage_;
   GeminiUsage usage_full_;
-  std::optional<api::Failure> failure_;
   std::string id_;
   std::string token_;
   std::string model_;
@@ -1440,8 +1411,6 @@ private:
   std::size_t tool_calls_ = 0;
   bool role_sent_ = false;
   bool blocked_ = false;
-  bool done_ = false;
-  bool has_content_ = false;
 };
 
 }  // namespace
@@ -1641,14 +1610,11 @@ std::string GeminiAdapter::translate_embeddings_answer(const nlohmann::ordered_j
   return dump(out);
 }
 
-void GeminiAdapter::add_credentials(std::vector<Header>& headers,
-                                    const config::ProviderConfig& provider) const {
+void GeminiAdapter::add_auth_headers(std::vector<Header>& headers,
+                                     const config::ProviderConfig& provider) const {
   if (!provider.api_key.empty()) {
     // A header, never ?key=: URLs end up in logs.
     headers.emplace_back("x-goog-api-key", provider.api_key);
-  }
-  for (const auto& [name, value] : provider.headers) {
-    headers.emplace_back(name, value);
   }
 }
 

@@ -1,4 +1,5 @@
 #include "providers/openai/openai_adapter.hpp"
+#include "providers/sse_stream_translator.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -62,31 +63,15 @@ bool is_error_event(const nlohmann::json& j) {
   return object != j.end() && object->is_string() && *object == "error";
 }
 
-class OpenAiStreamTranslator final : public StreamTranslator {
+class OpenAiStreamTranslator final : public SseStreamTranslator {
 public:
   explicit OpenAiStreamTranslator(const OpenAiStreamOptions& options)
       : client_wants_usage_(options.client_wants_usage),
         drop_empty_choices_(options.drop_empty_choices),
         max_depth_(options.max_json_depth) {}
 
-  bool feed(std::string_view bytes, std::string& out) override {
-    if (failure_) {
-      return false;
-    }
-    bool ok = decoder_.feed(bytes, [&](const api::SseEvent& ev) { on_event(ev, out); });
-    if (!ok && !failure_) {
-      failure_ = bad_response("a stream event that is too large");
-    }
-    return !failure_;
-  }
-
-  bool finish(std::string& out) override {
-    if (failure_) {
-      return false;
-    }
-    if (done_) {
-      return true;
-    }
+private:
+  bool on_end(std::string& out) override {
     if (saw_finish_) {
       // Some compatible servers end without [DONE]; the clients we serve expect it.
       out += "data: [DONE]\n\n";
@@ -97,12 +82,7 @@ public:
     return false;
   }
 
-  const Usage& usage() const override { return usage_; }
-  bool has_content() const override { return has_content_; }
-  const std::optional<api::Failure>& failure() const override { return failure_; }
-
-private:
-  void on_event(const api::SseEvent& ev, std::string& out) {
+  void on_event(const api::SseEvent& ev, std::string& out) override {
     if (done_ || failure_) {
       return;
     }
@@ -111,6 +91,9 @@ private:
       done_ = true;
       out += "data: [DONE]\n\n";
       return;
+    }
+    if (at_eof_ && !parse_upstream_json(data, max_depth_).is_object()) {
+      return;  // an event the upstream cut off mid-way at its end: not relayed broken
     }
     // Relayed without a parse, so checked by scanning: nesting within the limit (the client's
     // parser may recurse), and the one member every chunk has.
@@ -164,15 +147,10 @@ private:
     out += "\n\n";
   }
 
-  api::SseDecoder decoder_;
-  Usage usage_;
-  std::optional<api::Failure> failure_;
   bool client_wants_usage_;
   bool drop_empty_choices_;
   std::size_t max_depth_;
-  bool done_ = false;
   bool saw_finish_ = false;
-  bool has_content_ = false;
 };
 
 }  // namespace
@@ -189,25 +167,16 @@ UpstreamRequest OpenAiAdapter::build_request(Operation op, nlohmann::json& body,
   UpstreamRequest req;
   req.target = provider.url.path;
   req.target += openai_path_for(op);
-  body["model"] = target.model;
-  if (options.stream && op != Operation::embeddings) {
-    // Ask for usage so tokens and cost are known; stripped again if the client didn't ask.
-    body["stream_options"]["include_usage"] = true;
-  }
-  req.body = body.dump();
   req.headers.reserve(2 + provider.headers.size());
-  req.headers.emplace_back("Content-Type", "application/json");
+  render_openai_body(op, body, target, options, req);
   add_credentials(req.headers, provider);
   return req;
 }
 
-void OpenAiAdapter::add_credentials(std::vector<Header>& headers,
-                                    const config::ProviderConfig& provider) const {
+void OpenAiAdapter::add_auth_headers(std::vector<Header>& headers,
+                                     const config::ProviderConfig& provider) const {
   if (!provider.api_key.empty()) {
     headers.emplace_back("Authorization", "Bearer " + provider.api_key);
-  }
-  for (const auto& [name, value] : provider.headers) {
-    headers.emplace_back(name, value);
   }
 }
 

@@ -74,6 +74,16 @@ std::string_view openai_path_for(Operation op) {
   return "/";
 }
 
+void render_openai_body(Operation op, nlohmann::json& body, const config::TargetConfig& target,
+                        const RequestOptions& options, UpstreamRequest& request) {
+  body["model"] = target.model;
+  if (options.stream && op != Operation::embeddings) {
+    body["stream_options"]["include_usage"] = true;
+  }
+  request.body = body.dump();
+  request.headers.emplace_back("Content-Type", "application/json");
+}
+
 std::optional<api::Failure> check_openai_answer(Operation op, std::string_view body,
                                                 std::size_t max_depth) {
   if (common::trim(body).empty()) {

@@ -17,6 +17,11 @@ namespace llmgw::providers {
 /// "/chat/completions", "/completions" or "/embeddings".
 std::string_view openai_path_for(Operation op);
 
+/// The body and content type of an OpenAI-shaped request for `target`: its model id, usage in
+/// streams (so tokens and cost are known; stripped again when the client did not ask).
+void render_openai_body(Operation op, nlohmann::json& body, const config::TargetConfig& target,
+                        const RequestOptions& options, UpstreamRequest& request);
+
 struct OpenAiStreamOptions {
   bool client_wants_usage = false;
   // Azure opens a stream with a chunk that has `choices: []`, an empty id and

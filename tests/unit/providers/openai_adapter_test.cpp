@@ -182,6 +182,29 @@ TEST(OpenAiStreamTranslator, TruncatedStreamIsAFailure) {
   EXPECT_EQ(tr->failure()->cls, api::FailureClass::bad_response);
 }
 
+TEST(OpenAiStreamTranslator, ALastEventWithoutItsBlankLineIsDeliveredACutOneIsNot) {
+  auto adapter = make_adapter(config::ProviderKind::openai_compatible);
+  auto tr = adapter->make_stream_translator(Operation::chat, {true, false});
+  std::string out;
+  tr->feed(R"(data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]})",
+           out);
+  EXPECT_TRUE(out.empty()) << "an event is relayed once it is complete";
+  EXPECT_TRUE(tr->finish(out));
+  EXPECT_NE(out.find(R"("content":"Hi")"), std::string::npos) << out;
+  EXPECT_NE(out.find("data: [DONE]\n\n"), std::string::npos);
+
+  auto cut = adapter->make_stream_translator(Operation::chat, {true, false});
+  std::string cut_out;
+  cut->feed(R"(data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]})"
+            "\n\n"
+            R"(data: {"choices":[{"index":0,"delta":{"con)",
+            cut_out);
+  EXPECT_TRUE(cut->finish(cut_out)) << "it had finished; the cut trailer is not relayed";
+  EXPECT_EQ(cut_out,
+            R"(data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]})"
+            "\n\ndata: [DONE]\n\n");
+}
+
 TEST(OpenAiStreamTranslator, InStreamErrorIsAFailure) {
   auto adapter = make_adapter(config::ProviderKind::openai);
   auto tr = adapter->make_stream_translator(Operation::chat, {true, false});
