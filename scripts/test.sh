@@ -22,8 +22,8 @@ LLMGW_BIN="$PWD/build/src/llmgw" LLMGW_SIM_BIN="$PWD/build/src/sim/llmgw-sim" \
   node --test --test-concurrency=1 tests/integration/
 
 if [ "${LLMGW_SKIP_FUZZ:-0}" != "1" ]; then
-  echo "== fuzzers: regression corpora, then ${LLMGW_FUZZ_SECONDS:-20} s per target"
-  LLMGW_FUZZ_SECONDS=${LLMGW_FUZZ_SECONDS:-20} scripts/fuzz.sh
+  echo "== fuzzers: regression corpora, then ${LLMGW_FUZZ_SECONDS:-10} s per target"
+  LLMGW_FUZZ_SECONDS=${LLMGW_FUZZ_SECONDS:-10} scripts/fuzz.sh
 fi
 
 if [ "${LLMGW_SKIP_ASAN:-0}" != "1" ]; then
