@@ -76,11 +76,13 @@ void configure_daemon_log(const config::LoggingConfig& logging) {
 
 // Access log lines are written by spdlog's background thread: the event loops never wait for
 // the terminal or the disk. When the queue is full the oldest lines are dropped, not the loop.
-std::shared_ptr<spdlog::logger> make_access_log(const config::LoggingConfig& logging) {
+// `pool` is the daemon's: it outlives no daemon, and its destructor joins the writer thread.
+std::shared_ptr<spdlog::logger> make_access_log(
+    const config::LoggingConfig& logging, std::shared_ptr<spdlog::details::thread_pool>& pool) {
   if (logging.access_log == "off") {
     return nullptr;
   }
-  static auto pool = std::make_shared<spdlog::details::thread_pool>(16384, 1);
+  pool = std::make_shared<spdlog::details::thread_pool>(16384, 1);
   spdlog::sink_ptr sink;
   if (logging.access_log == "stdout") {
     sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
@@ -122,7 +124,7 @@ public:
     }
     const auto& cfg = *loaded.config;
     configure_daemon_log(cfg.logging);
-    state_.access_log = make_access_log(cfg.logging);
+    state_.access_log = make_access_log(cfg.logging, access_pool_);
     warn_about(cfg);
     threads_ = worker_count(cfg);
     // One daemon log line and one counter per health transition (not per request), so an
@@ -171,6 +173,10 @@ public:
     if (state_.access_log) {
       state_.access_log->flush();
     }
+    // Join the writer thread (it drains the queue first) before the logger goes: a queued line
+    // holds the logger, and its last reference must not be dropped on the writer thread while
+    // this one destroys the rest (ThreadSanitizer reported exactly that race at exit).
+    access_pool_.reset();
     return 0;
   }
 
@@ -314,6 +320,9 @@ private:
   std::string path_;
   metrics::Metrics metrics_;
   server::GatewayState state_;
+  // The access log's writer thread. Declared after state_, so an early return also joins it
+  // before the logger in state_ is destroyed.
+  std::shared_ptr<spdlog::details::thread_pool> access_pool_;
   asio::io_context control_{1};
   health::HealthRegistry registry_;
   router::ModelStateRegistry models_;  // balancer cursors and retry budgets, kept across reloads
