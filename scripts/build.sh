@@ -9,6 +9,9 @@ extra=(-DLLMGW_WERROR=ON)
 # Beast/Asio-heavy units takes about half the time of full debug info (measured: 66 s -> 36 s
 # for one test unit under ASan). A user's own cmake build keeps CMake's -g.
 extra+=("-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" "-DCMAKE_CXX_FLAGS_DEBUG=-g1")
+# The test files (not the code they test) at -O1: a quarter less compile time
+# (tests/CMakeLists.txt).
+extra+=(-DLLMGW_TEST_OPT=-O1)
 [ "${LLMGW_SANITIZE:-}" ] && extra+=("-DLLMGW_SANITIZE=${LLMGW_SANITIZE}" -DCMAKE_BUILD_TYPE=Debug -DLLMGW_BUILD_BENCH=OFF)
 exec 9>/tmp/llmgw-build.lock
 flock 9

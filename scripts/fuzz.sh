@@ -4,7 +4,7 @@
 #  (b) fuzzes every target for LLMGW_FUZZ_SECONDS seconds (default 60; 0 skips this step), two
 #      targets at a time, new inputs going to a scratch corpus, never to fuzz/corpus/.
 # Exits non-zero on any crash, leak, timeout, OOM or sanitizer report and prints the reproducer.
-# Installs nothing: scripts/install-deps.sh brings clang-16 and the sanitizer runtimes.
+# Installs nothing: scripts/install-deps.sh --fuzz brings clang-16 and the sanitizer runtimes.
 #
 # Usage: scripts/fuzz.sh [target...]        (default: every target of fuzz/CMakeLists.txt)
 # Environment:
@@ -25,7 +25,7 @@ out=${LLMGW_FUZZ_OUT:-$dir/fuzz-out}
 
 for tool in clang-16 clang++-16; do
   if ! command -v "$tool" >/dev/null; then
-    echo "fuzz.sh: $tool is missing; run scripts/install-deps.sh" >&2
+    echo "fuzz.sh: $tool is missing; run scripts/install-deps.sh --fuzz" >&2
     exit 2
   fi
 done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything llmgw needs to build, test and benchmark, from Debian packages only.
-# Idempotent: a second run only checks.
+# Idempotent: a second run only checks. With --fuzz, also clang-16 and libFuzzer for
+# scripts/fuzz.sh (CI replays the fuzz corpora in the g++ sanitizer build and needs neither).
 set -euo pipefail
 
 PKGS=(
@@ -9,10 +10,12 @@ PKGS=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus wrk nginx-light nodejs npm
-  # fuzz/ (scripts/fuzz.sh): clang's sanitizer + libFuzzer runtimes are only Recommended by
-  # clang-16, so name them; llvm-16 ships llvm-symbolizer for readable crash stacks.
-  clang-16 libfuzzer-16-dev libclang-rt-16-dev llvm-16
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  # clang's sanitizer + libFuzzer runtimes are only Recommended by clang-16, so name them;
+  # llvm-16 ships llvm-symbolizer for readable crash stacks.
+  PKGS+=(clang-16 libfuzzer-16-dev libclang-rt-16-dev llvm-16)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -3,8 +3,10 @@
 # against the real daemon and simulator (node:test, including the official openai SDK), and the
 # unit tests and the integration suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 # and under ThreadSanitizer.
-# Set LLMGW_SKIP_ASAN=1 / LLMGW_SKIP_TSAN=1 to skip a sanitizer pass locally, LLMGW_SKIP_FUZZ=1 to skip the
-# fuzzers (scripts/fuzz.sh: corpus regression plus LLMGW_FUZZ_SECONDS of fuzzing per target).
+# The fuzz targets' committed corpora replay under ASan + UBSan with the unit tests (g++; no
+# libFuzzer needed). Set LLMGW_SKIP_ASAN=1 / LLMGW_SKIP_TSAN=1 to skip a sanitizer pass locally,
+# LLMGW_FUZZ_SECONDS=N to also fuzz every target N seconds with libFuzzer (scripts/fuzz.sh, after
+# scripts/install-deps.sh --fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,16 +23,17 @@ echo "== integration tests"
 LLMGW_BIN="$PWD/build/src/llmgw" LLMGW_SIM_BIN="$PWD/build/src/sim/llmgw-sim" \
   node --test --test-concurrency=1 tests/integration/
 
-if [ "${LLMGW_SKIP_FUZZ:-0}" != "1" ]; then
-  echo "== fuzzers: regression corpora, then ${LLMGW_FUZZ_SECONDS:-10} s per target"
-  LLMGW_FUZZ_SECONDS=${LLMGW_FUZZ_SECONDS:-10} scripts/fuzz.sh
+if [ "${LLMGW_FUZZ_SECONDS:-0}" != "0" ]; then
+  echo "== fuzzers (libFuzzer): regression corpora, then ${LLMGW_FUZZ_SECONDS} s per target"
+  scripts/install-deps.sh --fuzz
+  scripts/fuzz.sh
 fi
 
 if [ "${LLMGW_SKIP_ASAN:-0}" != "1" ]; then
-  echo "== unit tests under ASan + UBSan"
-  LLMGW_SANITIZE=address,undefined scripts/build.sh build-asan unit_tests
+  echo "== unit tests and the fuzz corpora under ASan + UBSan"
+  LLMGW_SANITIZE=address,undefined scripts/build.sh build-asan unit_tests fuzz_replay
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan -L unit --output-on-failure -j2 --timeout 300
+    ctest --test-dir build-asan -L 'unit|corpus' --output-on-failure -j2 --timeout 300
   echo "== integration tests against the ASan + UBSan gateway"
   # The coroutine-heavy request path (cancellation, continuation, hedging) only runs here.
   LLMGW_SANITIZE=address,undefined scripts/build.sh build-asan llmgw
