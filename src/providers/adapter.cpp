@@ -1,6 +1,7 @@
 #include "llmgw/providers/adapter.hpp"
 
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 #include "providers/anthropic/anthropic_adapter.hpp"
 #include "providers/azure/azure_adapter.hpp"
@@ -168,6 +169,23 @@ Usage scan_usage(std::string_view text) {
     pos = text.rfind("\"usage\"", pos - 1);
   }
   return usage;
+}
+
+std::optional<std::string> refuse_thinking(const nlohmann::json& body,
+                                           const config::ProviderConfig& provider) {
+  auto t = body.find("thinking");
+  if (t == body.end() || !t->is_object()) {
+    return std::nullopt;
+  }
+  if (auto type = t->find("type"); type != t->end() && *type == "disabled") {
+    return std::nullopt;
+  }
+  std::string why = "'thinking' (extended thinking) is not supported by ";
+  why += config::to_string(provider.kind);
+  why += " provider '";
+  why += provider.name;
+  why += "'";
+  return why;
 }
 
 }  // namespace llmgw::providers

@@ -136,7 +136,12 @@ struct ParsedRequest {
   std::string model;
   Conversation conversation;
   bool stream = false;
+  bool thinking = false;  // thinking: {type: enabled | adaptive}
 };
+
+// Extended thinking, as the real API does it in outline: a thinking block before the answer,
+// signed; a replayed thinking block must carry a signature this simulator issued.
+constexpr std::string_view kSignaturePrefix = "sim-sig-";
 
 class AnthropicFormat final : public WireFormat {
  public:
@@ -281,6 +286,30 @@ class AnthropicFormat final : public WireFormat {
       parsed.stream = stream->get<bool>();
     }
 
+    if (auto thinking = body.find("thinking"); thinking != body.end() && !thinking->is_null()) {
+      const std::string type = thinking->is_object() ? string_field(*thinking, "type") : "";
+      if (type == "enabled") {
+        auto budget = thinking->find("budget_tokens");
+        if (budget == thinking->end() || !budget->is_number_integer() ||
+            budget->get<std::int64_t>() < 1024) {
+          error = invalid_request("thinking.enabled.budget_tokens: Input should be greater than "
+                                  "or equal to 1024");
+          return std::nullopt;
+        }
+        if (budget->get<std::int64_t>() >= parsed.conversation.max_tokens) {
+          error = invalid_request("`max_tokens` must be greater than `thinking.budget_tokens`");
+          return std::nullopt;
+        }
+        parsed.thinking = true;
+      } else if (type == "adaptive") {
+        parsed.thinking = true;
+      } else if (type != "disabled") {
+        error = invalid_request("thinking: Input tag '" + type + "' found using 'type' does "
+                                "not match any of the expected tags");
+        return std::nullopt;
+      }
+    }
+
     auto& messages = parsed.conversation.messages;
     if (auto system = body.find("system"); system != body.end() && !system->is_null()) {
       if (system->is_string()) {
@@ -362,6 +391,12 @@ class AnthropicFormat final : public WireFormat {
           const std::string type = string_field(block, "type");
           if (type == "text") {
             has_text = true;
+          } else if (type == "thinking" && message.role == "assistant") {
+            if (!string_field(block, "signature").starts_with(kSignaturePrefix)) {
+              error = invalid_request(where + ".content." + std::to_string(j) +
+                                      ": Invalid `signature` in `thinking` block");
+              return std::nullopt;
+            }
           } else if (type == "tool_use" && message.role == "assistant") {
             tool_blocks = true;
             const std::string id = string_field(block, "id");
@@ -461,11 +496,22 @@ class AnthropicFormat final : public WireFormat {
     }
     const std::string id = "msg_01" + random_base62(22);
     const std::string tool_id = "toolu_01" + random_base62(22);
+    const std::string thinking =
+        parsed->thinking ? "The user wrote: " + std::string(last_user_text(parsed->conversation)) : "";
+    const std::string signature =
+        parsed->thinking ? std::string(kSignaturePrefix) + random_base62(24) : "";
     if (parsed->stream) {
-      return stream(answer, parsed->model, id, tool_id, stop_reason);
+      return stream(answer, parsed->model, id, tool_id, stop_reason, thinking, signature);
     }
 
     Json content = Json::array();
+    if (parsed->thinking) {
+      Json block;
+      block["type"] = "thinking";
+      block["thinking"] = thinking;
+      block["signature"] = signature;
+      content.push_back(std::move(block));
+    }
     if (answer.tool_call) {
       Json caller;
       caller["type"] = "direct";
@@ -498,7 +544,8 @@ class AnthropicFormat final : public WireFormat {
   }
 
   Reply stream(const Answer& answer, const std::string& model, const std::string& id,
-               const std::string& tool_id, std::string_view stop_reason) const {
+               const std::string& tool_id, std::string_view stop_reason,
+               const std::string& thinking, const std::string& signature) const {
     Reply reply;
     reply.stream = true;
     reply.content_type = "text/event-stream; charset=utf-8";
@@ -521,23 +568,38 @@ class AnthropicFormat final : public WireFormat {
     append_event(reply.events, "message_start", dump(start));
 
     std::string json;
+    // The answer's block: 0, or 1 after a thinking block.
+    const std::string index = thinking.empty() ? "0" : "1";
+    if (!thinking.empty()) {
+      append_event(reply.events, "content_block_start",
+                   R"({"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}})");
+      json = R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":)";
+      append_json_string(json, thinking);
+      json += "}}";
+      append_event(reply.events, "content_block_delta", json);
+      json = R"({"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":)";
+      append_json_string(json, signature);
+      json += "}}";
+      append_event(reply.events, "content_block_delta", json);
+      append_event(reply.events, "content_block_stop", R"({"type":"content_block_stop","index":0})");
+    }
     if (answer.tool_call) {
-      json =
-          "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\","
-          "\"id\":";
+      json = "{\"type\":\"content_block_start\",\"index\":" + index +
+             ",\"content_block\":{\"type\":\"tool_use\",\"id\":";
       append_json_string(json, tool_id);
       json += ",\"name\":";
       append_json_string(json, answer.tool_call->name);
       json += ",\"input\":{},\"caller\":{\"type\":\"direct\"}}}";
     } else {
-      json = R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})";
+      json = R"({"type":"content_block_start","index":)" + index +
+             R"(,"content_block":{"type":"text","text":""}})";
     }
     append_event(reply.events, "content_block_start", json);
     reply.events.emplace_back("event: ping\ndata: {\"type\": \"ping\"}\n\n");
 
     if (answer.tool_call) {
-      constexpr std::string_view kPrefix =
-          R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":)";
+      const std::string kPrefix = R"({"type":"content_block_delta","index":)" + index +
+                                  R"(,"delta":{"type":"input_json_delta","partial_json":)";
       // Real tool streams open with an empty fragment; it carries no content, so die_after
       // counts from the fragment after it.
       json.assign(kPrefix).append("\"\"}}");
@@ -551,8 +613,8 @@ class AnthropicFormat final : public WireFormat {
       }
       reply.content_events = answer.argument_fragments.size();
     } else {
-      constexpr std::string_view kPrefix =
-          R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":)";
+      const std::string kPrefix = R"({"type":"content_block_delta","index":)" + index +
+                                  R"(,"delta":{"type":"text_delta","text":)";
       reply.first_content_event = reply.events.size();
       for (const auto& piece : answer.chunks) {
         json.assign(kPrefix);
@@ -563,7 +625,7 @@ class AnthropicFormat final : public WireFormat {
       reply.content_events = answer.chunks.size();
     }
     append_event(reply.events, "content_block_stop",
-                 R"({"type":"content_block_stop","index":0})");
+                 R"({"type":"content_block_stop","index":)" + index + "}");
 
     json = R"({"type":"message_delta","delta":{"stop_reason":")";
     json.append(stop_reason).append(R"(","stop_sequence":null},"usage":{"input_tokens":)");

@@ -273,7 +273,16 @@ describe('errors on /v1/messages come in the Anthropic shape', () => {
         thinking: { type: 'enabled', budget_tokens: 1024 },
       }),
       (e) => assertAnthropicError(e, Anthropic.BadRequestError, 400, 'invalid_request_error') &&
-        /'thinking'/.test(e.error.error.message),
+        /'thinking\.budget_tokens'/.test(e.error.error.message),
+    );
+    // Valid thinking, but these targets (OpenAI-format) cannot think: refused, naming it.
+    await assert.rejects(
+      client.messages.create({
+        model: 'claude-test', max_tokens: 2048, messages: user('x'),
+        thinking: { type: 'enabled', budget_tokens: 1024 },
+      }),
+      (e) => assertAnthropicError(e, Anthropic.BadRequestError, 400, 'invalid_request_error') &&
+        /'thinking'.*provider 'an-a'/.test(e.error.error.message),
     );
     await assert.rejects(
       client.messages.create({ model: 'claude-test', max_tokens: 64, messages: [{ role: 'robot', content: 'x' }] }),

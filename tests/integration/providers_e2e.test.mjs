@@ -513,6 +513,56 @@ describe('@anthropic-ai/sdk -> /v1/messages -> anthropic-kind target', () => {
     assert.ok(final.usage.output_tokens > 0);
   });
 
+  // Lossless Anthropic-to-Anthropic: thinking, its signature and cache breakpoints ride the
+  // canonical model's extensions; the sim insists on a signature it issued when a turn is replayed.
+  test('extended thinking (non-stream): signed thinking block, replayed in the next turn; cache_control reaches the provider', async () => {
+    const thinking = { type: 'enabled', budget_tokens: 1024 };
+    const system = [{ type: 'text', text: 'Be terse.', cache_control: { type: 'ephemeral' } }];
+    const first = await anthropic.messages.create({
+      model: 'claude', max_tokens: 2048, thinking, system, messages: messages('two plus two'),
+    });
+    assert.deepEqual(first.content.map((b) => b.type), ['thinking', 'text'], JSON.stringify(first.content));
+    assert.equal(first.content[0].thinking, 'The user wrote: two plus two');
+    assert.match(first.content[0].signature, /^sim-sig-/);
+    let up = (await antA.stats()).last_request.body;
+    assert.deepEqual(up.thinking, thinking);
+    assert.deepEqual(up.system, system, 'the cache breakpoint reached the provider');
+
+    const second = await anthropic.messages.create({
+      model: 'claude', max_tokens: 2048, thinking,
+      messages: [...messages('two plus two'), { role: 'assistant', content: first.content }, ...messages('and again')],
+    });
+    assert.equal(second.content[0].type, 'thinking');
+    up = (await antA.stats()).last_request.body;
+    assert.deepEqual(up.messages[1].content[0],
+      { type: 'thinking', thinking: first.content[0].thinking, signature: first.content[0].signature });
+  });
+
+  test('extended thinking (stream): thinking and signature deltas accumulate into a signed block', async () => {
+    const stream = anthropic.messages.stream({
+      model: 'claude', max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 },
+      messages: messages('one two three'),
+    });
+    const thoughts = [];
+    stream.on('thinking', (t) => thoughts.push(t));
+    const final = await stream.finalMessage();
+    assert.deepEqual(final.content.map((b) => b.type), ['thinking', 'text'], JSON.stringify(final.content));
+    assert.equal(thoughts.join(''), 'The user wrote: one two three');
+    assert.equal(final.content[0].thinking, 'The user wrote: one two three');
+    assert.match(final.content[0].signature, /^sim-sig-/);
+    assert.equal(final.content[1].text, '[ant-a] one two three');
+  });
+
+  test('thinking on a model whose targets cannot think -> 400 naming thinking; nothing sent', async () => {
+    await assert.rejects(
+      anthropic.messages.create({
+        model: 'gpt', max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: messages('x'),
+      }),
+      (e) => e instanceof Anthropic.BadRequestError && /'thinking'/.test(e.error.error.message),
+    );
+    assert.equal((await oai.stats()).requests, 0);
+  });
+
   test('provider-side 400 arrives as an Anthropic BadRequestError', async () => {
     await antA.fault({ mode: 'error', status: 400, message: 'upstream rejected the body' });
     await assert.rejects(

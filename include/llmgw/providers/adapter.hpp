@@ -150,6 +150,12 @@ public:
 /// Returns null for kinds not implemented yet.
 std::shared_ptr<const ProviderAdapter> make_adapter(config::ProviderKind kind);
 
+/// The explanation for unsupported() when the canonical request asks for Anthropic's extended
+/// thinking (`thinking`, not disabled): only anthropic targets serve it, and dropping it would
+/// change the answer (no thinking blocks, no signatures to replay). nullopt when it does not.
+std::optional<std::string> refuse_thinking(const nlohmann::json& body,
+                                           const config::ProviderConfig& provider);
+
 /// Finds `"usage":{...}` in a JSON text without parsing the whole document.
 Usage scan_usage(std::string_view json_text);
 

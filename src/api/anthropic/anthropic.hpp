@@ -73,12 +73,14 @@ public:
   bool done() const { return done_; }
 
 private:
-  enum class Block { none, text, tool };
+  enum class Block { none, text, tool, thinking };
   void on_data(std::string_view data, std::string& out);
   void on_chunk(const nlohmann::json& chunk, std::string& out);
   void start_message(const nlohmann::json& chunk, std::string& out);
   void close_block(std::string& out);
   void open_text(std::string& out);
+  void open_thinking(std::string& out);
+  void on_thinking(const nlohmann::json& delta, std::string& out);
   void on_tool_fragment(const nlohmann::json& fragment, std::size_t position, std::string& out);
   void record_usage(const nlohmann::json& usage);
   void end_message(std::string& out);
@@ -91,6 +93,7 @@ private:
   Block open_ = Block::none;
   int open_index_ = -1;
   int next_index_ = 0;
+  bool thinking_signed_ = false;  // the open thinking block got its signature: it is complete
   std::map<std::int64_t, int> tool_blocks_;  // OpenAI tool_calls[].index → block index
   std::optional<std::string> stop_reason_;
   bool have_usage_ = false;

@@ -1,5 +1,8 @@
 // The Anthropic face's requests: a Messages body validated (errors name the JSON path) and
-// decoded into the canonical chat request.
+// decoded into the canonical chat request. What Anthropic has and the chat format lacks rides
+// in the canonical model's extension fields (docs/providers.md, "The canonical model"):
+// `thinking` (top level), `cache_control` (on content parts and tools) and `thinking_blocks`
+// (assistant turns, signatures included), so Anthropic-to-Anthropic traffic loses nothing.
 #include "api/anthropic/anthropic.hpp"
 
 #include "llmgw/api/json.hpp"
@@ -22,11 +25,6 @@ Error unsupported(const std::string& path, const std::string& why) {
 
 std::string at(const std::string& path, std::size_t i) {
   return path + "[" + std::to_string(i) + "]";
-}
-
-std::string string_or(const json& j, const char* key, std::string fallback) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::move(fallback);
 }
 
 // Top-level fields: how each one is handled. Anything else is refused (400 naming it), so a
@@ -56,6 +54,19 @@ Error text_of_block(const json& block, const std::string& path, std::string& tex
   return std::nullopt;
 }
 
+// A block's cache breakpoint, carried onto the canonical part (or tool) as it is.
+Error copy_cache_control(const json& block, const std::string& path, json& into) {
+  auto c = block.find("cache_control");
+  if (c == block.end() || c->is_null()) {
+    return std::nullopt;
+  }
+  if (!c->is_object()) {
+    return fail(path + ".cache_control", "must be an object.");
+  }
+  into["cache_control"] = *c;
+  return std::nullopt;
+}
+
 Error block_type(const json& block, const std::string& path, std::string& type) {
   if (!block.is_object()) {
     return fail(path, "must be a content block object.");
@@ -68,7 +79,7 @@ Error block_type(const json& block, const std::string& path, std::string& type) 
   return std::nullopt;
 }
 
-// system: a string or an array of text blocks (cache_control ignored: a cost hint).
+// system: a string or an array of text blocks (each may carry its cache breakpoint).
 Error convert_system_content(const json& content, const std::string& path, json& out) {
   if (content.is_string()) {
     out = content;
@@ -91,7 +102,11 @@ Error convert_system_content(const json& content, const std::string& path, json&
     if (auto e = text_of_block(content[j], bpath, text)) {
       return e;
     }
-    parts.push_back(json{{"type", "text"}, {"text", std::move(text)}});
+    json part{{"type", "text"}, {"text", std::move(text)}};
+    if (auto e = copy_cache_control(content[j], bpath, part)) {
+      return e;
+    }
+    parts.push_back(std::move(part));
   }
   out = std::move(parts);
   return std::nullopt;
@@ -195,10 +210,18 @@ Error convert_user(const json& content, const std::string& path, json& messages)
       if (auto e = text_of_block(content[j], bpath, text)) {
         return e;
       }
-      parts.push_back(json{{"type", "text"}, {"text", std::move(text)}});
+      json part{{"type", "text"}, {"text", std::move(text)}};
+      if (auto e = copy_cache_control(content[j], bpath, part)) {
+        return e;
+      }
+      all_text = all_text && !part.contains("cache_control");  // a plain string cannot carry it
+      parts.push_back(std::move(part));
     } else if (type == "image") {
       json part;
       if (auto e = convert_image(content[j], bpath, part)) {
+        return e;
+      }
+      if (auto e = copy_cache_control(content[j], bpath, part)) {
         return e;
       }
       parts.push_back(std::move(part));
@@ -229,12 +252,37 @@ Error convert_user(const json& content, const std::string& path, json& messages)
   return std::nullopt;
 }
 
+// A thinking or redacted_thinking block of an earlier assistant turn, for `thinking_blocks`:
+// Anthropic checks the signature (or the encrypted data) when the turn is replayed to it.
+Error convert_thinking_block(const json& block, const std::string& type, const std::string& path,
+                             json& blocks) {
+  if (type == "redacted_thinking") {
+    auto data = block.find("data");
+    if (data == block.end() || !data->is_string()) {
+      return fail(path + ".data", "is required and must be a string.");
+    }
+    blocks.push_back(json{{"type", type}, {"data", *data}});
+    return std::nullopt;
+  }
+  auto thinking = block.find("thinking");
+  if (thinking == block.end() || !thinking->is_string()) {
+    return fail(path + ".thinking", "is required and must be a string.");
+  }
+  auto signature = block.find("signature");
+  if (signature == block.end() || !signature->is_string()) {
+    return fail(path + ".signature", "is required and must be a string.");
+  }
+  blocks.push_back(json{{"type", type}, {"thinking", *thinking}, {"signature", *signature}});
+  return std::nullopt;
+}
+
 // An assistant turn: text blocks concatenated into `content`, tool_use blocks into tool_calls
-// (arguments = the JSON text of `input`). Earlier thinking blocks are not replayed.
+// (arguments = the JSON text of `input`), thinking blocks into `thinking_blocks`.
 Error convert_assistant(const json& content, const std::string& path, json& messages) {
   std::string text;
   bool has_text = false;
   json calls = json::array();
+  json thinking = json::array();
   for (std::size_t j = 0; j < content.size(); ++j) {
     auto bpath = at(path, j);
     std::string type;
@@ -267,7 +315,9 @@ Error convert_assistant(const json& content, const std::string& path, json& mess
                            {"type", "function"},
                            {"function", json{{"name", *name}, {"arguments", input->dump()}}}});
     } else if (type == "thinking" || type == "redacted_thinking") {
-      continue;
+      if (auto e = convert_thinking_block(content[j], type, bpath, thinking)) {
+        return e;
+      }
     } else if (type == "tool_result" || type == "image") {
       return fail(bpath + ".type", "'" + type + "' blocks belong in user turns.");
     } else {
@@ -283,6 +333,9 @@ Error convert_assistant(const json& content, const std::string& path, json& mess
   }
   if (!calls.empty()) {
     message["tool_calls"] = std::move(calls);
+  }
+  if (!thinking.empty()) {
+    message["thinking_blocks"] = std::move(thinking);
   }
   messages.push_back(std::move(message));
   return std::nullopt;
@@ -378,7 +431,11 @@ Error convert_tools(const json& in, json& out) {
     if (auto s = t.find("strict"); s != t.end() && s->is_boolean()) {
       function["strict"] = *s;
     }
-    tools.push_back(json{{"type", "function"}, {"function", std::move(function)}});
+    json tool{{"type", "function"}, {"function", std::move(function)}};
+    if (auto e = copy_cache_control(t, path, tool)) {
+      return e;
+    }
+    tools.push_back(std::move(tool));
   }
   if (!tools.empty()) {
     out["tools"] = std::move(tools);
@@ -421,6 +478,35 @@ Error convert_tool_choice(const json& in, json& out) {
       out["parallel_tool_calls"] = false;
     }
   }
+  return std::nullopt;
+}
+
+// thinking: {type: enabled, budget_tokens} (at least 1024 and below max_tokens, as Anthropic
+// requires), {type: adaptive} or {type: disabled}. Carried as it is: only Anthropic targets can
+// serve it (the others refuse it in unsupported(), so a model's other targets are skipped).
+Error convert_thinking(const json& t, std::int64_t max_tokens, json& out) {
+  if (!t.is_object()) {
+    return fail("thinking", "must be an object.");
+  }
+  auto type = t.find("type");
+  if (type == t.end() || !type->is_string()) {
+    return fail("thinking.type", "is required and must be a string.");
+  }
+  if (*type == "disabled") {
+    return std::nullopt;
+  }
+  if (*type == "enabled") {
+    auto budget = t.find("budget_tokens");
+    if (budget == t.end() || !budget->is_number_integer()) {
+      return fail("thinking.budget_tokens", "is required and must be an integer.");
+    }
+    if (budget->get<std::int64_t>() < 1024 || budget->get<std::int64_t>() >= max_tokens) {
+      return fail("thinking.budget_tokens", "must be at least 1024 and less than max_tokens.");
+    }
+  } else if (*type != "adaptive") {
+    return fail("thinking.type", "must be 'enabled', 'adaptive' or 'disabled'.");
+  }
+  out["thinking"] = t;
   return std::nullopt;
 }
 
@@ -531,8 +617,8 @@ std::optional<api::GatewayError> anthropic_to_openai(const json& in, json& out) 
     }
   }
   if (auto t = in.find("thinking"); t != in.end() && !t->is_null()) {
-    if (!t->is_object() || string_or(*t, "type", "") != "disabled") {
-      return unsupported("thinking", "extended thinking has no OpenAI-format equivalent.");
+    if (auto e = convert_thinking(*t, max_tokens->get<std::int64_t>(), out)) {
+      return e;
     }
   }
   return std::nullopt;

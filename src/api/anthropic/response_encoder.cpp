@@ -39,6 +39,31 @@ ojson tool_input(const json& function) {
   return parsed.is_discarded() ? ojson(a->get<std::string>()) : parsed;
 }
 
+// The answer's thinking, first in the content as Anthropic puts it: the canonical
+// thinking_blocks (an Anthropic target's, signatures included) as they are, else the
+// reasoning_content text of other reasoning models as one unsigned thinking block.
+void append_thinking(const json& message, ojson& content) {
+  if (auto blocks = message.find("thinking_blocks");
+      blocks != message.end() && blocks->is_array() && !blocks->empty()) {
+    for (const auto& b : *blocks) {
+      const auto type = string_or(b, "type", "");
+      if (type == "thinking") {
+        content.push_back(ojson{{"type", "thinking"},
+                                {"thinking", string_or(b, "thinking", "")},
+                                {"signature", string_or(b, "signature", "")}});
+      } else if (type == "redacted_thinking") {
+        content.push_back(ojson{{"type", "redacted_thinking"}, {"data", string_or(b, "data", "")}});
+      }
+    }
+    return;
+  }
+  auto reasoning = string_or(message, "reasoning_content", "");
+  if (!reasoning.empty()) {
+    content.push_back(
+        ojson{{"type", "thinking"}, {"thinking", std::move(reasoning)}, {"signature", ""}});
+  }
+}
+
 }  // namespace
 
 std::string anthropic_error_body(int status, std::string_view openai_body,
@@ -85,6 +110,7 @@ std::optional<std::string> openai_completion_to_anthropic(std::string_view body)
     return std::nullopt;
   }
   ojson content = ojson::array();
+  append_thinking(*message, content);
   std::string text = string_or(*message, "content", "");
   if (text.empty()) {
     text = string_or(*message, "refusal", "");

@@ -110,6 +110,63 @@ void AnthropicStreamTranslator::open_text(std::string& out) {
              {"content_block", ojson{{"type", "text"}, {"text", ""}}}});
 }
 
+void AnthropicStreamTranslator::open_thinking(std::string& out) {
+  if (open_ == Block::thinking && !thinking_signed_) {
+    return;
+  }
+  close_block(out);
+  open_ = Block::thinking;
+  open_index_ = next_index_++;
+  thinking_signed_ = false;
+  emit(out, "content_block_start",
+       ojson{{"type", "content_block_start"},
+             {"index", open_index_},
+             {"content_block", ojson{{"type", "thinking"}, {"thinking", ""}, {"signature", ""}}}});
+}
+
+// The canonical thinking: reasoning_content text as thinking deltas; a thinking_blocks item
+// with a signature ends the open thinking block with its signature_delta; a redacted block is
+// a whole block of its own.
+void AnthropicStreamTranslator::on_thinking(const json& delta, std::string& out) {
+  auto reasoning = string_or(delta, "reasoning_content", "");
+  if (!reasoning.empty()) {
+    open_thinking(out);
+    emit(out, "content_block_delta",
+         ojson{{"type", "content_block_delta"},
+               {"index", open_index_},
+               {"delta", ojson{{"type", "thinking_delta"}, {"thinking", std::move(reasoning)}}}});
+  }
+  auto blocks = delta.find("thinking_blocks");
+  if (blocks == delta.end() || !blocks->is_array()) {
+    return;
+  }
+  for (const auto& b : *blocks) {
+    const auto type = string_or(b, "type", "");
+    if (type == "thinking") {
+      auto signature = string_or(b, "signature", "");
+      if (signature.empty()) {
+        continue;
+      }
+      open_thinking(out);
+      emit(out, "content_block_delta",
+           ojson{{"type", "content_block_delta"},
+                 {"index", open_index_},
+                 {"delta",
+                  ojson{{"type", "signature_delta"}, {"signature", std::move(signature)}}}});
+      thinking_signed_ = true;
+    } else if (type == "redacted_thinking") {
+      close_block(out);
+      const int index = next_index_++;
+      emit(out, "content_block_start",
+           ojson{{"type", "content_block_start"},
+                 {"index", index},
+                 {"content_block",
+                  ojson{{"type", "redacted_thinking"}, {"data", string_or(b, "data", "")}}}});
+      emit(out, "content_block_stop", ojson{{"type", "content_block_stop"}, {"index", index}});
+    }
+  }
+}
+
 void AnthropicStreamTranslator::on_tool_fragment(const json& fragment, std::size_t position,
                                                  std::string& out) {
   if (!fragment.is_object()) {
@@ -170,6 +227,7 @@ void AnthropicStreamTranslator::on_chunk(const json& chunk, std::string& out) {
       continue;
     }
     if (auto d = choice.find("delta"); d != choice.end() && d->is_object()) {
+      on_thinking(*d, out);
       for (const char* key : {"content", "refusal"}) {
         auto text = string_or(*d, key, "");
         if (!text.empty()) {

@@ -356,6 +356,18 @@ RenderedMessages render_messages(const json& in) {
       append_content(content, blocks);
       push_turn(r.messages, "user", std::move(blocks));
     } else if (role == "assistant") {
+      // Thinking comes first in an assistant turn, signatures untouched (Anthropic verifies
+      // them when a tool loop replays the turn). An unsigned one came from another model's
+      // reasoning: Anthropic would refuse it, and ignores earlier turns' thinking anyway.
+      if (const json* thinking = member(m, "thinking_blocks");
+          thinking != nullptr && thinking->is_array()) {
+        for (const json& block : *thinking) {
+          if (block.is_object() && (!string_member(block, "signature").empty() ||
+                                    string_member(block, "type") == "redacted_thinking")) {
+            blocks.push_back(block);
+          }
+        }
+      }
       append_content(content, blocks);
       const json* calls = member(m, "tool_calls");
       if (calls != nullptr && calls->is_array()) {
@@ -579,6 +591,12 @@ private:
       emit_text(string_member(block, "text"), out);  // "" in practice
     } else if (type == "thinking") {
       b.kind = BlockKind::thinking;
+    } else if (type == "redacted_thinking") {
+      // Whole in its start event; relayed so an Anthropic client can replay it.
+      ordered_json item;
+      item["type"] = "redacted_thinking";
+      item["data"] = string_member(block, "data");
+      emit_thinking_block(std::move(item), out);
     } else if (type == "tool_use") {
       // Only client tools become OpenAI tool calls; server tools (server_tool_use,
       // mcp_tool_use, ...) ran on Anthropic's side and their blocks are not the client's.
@@ -636,8 +654,23 @@ private:
         emit(delta, {}, out);
         has_content_ = true;
       }
+    } else if (type == "signature_delta") {
+      // The end of a thinking block: its signature, which Anthropic checks when the turn is
+      // replayed (the canonical model's thinking_blocks, LiteLLM's name and shape).
+      ordered_json item;
+      item["type"] = "thinking";
+      item["thinking"] = "";
+      item["signature"] = string_member(*d, "signature");
+      emit_thinking_block(std::move(item), out);
     }
-    // signature_delta, citations_delta: nothing in the OpenAI format carries them.
+    // citations_delta: nothing in the canonical model carries it yet.
+  }
+
+  void emit_thinking_block(ordered_json item, std::string& out) {
+    ordered_json delta;
+    delta["thinking_blocks"] = ordered_json::array({std::move(item)});
+    emit(delta, {}, out);
+    has_content_ = true;
   }
 
   void on_block_stop(const json& j, std::string& out) {
@@ -930,6 +963,9 @@ UpstreamRequest AnthropicAdapter::build_request(Operation, nlohmann::json& body,
       out["output_config"] = {{"format", {{"type", "json_schema"}, {"schema", *schema}}}};
     }
   }
+  if (const json* thinking = member(body, "thinking"); is_set(thinking)) {
+    out["thinking"] = *thinking;  // the Anthropic face's extension, Anthropic's own shape
+  }
   if (options.stream) {
     out["stream"] = true;
   }
@@ -963,6 +999,7 @@ Translated AnthropicAdapter::translate_response(Operation, std::string body,
   std::string text;
   bool has_text = false;
   std::string reasoning;
+  ordered_json thinking_blocks = ordered_json::array();
   ordered_json tool_calls = ordered_json::array();
   if (const json* content = member(msg, "content"); content != nullptr && content->is_array()) {
     for (const json& block : *content) {
@@ -972,6 +1009,16 @@ Translated AnthropicAdapter::translate_response(Operation, std::string body,
         has_text = true;
       } else if (type == "thinking") {
         reasoning += string_member(block, "thinking");
+        ordered_json item;
+        item["type"] = "thinking";
+        item["thinking"] = string_member(block, "thinking");
+        item["signature"] = string_member(block, "signature");
+        thinking_blocks.push_back(std::move(item));
+      } else if (type == "redacted_thinking") {
+        ordered_json item;
+        item["type"] = "redacted_thinking";
+        item["data"] = string_member(block, "data");
+        thinking_blocks.push_back(std::move(item));
       } else if (type == "tool_use") {
         const json* input = member(block, "input");
         ordered_json call;
@@ -1005,6 +1052,9 @@ Translated AnthropicAdapter::translate_response(Operation, std::string body,
   message["refusal"] = nullptr;
   if (!reasoning.empty()) {
     message["reasoning_content"] = std::move(reasoning);
+  }
+  if (!thinking_blocks.empty()) {
+    message["thinking_blocks"] = std::move(thinking_blocks);
   }
   ordered_json choice;
   choice["index"] = 0;

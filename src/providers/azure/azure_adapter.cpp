@@ -52,7 +52,7 @@ UpstreamRequest AzureAdapter::build_request(Operation op, nlohmann::json& body,
   // anyway keeps the body truthful, and the v1 surface needs it. (Usage in streams is GA on
   // Azure since 2024-10-21.)
   req.headers.reserve(2 + provider.headers.size());
-  render_openai_body(op, body, target, options, req);
+  render_openai_body(op, body, target, options, config::ProviderKind::azure, req);
   add_credentials(req.headers, provider);
   return req;
 }
@@ -102,6 +102,12 @@ api::Failure AzureAdapter::classify_error(
     std::optional<std::chrono::milliseconds> retry_after) const {
   // retry-after-ms / retry-after (Azure sends both) were already parsed by the caller.
   return classify_openai_family_error(ErrorDialect::azure, status, body, retry_after);
+}
+
+std::optional<std::string> AzureAdapter::unsupported(Operation, const nlohmann::json& body,
+                                                    const config::ProviderConfig& provider,
+                                                    const config::TargetConfig&) const {
+  return refuse_thinking(body, provider);
 }
 
 }  // namespace llmgw::providers

@@ -1435,6 +1435,9 @@ std::optional<std::string> GeminiAdapter::unsupported(Operation op, const nlohma
     }
     return std::nullopt;
   }
+  if (auto why = refuse_thinking(body, provider)) {
+    return why;  // (Gemini thinks through reasoning_effort or google.thinking_config)
+  }
   bool stream = get_true(body, "stream");
   if (const json* n = get(body, "n"); n && n->is_number() && n->get<double>() > 1 && stream) {
     // candidateCount serves n > 1 without streaming; the stream translation is single-choice.

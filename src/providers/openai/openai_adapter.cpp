@@ -168,7 +168,7 @@ UpstreamRequest OpenAiAdapter::build_request(Operation op, nlohmann::json& body,
   req.target = provider.url.path;
   req.target += openai_path_for(op);
   req.headers.reserve(2 + provider.headers.size());
-  render_openai_body(op, body, target, options, req);
+  render_openai_body(op, body, target, options, kind_, req);
   add_credentials(req.headers, provider);
   return req;
 }
@@ -205,6 +205,12 @@ api::Failure OpenAiAdapter::classify_error(
                                           ? ErrorDialect::compatible
                                           : ErrorDialect::openai,
                                       status, body, retry_after);
+}
+
+std::optional<std::string> OpenAiAdapter::unsupported(Operation, const nlohmann::json& body,
+                                                    const config::ProviderConfig& provider,
+                                                    const config::TargetConfig&) const {
+  return refuse_thinking(body, provider);
 }
 
 }  // namespace llmgw::providers

@@ -13,6 +13,10 @@ public:
   // ProviderAdapter
   config::ProviderKind kind() const override { return kind_; }
   bool supports(Operation) const override { return true; }
+  /// Anthropic's extended thinking only (refuse_thinking); everything else is relayed as sent.
+  std::optional<std::string> unsupported(Operation op, const nlohmann::json& body,
+                                         const config::ProviderConfig& provider,
+                                         const config::TargetConfig& target) const override;
   UpstreamRequest build_request(Operation op, nlohmann::json& body,
                                 const config::ProviderConfig& provider,
                                 const config::TargetConfig& target,

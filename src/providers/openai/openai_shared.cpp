@@ -74,13 +74,84 @@ std::string_view openai_path_for(Operation op) {
   return "/";
 }
 
+namespace {
+
+// The canonical model's Anthropic extensions an OpenAI-format server must not see: the
+// thinking blocks of earlier turns (their signatures mean nothing there) always, cache
+// breakpoints where the server is OpenAI's own (strict about unknown fields; a prompt-caching
+// hint, dropping it changes no answer). OpenAI-compatible servers keep cache_control: some
+// (OpenRouter) act on it.
+bool has_foreign_extensions(const json& body, bool cache_control) {
+  auto has_cache = [&](const json& o) { return cache_control && o.contains("cache_control"); };
+  if (auto m = body.find("messages"); m != body.end() && m->is_array()) {
+    for (const auto& message : *m) {
+      if (!message.is_object()) {
+        continue;
+      }
+      if (message.contains("thinking_blocks")) {
+        return true;
+      }
+      if (auto c = message.find("content"); c != message.end() && c->is_array()) {
+        for (const auto& part : *c) {
+          if (part.is_object() && has_cache(part)) {
+            return true;
+          }
+        }
+      }
+    }
+  }
+  if (auto t = body.find("tools"); t != body.end() && t->is_array()) {
+    for (const auto& tool : *t) {
+      if (tool.is_object() && has_cache(tool)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// A copy of `body` without them (the body itself serves the next attempt, which may go to an
+// Anthropic target).
+json without_foreign_extensions(const json& body, bool cache_control) {
+  json out = body;
+  for (auto& message : out["messages"]) {
+    if (!message.is_object()) {
+      continue;
+    }
+    message.erase("thinking_blocks");
+    if (auto c = message.find("content"); cache_control && c != message.end() && c->is_array()) {
+      for (auto& part : *c) {
+        if (part.is_object()) {
+          part.erase("cache_control");
+        }
+      }
+    }
+  }
+  if (auto t = out.find("tools"); cache_control && t != out.end() && t->is_array()) {
+    for (auto& tool : *t) {
+      if (tool.is_object()) {
+        tool.erase("cache_control");
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void render_openai_body(Operation op, nlohmann::json& body, const config::TargetConfig& target,
-                        const RequestOptions& options, UpstreamRequest& request) {
+                        const RequestOptions& options, config::ProviderKind kind,
+                        UpstreamRequest& request) {
   body["model"] = target.model;
   if (options.stream && op != Operation::embeddings) {
     body["stream_options"]["include_usage"] = true;
   }
-  request.body = body.dump();
+  const bool strip_cache = kind != config::ProviderKind::openai_compatible;
+  if (op == Operation::chat && has_foreign_extensions(body, strip_cache)) {
+    request.body = without_foreign_extensions(body, strip_cache).dump();
+  } else {
+    request.body = body.dump();
+  }
   request.headers.emplace_back("Content-Type", "application/json");
 }
 

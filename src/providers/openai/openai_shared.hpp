@@ -18,9 +18,12 @@ namespace llmgw::providers {
 std::string_view openai_path_for(Operation op);
 
 /// The body and content type of an OpenAI-shaped request for `target`: its model id, usage in
-/// streams (so tokens and cost are known; stripped again when the client did not ask).
+/// streams (so tokens and cost are known; stripped again when the client did not ask), without
+/// the Anthropic extensions a server of `kind` must not see (thinking blocks; cache_control
+/// unless openai_compatible).
 void render_openai_body(Operation op, nlohmann::json& body, const config::TargetConfig& target,
-                        const RequestOptions& options, UpstreamRequest& request);
+                        const RequestOptions& options, config::ProviderKind kind,
+                        UpstreamRequest& request);
 
 struct OpenAiStreamOptions {
   bool client_wants_usage = false;

@@ -1252,5 +1252,140 @@ TEST(AnthropicAdapter, HealthRequest) {
   EXPECT_TRUE(req.body.empty());
 }
 
+// ---- the canonical model's Anthropic extensions: thinking, signatures, cache breakpoints ----
+
+TEST(AnthropicThinking, RequestCarriesThinkingAndReplaysSignedBlocksFirst) {
+  auto body = json::parse(R"({"model":"m","max_tokens":4096,
+    "thinking":{"type":"enabled","budget_tokens":2048},
+    "messages":[
+      {"role":"user","content":[{"type":"text","text":"doc","cache_control":{"type":"ephemeral"}}]},
+      {"role":"assistant","content":"Let me look.",
+       "thinking_blocks":[{"type":"thinking","thinking":"hmm","signature":"c2ln"},
+                          {"type":"redacted_thinking","data":"EnC"},
+                          {"type":"thinking","thinking":"unsigned","signature":""}],
+       "tool_calls":[{"id":"toolu_1","type":"function",
+                      "function":{"name":"f","arguments":"{}"}}]},
+      {"role":"tool","tool_call_id":"toolu_1","content":"ok"}],
+    "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]})");
+  EXPECT_FALSE(why_not(body).has_value());
+  auto out = render(body);
+  EXPECT_EQ(out["thinking"], json::parse(R"({"type":"enabled","budget_tokens":2048})"));
+  EXPECT_EQ(out["messages"][0]["content"][0]["cache_control"],
+            json::parse(R"({"type":"ephemeral"})"));
+  // Signed and redacted blocks first, as Anthropic wants them; the unsigned one (another
+  // model's reasoning) is not replayed.
+  EXPECT_EQ(out["messages"][1]["content"], json::parse(R"([
+    {"type":"thinking","thinking":"hmm","signature":"c2ln"},
+    {"type":"redacted_thinking","data":"EnC"},
+    {"type":"text","text":"Let me look."},
+    {"type":"tool_use","id":"toolu_1","name":"f","input":{}}])"));
+}
+
+TEST(AnthropicThinking, ResponseKeepsThinkingBlocksAndSignatures) {
+  Usage usage;
+  auto out = translate(R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-x",
+    "content":[{"type":"thinking","thinking":"2+2","signature":"c2ln"},
+               {"type":"redacted_thinking","data":"EnC"},
+               {"type":"text","text":"4"}],
+    "stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":5}})",
+                       usage);
+  const auto& message = out["choices"][0]["message"];
+  EXPECT_EQ(message["content"], "4");
+  EXPECT_EQ(message["reasoning_content"], "2+2");
+  EXPECT_EQ(message["thinking_blocks"], json::parse(R"([
+    {"type":"thinking","thinking":"2+2","signature":"c2ln"},
+    {"type":"redacted_thinking","data":"EnC"}])"));
+}
+
+TEST(AnthropicThinking, StreamCarriesTheSignatureAndRedactedBlocks) {
+  const std::string sse =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_t\","
+      "\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+      "\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+      "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"2+2\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+      "\"delta\":{\"type\":\"signature_delta\",\"signature\":\"c2ln\"}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,"
+      "\"content_block\":{\"type\":\"redacted_thinking\",\"data\":\"EnC\"}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,"
+      "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,"
+      "\"delta\":{\"type\":\"text_delta\",\"text\":\"4\"}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":2}\n\n"
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+      "\"end_turn\"},\"usage\":{\"output_tokens\":7}}\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  auto t = run(sse, false);
+  ASSERT_TRUE(t.ok);
+  std::string reasoning;
+  json blocks = json::array();
+  std::string text;
+  for (const auto& chunk : chunks(t.out)) {
+    if (!chunk.contains("choices") || chunk["choices"].empty()) {
+      continue;
+    }
+    const auto& delta = chunk["choices"][0]["delta"];
+    reasoning += delta.value("reasoning_content", "");
+    text += delta.value("content", "");
+    for (const auto& b : delta.value("thinking_blocks", json::array())) {
+      blocks.push_back(b);
+    }
+  }
+  EXPECT_EQ(reasoning, "2+2");
+  EXPECT_EQ(text, "4");
+  EXPECT_EQ(blocks, json::parse(R"([{"type":"thinking","thinking":"","signature":"c2ln"},
+                                    {"type":"redacted_thinking","data":"EnC"}])"));
+}
+
+TEST(AnthropicThinking, OtherKindsRefuseThinkingAndDropForeignExtensions) {
+  auto body = json::parse(R"({"model":"m","thinking":{"type":"enabled","budget_tokens":1024},
+    "messages":[{"role":"user","content":"x"}]})");
+  for (auto kind : {config::ProviderKind::openai, config::ProviderKind::azure,
+                    config::ProviderKind::openai_compatible, config::ProviderKind::gemini}) {
+    auto p = provider();
+    p.kind = kind;
+    p.name = "other";
+    auto why = make_adapter(kind)->unsupported(Operation::chat, body, p, target());
+    ASSERT_TRUE(why.has_value()) << config::to_string(kind);
+    EXPECT_NE(why->find("'thinking'"), std::string::npos) << *why;
+    EXPECT_NE(why->find("provider 'other'"), std::string::npos) << *why;
+  }
+  auto disabled = json::parse(R"({"model":"m","thinking":{"type":"disabled"},"messages":[]})");
+  EXPECT_FALSE(make_adapter(config::ProviderKind::openai)
+                   ->unsupported(Operation::chat, disabled, provider(), target())
+                   .has_value());
+
+  // An OpenAI server never sees thinking blocks or cache breakpoints; the canonical body keeps
+  // them for the next attempt, which may go to Anthropic.
+  auto history = json::parse(R"({"model":"m","messages":[
+      {"role":"user","content":[{"type":"text","text":"doc","cache_control":{"type":"ephemeral"}}]},
+      {"role":"assistant","content":"a","thinking_blocks":[{"type":"thinking","thinking":"t","signature":"s"}]}],
+    "tools":[{"type":"function","function":{"name":"f"},"cache_control":{"type":"ephemeral"}}]})");
+  const auto before = history;
+  auto p = provider();
+  p.kind = config::ProviderKind::openai;
+  p.base_url = "https://api.openai.com/v1";
+  p.url = *common::parse_url(p.base_url);
+  auto sent = json::parse(make_adapter(config::ProviderKind::openai)
+                              ->build_request(Operation::chat, history, p, target(), {})
+                              .body);
+  EXPECT_FALSE(sent["messages"][0]["content"][0].contains("cache_control")) << sent;
+  EXPECT_FALSE(sent["messages"][1].contains("thinking_blocks")) << sent;
+  EXPECT_FALSE(sent["tools"][0].contains("cache_control")) << sent;
+  history["model"] = before["model"];
+  EXPECT_EQ(history, before) << "the canonical body is untouched";
+  // An OpenAI-compatible server (OpenRouter acts on it) keeps the cache breakpoints.
+  p.kind = config::ProviderKind::openai_compatible;
+  sent = json::parse(make_adapter(config::ProviderKind::openai_compatible)
+                         ->build_request(Operation::chat, history, p, target(), {})
+                         .body);
+  EXPECT_TRUE(sent["messages"][0]["content"][0].contains("cache_control")) << sent;
+  EXPECT_FALSE(sent["messages"][1].contains("thinking_blocks")) << sent;
+}
+
 }  // namespace
 }  // namespace llmgw::providers

@@ -81,7 +81,10 @@ TEST(AnthropicRequest, NamesTheJsonPathAtFault) {
       {R"({"model":"m","max_tokens":5,"tool_choice":{"type":"auto","disable_parallel_tool_use":1},"messages":[{"role":"user","content":"x"}]})", "tool_choice.disable_parallel_tool_use"},
       {R"({"model":"m","max_tokens":5,"metadata":"u","messages":[{"role":"user","content":"x"}]})", "metadata"},
       {R"({"model":"m","max_tokens":5,"metadata":{"user_id":5},"messages":[{"role":"user","content":"x"}]})", "metadata.user_id"},
-      {R"({"model":"m","max_tokens":5,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"x"}]})", "thinking"},
+      {R"({"model":"m","max_tokens":5,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"x"}]})", "thinking.budget_tokens"},
+      {R"({"model":"m","max_tokens":5,"thinking":{"type":"sometimes"},"messages":[{"role":"user","content":"x"}]})", "thinking.type"},
+      {R"({"model":"m","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"t"}]}]})", "messages[0].content[0].signature"},
+      {R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"x","cache_control":"yes"}]}]})", "messages[0].content[0].cache_control"},
       {R"({"model":"m","max_tokens":5,"output_config":{"format":{"type":"json_schema"}},"messages":[{"role":"user","content":"x"}]})", "output_config"},
       {R"({"model":"m","max_tokens":5,"mcp_servers":[],"messages":[{"role":"user","content":"x"}]})", "mcp_servers"},
   };
@@ -138,9 +141,12 @@ TEST(AnthropicRequest, ConvertsEveryMappedField) {
   auto expected = json::parse(R"({
     "model": "claude-x", "max_tokens": 1024, "stream": true,
     "messages": [
-      {"role": "system", "content": [{"type": "text", "text": "You are terse."}]},
+      {"role": "system", "content": [{"type": "text", "text": "You are terse.",
+                                      "cache_control": {"type": "ephemeral"}}]},
       {"role": "user", "content": "What is the weather in Paris?"},
-      {"role": "assistant", "content": "Checking.", "tool_calls": [
+      {"role": "assistant", "content": "Checking.",
+       "thinking_blocks": [{"type": "thinking", "thinking": "hmm", "signature": "sig"}],
+       "tool_calls": [
         {"id": "toolu_01", "type": "function",
          "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
       {"role": "tool", "tool_call_id": "toolu_01", "content": "18C"},
@@ -158,12 +164,46 @@ TEST(AnthropicRequest, ConvertsEveryMappedField) {
       {"role": "assistant", "content": "Bien."}],
     "tools": [
       {"type": "function", "function": {"name": "get_weather", "description": "Weather by city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+       "cache_control": {"type": "ephemeral"}},
       {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}],
     "tool_choice": "required", "parallel_tool_calls": false,
     "stop": ["END", "STOP"], "temperature": 0.5, "top_p": 0.9, "user": "user-7"
   })");
   EXPECT_EQ(out, expected) << out.dump(2);
+}
+
+// The Anthropic extensions ride in the canonical model (thinking, cache breakpoints on parts,
+// redacted thinking), so an Anthropic target gets them back as the client sent them.
+TEST(AnthropicRequest, CarriesThinkingAndCacheBreakpoints) {
+  json out;
+  auto e = convert(R"({
+    "model": "claude-x", "max_tokens": 4096,
+    "thinking": {"type": "enabled", "budget_tokens": 2048},
+    "messages": [
+      {"role": "user", "content": [{"type": "text", "text": "long document",
+                                    "cache_control": {"type": "ephemeral", "ttl": "1h"}}]},
+      {"role": "assistant", "content": [
+        {"type": "redacted_thinking", "data": "EnCrYpTeD"},
+        {"type": "text", "text": "Done."}]},
+      {"role": "user", "content": "next"}]
+  })",
+                   out);
+  ASSERT_FALSE(e.has_value()) << e->message;
+  EXPECT_EQ(out["thinking"], json::parse(R"({"type":"enabled","budget_tokens":2048})"));
+  EXPECT_EQ(out["messages"][0]["content"],
+            json::parse(R"([{"type":"text","text":"long document",
+                             "cache_control":{"type":"ephemeral","ttl":"1h"}}])"));
+  EXPECT_EQ(out["messages"][1]["thinking_blocks"],
+            json::parse(R"([{"type":"redacted_thinking","data":"EnCrYpTeD"}])"));
+  EXPECT_EQ(out["messages"][1]["content"], "Done.");
+  // Disabled thinking is no request for it.
+  json plain;
+  ASSERT_FALSE(convert(R"({"model":"m","max_tokens":5,"thinking":{"type":"disabled"},
+                           "messages":[{"role":"user","content":"x"}]})",
+                       plain)
+                   .has_value());
+  EXPECT_FALSE(plain.contains("thinking"));
 }
 
 TEST(AnthropicRequest, ToolChoiceAndSystemForms) {
@@ -239,6 +279,28 @@ TEST(AnthropicResponse, ToolCallsBecomeToolUseBlocks) {
   EXPECT_EQ(j["stop_reason"], "tool_use");
   EXPECT_EQ(j["usage"]["input_tokens"], 7);
   EXPECT_EQ(j["usage"]["output_tokens"], 3);
+}
+
+TEST(AnthropicResponse, ThinkingComesFirstWithItsSignature) {
+  auto out = openai_completion_to_anthropic(R"({
+    "id":"chatcmpl-r","object":"chat.completion","model":"claude-x",
+    "choices":[{"index":0,"message":{"role":"assistant","content":"4",
+      "reasoning_content":"2+2","thinking_blocks":[
+        {"type":"thinking","thinking":"2+2","signature":"c2ln"},
+        {"type":"redacted_thinking","data":"EnC"}]},"finish_reason":"stop"}]})");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(json::parse(*out)["content"], json::parse(R"([
+    {"type":"thinking","thinking":"2+2","signature":"c2ln"},
+    {"type":"redacted_thinking","data":"EnC"},
+    {"type":"text","text":"4"}])"));
+  // Another model's reasoning (no thinking_blocks): one unsigned thinking block.
+  out = openai_completion_to_anthropic(R"({
+    "id":"chatcmpl-d","object":"chat.completion","model":"deepseek-r",
+    "choices":[{"index":0,"message":{"role":"assistant","content":"4",
+      "reasoning_content":"2+2"},"finish_reason":"stop"}]})");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(json::parse(*out)["content"][0],
+            json::parse(R"({"type":"thinking","thinking":"2+2","signature":""})"));
 }
 
 TEST(AnthropicResponse, FinishReasons) {
@@ -380,6 +442,13 @@ json accumulate(const std::vector<Event>& events) {
       if (d["type"] == "text_delta") {
         EXPECT_EQ(block["type"], "text");
         block["text"] = block["text"].get<std::string>() + d["text"].get<std::string>();
+      } else if (d["type"] == "thinking_delta") {
+        EXPECT_EQ(block["type"], "thinking");
+        EXPECT_EQ(block["signature"], "") << "thinking after the signature";
+        block["thinking"] = block["thinking"].get<std::string>() + d["thinking"].get<std::string>();
+      } else if (d["type"] == "signature_delta") {
+        EXPECT_EQ(block["type"], "thinking");
+        block["signature"] = d["signature"];
       } else {
         EXPECT_EQ(d["type"], "input_json_delta");
         EXPECT_EQ(block["type"], "tool_use");
@@ -455,6 +524,30 @@ TEST(AnthropicStream, ExactEventsForASmallStream) {
             "event: message_stop\n"
             R"(data: {"type":"message_stop"})"
             "\n\n");
+}
+
+// An Anthropic target's thinking comes back whole: reasoning_content deltas and the
+// signature (the canonical thinking_blocks) become one signed thinking block before the text,
+// a redacted block stays whole, and the indexes still count 0, 1, 2...
+TEST(AnthropicStream, ThinkingBlocksWithTheirSignatures) {
+  const std::string head =
+      R"(data: {"id":"chatcmpl-t","object":"chat.completion.chunk","model":"claude-x","choices":[{"index":0,"delta":)";
+  const std::string tail = R"(,"finish_reason":null}]})" "\n\n";
+  const std::string input =
+      head + R"({"role":"assistant","content":""})" + tail +
+      head + R"({"reasoning_content":"Let me "})" + tail +
+      head + R"({"reasoning_content":"think."})" + tail +
+      head + R"({"thinking_blocks":[{"type":"thinking","thinking":"","signature":"c2ln"}]})" + tail +
+      head + R"({"thinking_blocks":[{"type":"redacted_thinking","data":"EnC"}]})" + tail +
+      head + R"({"content":"Four."})" + tail +
+      R"(data: {"id":"chatcmpl-t","object":"chat.completion.chunk","model":"claude-x","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"
+      "\n\ndata: [DONE]\n\n";
+  auto message = accumulate(parse_events(translate({input})));
+  EXPECT_EQ(message["content"], json::parse(R"([
+    {"type":"thinking","thinking":"Let me think.","signature":"c2ln"},
+    {"type":"redacted_thinking","data":"EnC"},
+    {"type":"text","text":"Four."}])"));
+  expect_split_invariant(input);
 }
 
 TEST(AnthropicStream, TextFixture) {
