@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, and runs every test: unit tests (ctest), integration tests
-# against the real daemon and simulator (node:test, including the official openai SDK), and the
-# unit tests and the integration suite again under AddressSanitizer + UndefinedBehaviorSanitizer
-# and under ThreadSanitizer.
+# Installs dependencies, builds, and runs every test: the integration tests against the real
+# (release) daemon and simulator (node:test, including the official openai SDK); the unit tests
+# (ctest) and the integration suite again under AddressSanitizer + UndefinedBehaviorSanitizer;
+# the unit tests of the modules that share state and the integration suite under
+# ThreadSanitizer.
 # The fuzz targets' committed corpora replay under ASan + UBSan with the unit tests (g++; no
 # libFuzzer needed). Set LLMGW_SKIP_ASAN=1 / LLMGW_SKIP_TSAN=1 to skip a sanitizer pass locally,
 # LLMGW_FUZZ_SECONDS=N to also fuzz every target N seconds with libFuzzer (scripts/fuzz.sh, after
@@ -12,11 +13,15 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 
-echo "== build (release with debug info)"
-scripts/build.sh build
-
-echo "== unit tests"
-ctest --test-dir build -L unit --output-on-failure -j2 --timeout 120
+echo "== build (release with debug info): the daemon and the simulator"
+# The unit tests run under ASan + UBSan below (the fastest of the sanitizer builds to also
+# cover them); building them here too would add a sixth of the run for the same assertions.
+scripts/build.sh build llmgw llmgw-sim
+if [ "${LLMGW_SKIP_ASAN:-0}" = "1" ]; then
+  echo "== unit tests (release build: the ASan pass is skipped)"
+  scripts/build.sh build unit_tests
+  ctest --test-dir build -L unit --output-on-failure -j2 --timeout 120
+fi
 
 echo "== integration tests"
 (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
