@@ -21,34 +21,120 @@ exchange::Target exchange_target(const PlannedTarget& p) {
   return {p.provider->adapter.get(), p.provider->config, &p.provider->endpoint, p.target};
 }
 
-// The hedged request: starts only after `delay`, unless the race is already over (the
-// primary answered and this coroutine was cancelled while waiting). A hedge that fails does
-// not end the race — the primary may still answer: its failure goes to `failed`, and it waits
-// (until the primary's answer cancels the wait, or its own deadline).
-asio::awaitable<upstream::Result<upstream::Response>> delayed_send(
-    upstream::Transport& transport, const RouterEnvironment& env,
-    const upstream::Endpoint& endpoint, providers::UpstreamRequest request,
-    upstream::Deadline deadline, std::chrono::milliseconds delay, metrics::Metrics& metrics,
-    const PlannedTarget& partner, std::string model, std::optional<api::Failure>& failed) {
-  // (Named results, never a co_await inside a condition: g++ 12 miscompiles that.)
-  const bool waited = co_await env.sleeper->sleep_for(delay);
-  if (!waited) {
-    co_return common::err(upstream::Error{api::FailureClass::cancelled, "hedge not needed"});
-  }
-  metrics.hedge(model);
-  const auto t0 = env.clock->now();
+// What one request to one target brings back: a 2xx response whose body is still to read, or
+// why not (a transport failure, or a non-2xx answer classified by the adapter; a client fault
+// keeps the provider's body to pass on).
+using Reply = common::Result<upstream::Response, api::Failure>;
+
+asio::awaitable<Reply> send_and_classify(upstream::Transport& transport,
+                                         const upstream::Endpoint& endpoint,
+                                         const providers::UpstreamRequest& request,
+                                         upstream::Deadline deadline,
+                                         const providers::ProviderAdapter& adapter) {
   auto sent = co_await transport.send(endpoint, request, deadline);
   if (!sent) {
-    metrics.upstream_request(partner.provider->config->name, api::to_string(sent.error().cls),
-                             seconds_since(env, t0));
     api::Failure f;
     f.cls = sent.error().cls;
-    f.message = sent.error().message;
-    failed = std::move(f);
-    const auto left = deadline - env.clock->now();
-    co_await env.sleeper->sleep_for(left);
+    f.message = std::move(sent.error().message);
+    co_return common::err(std::move(f));
   }
-  co_return sent;
+  const int status = sent->status();
+  if (status < 200 || status >= 300) {
+    auto failure = co_await exchange::classify_error(*sent, adapter);
+    co_return common::err(std::move(failure));
+  }
+  co_return std::move(*sent);
+}
+
+// A hedged attempt is a race of two requests; the first answer wins and the other is
+// cancelled. A racer that fails does not end the race while the other is still in flight (it
+// may yet answer): it leaves its failure for the router (which charges that target) and waits,
+// until the other's answer cancels the wait or its own deadline passes. The second failure
+// ends the race at once. A client fault ends it too: the other target would say the same.
+struct Race {
+  bool hedge_sent = false;  // the hedge's delay is over and its request in flight
+  bool primary_failed = false;
+  bool hedge_failed = false;
+};
+
+struct Racer {
+  upstream::Transport& transport;
+  const RouterEnvironment& env;
+  metrics::Metrics& metrics;
+  const PlannedTarget& target;
+  upstream::Deadline deadline;
+};
+
+bool keeps_racing(const Reply& reply) {
+  return !reply && !api::failure_policy(reply.error().cls).client_fault;
+}
+
+// A racer's result when the other racer's answer cancelled its wait (never used: the other's
+// result is the race's).
+api::Failure lost_race() {
+  api::Failure f;
+  f.cls = api::FailureClass::cancelled;
+  f.message = "lost the race";
+  return f;
+}
+
+// The failed racer `r` waits for the other one. The other's answer cancels the wait: the
+// failure stays in `failed` for the router. When the wait runs out first, the failure is the
+// race's result after all.
+asio::awaitable<Reply> wait_for_the_other(const Racer& r, std::optional<api::Failure>& failed,
+                                          double took) {
+  const auto left = r.deadline - r.env.clock->now();
+  const bool expired = co_await r.env.sleeper->sleep_for(left);
+  if (expired) {
+    auto f = std::move(*failed);
+    failed.reset();
+    co_return common::err(std::move(f));
+  }
+  r.metrics.upstream_request(r.target.provider->config->name, api::to_string(failed->cls),
+                             took);
+  auto lost = lost_race();
+  co_return common::err(std::move(lost));
+}
+
+asio::awaitable<Reply> race_primary(Racer r, const providers::UpstreamRequest& request,
+                                    Race& race, std::optional<api::Failure>& failed) {
+  const auto t0 = r.env.clock->now();
+  auto reply = co_await send_and_classify(r.transport, r.target.provider->endpoint, request,
+                                          r.deadline, *r.target.provider->adapter);
+  if (keeps_racing(reply) && race.hedge_sent && !race.hedge_failed) {
+    race.primary_failed = true;
+    failed = std::move(reply.error());
+    const double took = seconds_since(r.env, t0);
+    auto outcome = co_await wait_for_the_other(r, failed, took);
+    co_return outcome;
+  }
+  co_return reply;
+}
+
+// The hedged request: starts only after `delay`, unless the race is already over (the
+// primary answered and this coroutine was cancelled while waiting).
+asio::awaitable<Reply> race_hedge(Racer r, providers::UpstreamRequest request,
+                                  std::chrono::milliseconds delay, std::string model, Race& race,
+                                  std::optional<api::Failure>& failed) {
+  // (Named results, never a co_await inside a condition: g++ 12 miscompiles that.)
+  const bool waited = co_await r.env.sleeper->sleep_for(delay);
+  if (!waited) {
+    auto lost = lost_race();  // the primary answered first: the hedge is not needed
+    co_return common::err(std::move(lost));
+  }
+  race.hedge_sent = true;
+  r.metrics.hedge(model);
+  const auto t0 = r.env.clock->now();
+  auto reply = co_await send_and_classify(r.transport, r.target.provider->endpoint, request,
+                                          r.deadline, *r.target.provider->adapter);
+  if (keeps_racing(reply) && !race.primary_failed) {
+    race.hedge_failed = true;
+    failed = std::move(reply.error());
+    const double took = seconds_since(r.env, t0);
+    auto outcome = co_await wait_for_the_other(r, failed, took);
+    co_return outcome;
+  }
+  co_return reply;
 }
 
 AttemptResult gone_result(const PlannedTarget* served) {
@@ -73,7 +159,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
                                            const PlannedTarget& p, CallRequest& req,
                                            api::ResponseSink& sink, CallOutcome& out,
                                            StreamTracker& tracker, const HedgePlan& hedge,
-                                           std::optional<api::Failure>& hedge_failure) {
+                                           RaceLosses& losses) {
   const auto& prov = *p.provider;
   const bool continuing = req.stream && tracker.has_identity();
   if (!continuing) {
@@ -102,7 +188,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
   // deadline still bounds everything.
   auto deadline = exchange::attempt_deadline(*prov.config, t0, req.deadline);
   const PlannedTarget* served = &p;
-  std::optional<upstream::Result<upstream::Response>> sent;
+  std::optional<Reply> reply;
   if (hedge.partner && !continuing) {
     // Hedge: if the primary has not answered within the usual latency, a second request goes
     // to another target; the first answer wins and the other request is cancelled.
@@ -110,22 +196,22 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     // The partner's own rendering and credentials; only the correlation headers are shared.
     auto hreq = exchange::render(exchange_target(hp), req.op, *req.body, opts, correlation);
     auto hedge_deadline = exchange::attempt_deadline(*hp.provider->config, t0, req.deadline);
-    auto primary = transport.send(prov.endpoint, ureq, deadline);
-    auto secondary =
-        delayed_send(transport, env, hp.provider->endpoint, std::move(hreq), hedge_deadline,
-                     hedge.after, metrics, hp, req.model, hedge_failure);
+    Race race;
+    auto primary =
+        race_primary(Racer{transport, env, metrics, p, deadline}, ureq, race, losses.primary);
+    auto secondary = race_hedge(Racer{transport, env, metrics, hp, hedge_deadline},
+                                std::move(hreq), hedge.after, req.model, race, losses.hedge);
     auto winner = co_await (std::move(primary) || std::move(secondary));
     if (winner.index() == 0) {
-      sent.emplace(std::move(std::get<0>(winner)));
+      reply.emplace(std::move(std::get<0>(winner)));
     } else {
-      hedge_failure.reset();  // the partner's outcome is the attempt's own
-      sent.emplace(std::move(std::get<1>(winner)));
+      reply.emplace(std::move(std::get<1>(winner)));
       served = &hp;
     }
   } else {
-    sent.emplace(co_await transport.send(prov.endpoint, ureq, deadline));
+    reply.emplace(co_await send_and_classify(transport, prov.endpoint, ureq, deadline,
+                                             *prov.adapter));
   }
-  auto& resp = *sent;
   const PlannedTarget& sp = *served;
   const auto& sprov = *sp.provider;
   const auto& provider_name = sprov.config->name;
@@ -133,20 +219,8 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     out.provider = provider_name;
     out.served_model = sp.target->model;
   }
-  if (resp && resp->status() >= 200 && resp->status() < 300 && sprov.health) {
-    sprov.health->record_header_latency(seconds_since(env, t0) * 1000.0);
-  }
-  if (!resp) {
-    metrics.upstream_request(provider_name, api::to_string(resp.error().cls),
-                             seconds_since(env, t0));
-    AttemptResult failed;
-    failed.failure.cls = resp.error().cls;
-    failed.failure.message = resp.error().message;
-    co_return failed;
-  }
-  int status = resp->status();
-  if (status < 200 || status >= 300) {
-    auto failure = co_await exchange::classify_error(*resp, *sprov.adapter);
+  if (!*reply) {
+    auto& failure = reply->error();
     metrics.upstream_request(provider_name, api::to_string(failure.cls), seconds_since(env, t0));
     const auto policy = api::failure_policy(failure.cls);
     const bool larger_context_may_help =
@@ -158,15 +232,19 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
       // The client's own mistake: the provider's answer is the most useful one it can get.
       auto headers = response_headers(req, out);
       headers.emplace_back("content-type", "application/json");
-      out.status = status;
-      co_await sink.send(status, std::move(headers), std::move(failure.body));
+      out.status = failure.status;
+      co_await sink.send(failure.status, std::move(headers), std::move(failure.body));
       co_return AttemptResult{true, {}, false, false, served};
     }
     co_return AttemptResult{false, std::move(failure), false, false, served};
   }
+  auto& resp = reply->value();
+  if (sprov.health) {
+    sprov.health->record_header_latency(seconds_since(env, t0) * 1000.0);
+  }
   if (!req.stream) {
     auto translated =
-        co_await exchange::read_answer(*resp, *sprov.adapter, req.op, opts, out.usage);
+        co_await exchange::read_answer(resp, *sprov.adapter, req.op, opts, out.usage);
     if (!translated) {
       // A 2xx that is no answer: fail over like a 5xx, never hand it on as a success.
       metrics.upstream_request(provider_name, api::to_string(translated.error().cls),
@@ -199,7 +277,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
   // twice, which aborted the daemon on every broken stream.)
   std::optional<api::Failure> broken;
   for (;;) {
-    auto slice = co_await resp->read_some();
+    auto slice = co_await resp.read_some();
     if (!slice) {
       api::Failure f;
       f.cls = slice.error().cls;

@@ -33,13 +33,21 @@ struct HedgePlan {
 /// The gateway's response headers: request id, who served, how many attempts.
 std::vector<providers::Header> response_headers(const CallRequest& req, const CallOutcome& out);
 
+// The failures of a hedged attempt's racers that did not decide it: a racer that failed while
+// the other went on and answered (or was still running when the attempt ended). Each is that
+// target's own failure, for its health and for the plan.
+struct RaceLosses {
+  std::optional<api::Failure> primary;
+  std::optional<api::Failure> hedge;
+};
+
 /// `tracker` follows what the client received so far. When it already holds part of a streamed
 /// answer, this attempt is a continuation: the request carries the partial answer, and the new
-/// stream is rewritten to extend the old one. `hedge_failure` receives the hedge partner's
-/// failure when it failed while the primary went on (the result is then the primary's).
+/// stream is rewritten to extend the old one. `losses` receives the failures of hedge racers
+/// that did not decide the attempt (the result is the other racer's).
 boost::asio::awaitable<AttemptResult> run_attempt(
     upstream::Transport& transport, const RouterEnvironment& env, metrics::Metrics& metrics,
     const PlannedTarget& p, CallRequest& req, api::ResponseSink& sink, CallOutcome& out,
-    StreamTracker& tracker, const HedgePlan& hedge, std::optional<api::Failure>& hedge_failure);
+    StreamTracker& tracker, const HedgePlan& hedge, RaceLosses& losses);
 
 }  // namespace llmgw::router

@@ -143,6 +143,7 @@ Step AttemptState::next(TimePoint now) {
     }
     ++attempts_;
     ++p.tries;
+    attempted_ = &p;
     tried_in_round_ = true;
     step.hedge = plan_hedge(model, targets, p, round_, tracker_, now);
     ++index_;
@@ -164,10 +165,13 @@ void AttemptState::end_round() {
   }
 }
 
-Verdict AttemptState::on_result(PlannedTarget& p, AttemptResult& result) {
-  if (result.served_by && result.served_by != &p) {
-    // The hedge partner answered first: it has had its try for this request.
-    ++own(result.served_by).tries;
+Verdict AttemptState::on_result(PlannedTarget& attempted, AttemptResult& result) {
+  // The outcome is the hedge partner's when it decided the attempt: it has had its try for
+  // this request, and a failure is its own.
+  const bool partner = result.served_by && result.served_by != &attempted;
+  PlannedTarget& p = partner ? own(result.served_by) : attempted;
+  if (partner) {
+    ++p.tries;
   }
   if (result.finished) {
     return Verdict::served;
@@ -209,9 +213,11 @@ Verdict AttemptState::on_result(PlannedTarget& p, AttemptResult& result) {
   return Verdict::go_on;
 }
 
-void AttemptState::on_hedge_failure(const PlannedTarget& partner, api::Failure failure) {
-  auto& q = own(&partner);
-  ++q.tries;
+void AttemptState::on_race_loss(const PlannedTarget& racer, api::Failure failure) {
+  auto& q = own(&racer);
+  if (&q != attempted_) {
+    ++q.tries;  // the hedge partner: its try was not counted when the attempt began
+  }
   q.retry_again = false;
   q.last_failure = std::move(failure);
 }

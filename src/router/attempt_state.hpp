@@ -68,8 +68,9 @@ class AttemptState {
   /// Takes the result of the attempt next() last gave (health is the driver's to record).
   Verdict on_result(PlannedTarget& target, AttemptResult& result);
 
-  /// The attempt's hedge partner failed while the primary went on: it has had its try.
-  void on_hedge_failure(const PlannedTarget& partner, api::Failure failure);
+  /// A racer of a hedged attempt failed while the other went on and decided the attempt: it
+  /// has had its try.
+  void on_race_loss(const PlannedTarget& racer, api::Failure failure);
 
   /// How the request ends after next() said end; `stream_started`: the client has a 200 and
   /// part of a stream.
@@ -95,6 +96,7 @@ class AttemptState {
   unsigned attempts_ = 0;
   unsigned round_ = 0;
   std::size_t index_ = 0;  // the next target of this round to consider
+  const PlannedTarget* attempted_ = nullptr;  // the target of the last attempt step
   bool tried_in_round_ = false;
   bool waited_ = false;  // the wait for targets[index_] is over
   bool stopped_ = false;

@@ -141,12 +141,12 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     out.attempts = state.attempts();
     auto* health = p.provider->health.get();
     AttemptResult result;
-    std::optional<api::Failure> hedge_failure;
+    RaceLosses losses;
     bool client_gone = false;
     try {
       InflightGuard inflight(health);
       result = co_await run_attempt(transport_, env_, metrics_, p, req, sink, out, state.tracker(),
-                                    step.hedge, hedge_failure);
+                                    step.hedge, losses);
     } catch (const boost::system::system_error&) {
       // The client hung up (the server cancelled this request): the upstream call is already
       // abandoned; the target did nothing wrong.
@@ -163,22 +163,27 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       out.error_code = "client_closed_request";
       co_return out;
     }
-    if (hedge_failure && step.hedge.partner) {
+    if (losses.hedge && step.hedge.partner) {
       if (auto* partner_health = step.hedge.partner->provider->health.get()) {
-        partner_health->on_failure(now, *hedge_failure);
+        partner_health->on_failure(now, *losses.hedge);
       }
-      state.on_hedge_failure(*step.hedge.partner, std::move(*hedge_failure));
+      state.on_race_loss(*step.hedge.partner, std::move(*losses.hedge));
     }
     if (result.served_by && result.served_by != &p) {
-      // The hedge partner answered first: the primary was cancelled (not its fault), and
-      // what follows is the partner's outcome.
-      if (health) {
+      // The hedge partner decided the attempt: the primary failed before it (its own failure)
+      // or was cancelled (not its fault), and what follows is the partner's outcome.
+      if (losses.primary) {
+        if (health) {
+          health->on_failure(now, *losses.primary);
+        }
+        state.on_race_loss(p, std::move(*losses.primary));
+      } else if (health) {
         health->on_abandoned(now);
       }
       health = result.served_by->provider->health.get();
     }
     if (health) {
-      record_health(*health, p, result, out, now);
+      record_health(*health, result.served_by ? *result.served_by : p, result, out, now);
     }
     const auto verdict = state.on_result(p, result);
     if (verdict == Verdict::ended) {
@@ -192,9 +197,10 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         metrics_.stream_continuation(req.model, out.status == 200 ? "ok" : "client_gone");
       }
       if (out.status == 200) {
+        const auto& price = (result.served_by ? *result.served_by : p).target->price;
         out.cost_usd =
-            (static_cast<double>(out.usage.prompt_tokens) * p.target->price.input_per_mtok +
-             static_cast<double>(out.usage.completion_tokens) * p.target->price.output_per_mtok) /
+            (static_cast<double>(out.usage.prompt_tokens) * price.input_per_mtok +
+             static_cast<double>(out.usage.completion_tokens) * price.output_per_mtok) /
             1e6;
         metrics_.tokens(out.provider, out.served_model, out.usage.prompt_tokens,
                         out.usage.completion_tokens);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fakes/config_builders.hpp"
 #include "fakes/manual_time.hpp"
 #include "fakes/recording_sink.hpp"
 #include "fakes/scripted_transport.hpp"
@@ -53,22 +54,13 @@ std::string error_body(const std::string& message) {
 }
 
 config::ProviderConfig provider(const std::string& name, int port) {
-  config::ProviderConfig p;
-  p.name = name;
-  p.kind = config::ProviderKind::openai_compatible;
-  p.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
-  p.url = *common::parse_url(p.base_url);
+  auto p = fakes::provider(name, config::ProviderKind::openai_compatible, port);
   p.api_key = "sk-" + name;
   p.timeouts.total = 5s;
   return p;
 }
 
-config::TargetConfig target(const std::string& provider) {
-  config::TargetConfig t;
-  t.provider = provider;
-  t.model = provider + "-model";
-  return t;
-}
+using fakes::target;
 
 class AttemptLoop : public ::testing::Test {
 protected:
@@ -298,6 +290,45 @@ TEST_F(AttemptLoop, AHedgeThatFailsLeavesTheRaceToThePrimary) {
   EXPECT_NE(health_of("b").snapshot(time.now()).last_error.find("connection refused"),
             std::string::npos)
       << "the partner's failure counts against it";
+}
+
+TEST_F(AttemptLoop, APrimaryThatFailsLeavesTheRaceToTheHedge) {
+  model("pair").hedge = hedge_after(100ms);
+  auto dies = Reply::fail(api::FailureClass::connect, "connection reset by peer");
+  dies.header_after = 300ms;  // after the hedge went out
+  transport.script(kA, {dies});
+  auto slow = Reply::json(200, answer("b"));
+  slow.header_after = 500ms;
+  transport.script(kB, {slow});
+  auto start = time.now();
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(out.provider, "b");
+  EXPECT_EQ(sink_json()["choices"][0]["message"]["content"], "b");
+  EXPECT_EQ(transport.sent_to(kB), 1u) << "the hedge in flight answered; it was not re-sent";
+  EXPECT_EQ(transport.cancelled(), 0u) << "nothing was abandoned";
+  EXPECT_EQ(time.now() - start, 600ms) << "the hedge's own time: 100 ms delay + 500 ms";
+  EXPECT_NE(health_of("a").snapshot(time.now()).last_error.find("connection reset"),
+            std::string::npos)
+      << "the primary's failure counts against it";
+}
+
+TEST_F(AttemptLoop, WhenBothRacersFailTheSecondFailureEndsTheRace) {
+  model("pair").hedge = hedge_after(100ms);
+  model("pair").retry.attempts = 1;
+  auto a_fails = Reply::json(503, error_body("a is overloaded"));
+  a_fails.header_after = 300ms;
+  transport.script(kA, {a_fails});
+  auto b_fails = Reply::fail(api::FailureClass::connect, "connection refused");
+  b_fails.header_after = 200ms;  // at 300 ms too, while the primary's failure waits on it
+  transport.script(kB, {b_fails});
+  auto start = time.now();
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 503);
+  EXPECT_LT(time.now() - start, 1s) << "no racer waited for its deadline (5 s)";
+  EXPECT_NE(health_of("a").snapshot(time.now()).last_error.find("overloaded"), std::string::npos);
+  EXPECT_NE(health_of("b").snapshot(time.now()).last_error.find("connection refused"),
+            std::string::npos);
 }
 
 TEST_F(AttemptLoop, NoHedgeWhenThePrimaryAnswersInTime) {

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fakes/config_builders.hpp"
+
 namespace llmgw::router {
 namespace {
 
@@ -14,24 +16,8 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using Kind = Step::Kind;
 
-config::ProviderConfig provider(const std::string& name) {
-  config::ProviderConfig p;
-  p.name = name;
-  p.kind = config::ProviderKind::openai_compatible;
-  p.base_url = "http://127.0.0.1:1/v1";
-  p.url = *common::parse_url(p.base_url);
-  return p;
-}
-
-config::TargetConfig target(const std::string& provider, std::uint64_t window = 0) {
-  config::TargetConfig t;
-  t.provider = provider;
-  t.model = provider + "-model";
-  if (window > 0) {
-    t.context_window = window;
-  }
-  return t;
-}
+using fakes::provider;
+using fakes::target;
 
 api::Failure failure(api::FailureClass cls, int status, std::string message,
                      std::optional<std::chrono::milliseconds> retry_after = std::nullopt) {

@@ -2,19 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include "fakes/config_builders.hpp"
 #include "llmgw/router/route_table.hpp"
 
 namespace llmgw::router {
 namespace {
-
-config::ProviderConfig provider(const std::string& name) {
-  config::ProviderConfig p;
-  p.name = name;
-  p.kind = config::ProviderKind::openai;
-  p.base_url = "http://127.0.0.1:1/v1";
-  p.url = *common::parse_url(p.base_url);
-  return p;
-}
 
 std::shared_ptr<config::Config> config_with(std::vector<std::string> targets) {
   auto cfg = std::make_shared<config::Config>();
@@ -22,11 +14,8 @@ std::shared_ptr<config::Config> config_with(std::vector<std::string> targets) {
   m.name = "rr";
   m.strategy = config::Strategy::round_robin;
   for (const auto& t : targets) {
-    cfg->providers.push_back(provider(t));
-    config::TargetConfig target;
-    target.provider = t;
-    target.model = t + "-model";
-    m.targets.push_back(target);
+    cfg->providers.push_back(fakes::provider(t, config::ProviderKind::openai));
+    m.targets.push_back(fakes::target(t));
   }
   cfg->models = {m};
   return cfg;
