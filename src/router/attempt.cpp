@@ -3,6 +3,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <nlohmann/json.hpp>
 
+#include "llmgw/api/json.hpp"
 #include "llmgw/exchange/exchange.hpp"
 #include "llmgw/metrics/metrics.hpp"
 
@@ -135,6 +136,37 @@ asio::awaitable<Reply> race_hedge(Racer r, providers::UpstreamRequest request,
     co_return outcome;
   }
   co_return reply;
+}
+
+// The next complete event of the translated stream in `rest` (translators write whole
+// "data: ...\n\n" events), removed from it.
+std::string_view next_event(std::string_view& rest) {
+  const auto end = rest.find("\n\n");
+  const auto size = end == std::string_view::npos ? rest.size() : end + 2;
+  auto event = rest.substr(0, size);
+  rest.remove_prefix(size);
+  return event;
+}
+
+// An event's data: what follows "data: ", without the blank line.
+std::string_view event_data(std::string_view event) {
+  if (!event.starts_with("data: ")) {
+    return {};
+  }
+  event.remove_prefix(6);
+  while (!event.empty() && event.back() == '\n') {
+    event.remove_suffix(1);
+  }
+  return event;
+}
+
+// A translated chunk: an object, within the default depth (the client's parser may recurse).
+std::optional<nlohmann::json> parse_chunk(std::string_view data) {
+  auto parsed = api::parse_json(data, api::JsonLimits{api::kDefaultMaxJsonDepth, false});
+  if (!parsed || !parsed->is_object()) {
+    return std::nullopt;
+  }
+  return std::move(*parsed);
 }
 
 AttemptResult gone_result(const PlannedTarget* served) {
@@ -324,8 +356,25 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
       if (filter) {
         pending = filter->rewrite(pending);
       }
-      tracker.observe(pending);
-      if (!co_await sink.write(pending)) {
+      // Each event is parsed once, here; the tracker and the client's face read that chunk.
+      bool delivered = true;
+      std::string_view rest = pending;
+      while (delivered && !rest.empty()) {
+        api::StreamEvent ev;
+        ev.sse = next_event(rest);
+        const auto data = event_data(ev.sse);
+        ev.done = data == "[DONE]";
+        std::optional<nlohmann::json> chunk;
+        if (!ev.done) {
+          chunk = parse_chunk(data);
+        }
+        if (chunk) {
+          ev.chunk = &*chunk;
+          tracker.observe_chunk(*chunk);
+        }
+        delivered = co_await sink.event(ev);
+      }
+      if (!delivered) {
         out.status = 499;
         metrics.upstream_request(provider_name, "success", header_seconds);
         co_return gone_result(served);

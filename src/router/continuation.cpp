@@ -11,9 +11,10 @@ using json = nlohmann::ordered_json;
 
 constexpr std::size_t kTailBytes = 64;
 
-std::string string_member(const json& j, const char* key) {
+template <class J>
+std::string string_member(const J& j, const char* key) {
   auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  return it != j.end() && it->is_string() ? it->template get<std::string>() : std::string();
 }
 
 // Calls f(data) for each complete `data: ...` event in bytes the gateway produced itself
@@ -48,11 +49,16 @@ void StreamTracker::observe_event(std::string_view data) {
     return;
   }
   // Upstream text (relayed chunks): bounded, and every member read with its type checked.
-  auto parsed = api::parse_ordered_json(data, api::JsonLimits{api::kDefaultMaxJsonDepth, false});
-  if (!parsed || !parsed->is_object()) {
+  auto parsed = api::parse_json(data, api::JsonLimits{api::kDefaultMaxJsonDepth, false});
+  if (parsed && parsed->is_object()) {
+    observe_chunk(*parsed);
+  }
+}
+
+void StreamTracker::observe_chunk(const nlohmann::json& j) {
+  if (!j.is_object()) {
     return;
   }
-  const auto& j = *parsed;
   if (id_.empty()) {
     id_ = string_member(j, "id");
     if (auto c = j.find("created"); c != j.end() && c->is_number_integer()) {

@@ -20,6 +20,8 @@ class StreamTracker {
 public:
   /// Observes the SSE bytes about to be written to the client (complete `data:` events).
   void observe(std::string_view sse_bytes);
+  /// Observes one chunk about to go to the client, already parsed.
+  void observe_chunk(const nlohmann::json& chunk);
 
   bool has_identity() const { return !id_.empty(); }
   const std::string& id() const { return id_; }

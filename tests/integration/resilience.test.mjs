@@ -743,6 +743,8 @@ describe('operator controls, admin API, status page and health metrics', () => {
     // (recent_calls and error_rate cover the last minute, earlier tests included: compare.)
     const calls0 = (await upstream(gw, 'oa')).recent_calls;
     await sequential(3, (i) => chat(gw, 'chat', `ok ${i}`));
+    // The answer reaches the client a moment before the attempt's in-flight count drops.
+    await waitFor(async () => (await upstream(gw, 'oa')).inflight === 0, { what: 'inflight back to 0' });
     const list = await upstreams(gw);
     assert.deepEqual(list.map((u) => u.name), ['oa', 'ob']);
     for (const u of list) {

@@ -4,6 +4,7 @@
 // over the connection's ByteSink and renders what the router hands it in the client's format.
 // So the attempt loop is testable with a recording sink.
 #include <boost/asio/awaitable.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,10 +30,23 @@ public:
   virtual bool started() const = 0;
 };
 
+/// One event of a streamed answer, as the router hands it on: the canonical (OpenAI chat
+/// chunk) SSE event and that chunk parsed. The router parses each relayed event once; the
+/// faces and the continuation tracker read the parsed chunk and never parse it again.
+struct StreamEvent {
+  std::string_view sse;                  // "data: {...}\n\n" or "data: [DONE]\n\n"
+  const nlohmann::json* chunk = nullptr;  // the chunk; null for [DONE] and for non-objects
+  bool done = false;                     // the [DONE] event
+};
+
 /// What the router answers through: the bytes of an answer, plus the gateway's own errors,
 /// which the face renders in its format.
 class ResponseSink : public ByteSink {
 public:
+  /// One event of a stream started with start_stream(). By default its bytes as they are (the
+  /// OpenAI face); a face of another format renders the parsed chunk.
+  virtual boost::asio::awaitable<bool> event(const StreamEvent& e) { return write(e.sse); }
+
   /// The request ends with the gateway's error `e`: a complete error answer (status `e.status`,
   /// `headers` plus the face's content type) when nothing went out yet; the face's stream error
   /// event and the end of the stream when a stream is under way. Never a silent truncation.

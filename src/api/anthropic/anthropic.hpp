@@ -64,6 +64,8 @@ class AnthropicStreamTranslator {
 public:
   /// Appends the Anthropic events for `bytes` to `out`.
   void feed(std::string_view bytes, std::string& out);
+  /// The same for one event the router already parsed.
+  void feed(const api::StreamEvent& e, std::string& out);
   /// The stream ended: finishes the message if the OpenAI stream finished without [DONE], or
   /// ends it with an error event if it never finished.
   void finish(std::string& out);
@@ -75,6 +77,7 @@ public:
 private:
   enum class Block { none, text, tool, thinking };
   void on_data(std::string_view data, std::string& out);
+  void on_parsed(const nlohmann::json& chunk, std::string& out);
   void on_chunk(const nlohmann::json& chunk, std::string& out);
   void start_message(const nlohmann::json& chunk, std::string& out);
   void close_block(std::string& out);
@@ -115,6 +118,7 @@ public:
   boost::asio::awaitable<bool> start_stream(int status,
                                             std::vector<common::Header> headers) override;
   boost::asio::awaitable<bool> write(std::string_view bytes) override;
+  boost::asio::awaitable<bool> event(const api::StreamEvent& e) override;
   boost::asio::awaitable<bool> end_stream() override;
   boost::asio::awaitable<bool> fail(const api::GatewayError& e,
                                     std::vector<common::Header> headers) override;

@@ -79,6 +79,15 @@ boost::asio::awaitable<bool> AnthropicSink::write(std::string_view bytes) {
   co_return co_await inner_.write(out);
 }
 
+boost::asio::awaitable<bool> AnthropicSink::event(const api::StreamEvent& e) {
+  std::string out;
+  translator_.feed(e, out);  // the chunk the router parsed: no second parse here
+  if (out.empty()) {
+    co_return true;
+  }
+  co_return co_await inner_.write(out);
+}
+
 boost::asio::awaitable<bool> AnthropicSink::end_stream() {
   std::string out;
   translator_.finish(out);

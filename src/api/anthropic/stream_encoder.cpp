@@ -37,6 +37,19 @@ void AnthropicStreamTranslator::feed(std::string_view bytes, std::string& out) {
   }
 }
 
+void AnthropicStreamTranslator::feed(const api::StreamEvent& e, std::string& out) {
+  if (done_) {
+    return;
+  }
+  if (e.done) {
+    end_message(out);
+  } else if (e.chunk != nullptr) {
+    on_parsed(*e.chunk, out);
+  } else {
+    feed(e.sse, out);  // not a JSON object: the byte path decides what it is
+  }
+}
+
 void AnthropicStreamTranslator::finish(std::string& out) {
   if (done_) {
     return;
@@ -60,6 +73,10 @@ void AnthropicStreamTranslator::on_data(std::string_view data, std::string& out)
   if (!chunk.is_object()) {
     return;  // not a chunk (nothing an OpenAI client would act on either)
   }
+  on_parsed(chunk, out);
+}
+
+void AnthropicStreamTranslator::on_parsed(const json& chunk, std::string& out) {
   if (auto e = chunk.find("error"); e != chunk.end() && !e->is_null()) {
     std::string message = "The upstream stream failed.";
     if (e->is_object()) {

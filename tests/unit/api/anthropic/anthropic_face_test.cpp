@@ -824,6 +824,43 @@ TEST(AnthropicSinkTest, StreamIsTranslatedAsItArrives) {
   EXPECT_GT(inner.writes, 5);  // chunk by chunk, not buffered to the end
 }
 
+// The router hands each event over parsed (api::StreamEvent): the face renders that chunk and
+// gets the same Anthropic stream as from the bytes.
+TEST(AnthropicSinkTest, ParsedEventsRenderAsTheirBytesWould) {
+  auto input = read_fixture("chat-stream-tool-call.sse");
+  RecordingSink inner;
+  AnthropicSink sink(inner);
+  std::vector<std::string> events;
+  for (std::string_view rest(input); !rest.empty();) {
+    auto end = rest.find("\n\n");
+    auto size = end == std::string_view::npos ? rest.size() : end + 2;
+    events.emplace_back(rest.substr(0, size));
+    rest.remove_prefix(size);
+  }
+  run([&]() -> asio::awaitable<void> {
+    std::vector<common::Header> headers;
+    co_await sink.start_stream(200, std::move(headers));
+    for (const auto& sse : events) {
+      api::StreamEvent ev;
+      ev.sse = sse;
+      std::string_view data(sse);
+      data.remove_prefix(std::min<std::size_t>(6, data.size()));
+      while (!data.empty() && data.back() == '\n') {
+        data.remove_suffix(1);
+      }
+      ev.done = data == "[DONE]";
+      json chunk = ev.done ? json() : json::parse(data, nullptr, false);
+      if (chunk.is_object()) {
+        ev.chunk = &chunk;
+      }
+      co_await sink.event(ev);
+    }
+    co_await sink.end_stream();
+  });
+  EXPECT_EQ(inner.body, translate({input}));
+  EXPECT_NE(inner.body.find("event: message_stop"), std::string::npos);
+}
+
 TEST(AnthropicSinkTest, AGatewayErrorBeforeTheAnswerIsAnAnthropicErrorBody) {
   RecordingSink inner;
   AnthropicSink sink(inner);
