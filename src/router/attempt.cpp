@@ -79,11 +79,19 @@ api::Failure lost_race() {
   return f;
 }
 
-// The failed racer `r` waits for the other one. The other's answer cancels the wait: the
-// failure stays in `failed` for the router. When the wait runs out first, the failure is the
-// race's result after all.
-asio::awaitable<Reply> wait_for_the_other(const Racer& r, std::optional<api::Failure>& failed,
-                                          double took) {
+// What racer `r` makes of its reply (sent at t0). A failure while the other racer is still in
+// the race (`other_running`) is not the race's result: it goes to `failed` (for the router),
+// `i_failed` tells the other racer, and `r` waits. The other's answer cancels the wait; when
+// the wait runs out first, the failure is the race's result after all.
+asio::awaitable<Reply> settle(const Racer& r, Reply& reply, TimePoint t0,
+                              bool other_running, bool& i_failed,
+                              std::optional<api::Failure>& failed) {
+  if (!keeps_racing(reply) || !other_running) {
+    co_return std::move(reply);
+  }
+  i_failed = true;
+  failed = std::move(reply.error());
+  const double took = seconds_since(r.env, t0);
   const auto left = r.deadline - r.env.clock->now();
   const bool expired = co_await r.env.sleeper->sleep_for(left);
   if (expired) {
@@ -102,14 +110,9 @@ asio::awaitable<Reply> race_primary(Racer r, const providers::UpstreamRequest& r
   const auto t0 = r.env.clock->now();
   auto reply = co_await send_and_classify(r.transport, r.target.provider->endpoint, request,
                                           r.deadline, *r.target.provider->adapter);
-  if (keeps_racing(reply) && race.hedge_sent && !race.hedge_failed) {
-    race.primary_failed = true;
-    failed = std::move(reply.error());
-    const double took = seconds_since(r.env, t0);
-    auto outcome = co_await wait_for_the_other(r, failed, took);
-    co_return outcome;
-  }
-  co_return reply;
+  const bool hedge_running = race.hedge_sent && !race.hedge_failed;
+  auto outcome = co_await settle(r, reply, t0, hedge_running, race.primary_failed, failed);
+  co_return outcome;
 }
 
 // The hedged request: starts only after `delay`, unless the race is already over (the
@@ -128,14 +131,9 @@ asio::awaitable<Reply> race_hedge(Racer r, providers::UpstreamRequest request,
   const auto t0 = r.env.clock->now();
   auto reply = co_await send_and_classify(r.transport, r.target.provider->endpoint, request,
                                           r.deadline, *r.target.provider->adapter);
-  if (keeps_racing(reply) && !race.primary_failed) {
-    race.hedge_failed = true;
-    failed = std::move(reply.error());
-    const double took = seconds_since(r.env, t0);
-    auto outcome = co_await wait_for_the_other(r, failed, took);
-    co_return outcome;
-  }
-  co_return reply;
+  const bool primary_running = !race.primary_failed;
+  auto outcome = co_await settle(r, reply, t0, primary_running, race.hedge_failed, failed);
+  co_return outcome;
 }
 
 // The next complete event of the translated stream in `rest` (translators write whole
