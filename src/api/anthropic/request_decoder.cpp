@@ -45,10 +45,23 @@ bool known_field(std::string_view key) {
   return false;
 }
 
+// `o[key]`, which must be a string (and not empty when `non_empty`); the error names
+// `path.key`.
+Error required_string(const json& o, const char* key, const std::string& path, const json*& out,
+                      bool non_empty = false) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->is_string() ||
+      (non_empty && it->get_ref<const std::string&>().empty())) {
+    return fail(path + "." + key, "is required and must be a string.");
+  }
+  out = &*it;
+  return std::nullopt;
+}
+
 Error text_of_block(const json& block, const std::string& path, std::string& text) {
-  auto t = block.find("text");
-  if (t == block.end() || !t->is_string()) {
-    return fail(path + ".text", "is required and must be a string.");
+  const json* t = nullptr;
+  if (auto e = required_string(block, "text", path, t)) {
+    return e;
   }
   text = t->get<std::string>();
   return std::nullopt;
@@ -71,9 +84,9 @@ Error block_type(const json& block, const std::string& path, std::string& type) 
   if (!block.is_object()) {
     return fail(path, "must be a content block object.");
   }
-  auto t = block.find("type");
-  if (t == block.end() || !t->is_string()) {
-    return fail(path + ".type", "is required and must be a string.");
+  const json* t = nullptr;
+  if (auto e = required_string(block, "type", path, t)) {
+    return e;
   }
   type = t->get<std::string>();
   return std::nullopt;
@@ -150,9 +163,9 @@ Error convert_image(const json& block, const std::string& path, json& part) {
 // tool_result → one OpenAI role:tool message. Its content: a string, or text blocks joined
 // with "\n"; is_error:true is noted in the text ("Error: ..."), OpenAI having no such flag.
 Error convert_tool_result(const json& block, const std::string& path, json& message) {
-  auto id = block.find("tool_use_id");
-  if (id == block.end() || !id->is_string() || id->get_ref<const std::string&>().empty()) {
-    return fail(path + ".tool_use_id", "is required and must be a string.");
+  const json* id = nullptr;
+  if (auto e = required_string(block, "tool_use_id", path, id, true)) {
+    return e;
   }
   std::string text;
   if (auto c = block.find("content"); c != block.end() && !c->is_null()) {
@@ -257,20 +270,20 @@ Error convert_user(const json& content, const std::string& path, json& messages)
 Error convert_thinking_block(const json& block, const std::string& type, const std::string& path,
                              json& blocks) {
   if (type == "redacted_thinking") {
-    auto data = block.find("data");
-    if (data == block.end() || !data->is_string()) {
-      return fail(path + ".data", "is required and must be a string.");
+    const json* data = nullptr;
+    if (auto e = required_string(block, "data", path, data)) {
+      return e;
     }
     blocks.push_back(json{{"type", type}, {"data", *data}});
     return std::nullopt;
   }
-  auto thinking = block.find("thinking");
-  if (thinking == block.end() || !thinking->is_string()) {
-    return fail(path + ".thinking", "is required and must be a string.");
+  const json* thinking = nullptr;
+  const json* signature = nullptr;
+  if (auto e = required_string(block, "thinking", path, thinking)) {
+    return e;
   }
-  auto signature = block.find("signature");
-  if (signature == block.end() || !signature->is_string()) {
-    return fail(path + ".signature", "is required and must be a string.");
+  if (auto e = required_string(block, "signature", path, signature)) {
+    return e;
   }
   blocks.push_back(json{{"type", type}, {"thinking", *thinking}, {"signature", *signature}});
   return std::nullopt;
@@ -298,14 +311,13 @@ Error convert_assistant(const json& content, const std::string& path, json& mess
       has_text = true;
     } else if (type == "tool_use") {
       const auto& block = content[j];
-      auto id = block.find("id");
-      if (id == block.end() || !id->is_string() || id->get_ref<const std::string&>().empty()) {
-        return fail(bpath + ".id", "is required and must be a string.");
+      const json* id = nullptr;
+      const json* name = nullptr;
+      if (auto e = required_string(block, "id", bpath, id, true)) {
+        return e;
       }
-      auto name = block.find("name");
-      if (name == block.end() || !name->is_string() ||
-          name->get_ref<const std::string&>().empty()) {
-        return fail(bpath + ".name", "is required and must be a string.");
+      if (auto e = required_string(block, "name", bpath, name, true)) {
+        return e;
       }
       auto input = block.find("input");
       if (input == block.end() || !input->is_object()) {
@@ -413,9 +425,9 @@ Error convert_tools(const json& in, json& out) {
                                                               : std::string("?")) +
                              ") run at Anthropic; only client tools can be routed.");
     }
-    auto name = t.find("name");
-    if (name == t.end() || !name->is_string() || name->get_ref<const std::string&>().empty()) {
-      return fail(path + ".name", "is required and must be a string.");
+    const json* name = nullptr;
+    if (auto e = required_string(t, "name", path, name, true)) {
+      return e;
     }
     auto schema = t.find("input_schema");
     if (schema == t.end() || !schema->is_object()) {
