@@ -96,7 +96,9 @@ void SchemaLoader::name(const MapReader& m, std::string& out, NameTable& table, 
   }
 }
 
-std::vector<std::string> SchemaLoader::name_list(const Value& v, std::optional<Ref::Kind> kind) {
+std::vector<std::string> SchemaLoader::name_list(const Value& v, std::optional<Ref::Kind> kind,
+                                                std::string_view what, std::string_view self,
+                                                std::string_view self_error) {
   std::vector<std::string> out;
   auto items = detail::read_list(r_, v);
   if (!items) {
@@ -109,6 +111,14 @@ std::vector<std::string> SchemaLoader::name_list(const Value& v, std::optional<R
     }
     if (common::trim(*s).empty()) {
       r_.error(item, "must not be empty");
+      continue;
+    }
+    if (!self.empty() && *s == self) {
+      r_.error(item, std::string(self_error));
+      continue;
+    }
+    if (std::find(out.begin(), out.end(), *s) != out.end()) {
+      r_.error(item, "duplicate " + std::string(what) + " '" + *s + "'");
       continue;
     }
     if (kind) {

@@ -139,8 +139,12 @@ class SchemaLoader {
   std::optional<Value> required_string(const MapReader& m, std::string_view key, std::string& out);
   void optional_string(const MapReader& m, std::string_view key, std::optional<std::string>& out);
   void name(const MapReader& m, std::string& out, NameTable& table, bool url_safe);
-  // A list of non-blank strings, each recorded as a reference of `kind` when given one.
-  std::vector<std::string> name_list(const Value& v, std::optional<Ref::Kind> kind);
+  // A list of distinct non-blank strings, each recorded as a reference of `kind` when given
+  // one; `what` names an item in the duplicate error ("fallback" → "duplicate fallback 'x'").
+  // An item equal to `self` (when not empty) is refused with `self_error`.
+  std::vector<std::string> name_list(const Value& v, std::optional<Ref::Kind> kind,
+                                     std::string_view what, std::string_view self = {},
+                                     std::string_view self_error = {});
   // Values that end up in an HTTP header or request line: a line break there would split it
   // (header injection). The usual cause is harmless — a key file or ${VAR} with a trailing
   // newline — so the message says so.

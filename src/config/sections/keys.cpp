@@ -29,7 +29,7 @@ void SchemaLoader::key(const Value& v, KeyConfig& k) {
     }
   }
   if (auto mv = m.get("models")) {
-    k.models = name_list(*mv, Ref::Kind::model);
+    k.models = name_list(*mv, Ref::Kind::model, "model");
   }
   if (auto rv = m.get("rate_limit")) {
     limits(*rv, k.rate_limit);

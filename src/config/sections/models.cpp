@@ -35,24 +35,8 @@ void SchemaLoader::model(const Value& v, ModelConfig& mc) {
     }
   }
   if (auto fv = m.get("fallbacks")) {
-    if (auto items = detail::read_list(r_, *fv)) {
-      for (const auto& item : *items) {
-        auto s = detail::read_string(r_, item);
-        if (!s) {
-          continue;
-        }
-        if (common::trim(*s).empty()) {
-          r_.error(item, "must not be empty");
-        } else if (*s == mc.name) {
-          r_.error(item, "a model cannot fall back to itself");
-        } else if (std::find(mc.fallbacks.begin(), mc.fallbacks.end(), *s) != mc.fallbacks.end()) {
-          r_.error(item, "duplicate fallback '" + *s + "'");
-        } else {
-          refs_.push_back(Ref{Ref::Kind::model, *s, item});
-          mc.fallbacks.push_back(std::move(*s));
-        }
-      }
-    }
+    mc.fallbacks = name_list(*fv, Ref::Kind::model, "fallback", mc.name,
+                             "a model cannot fall back to itself");
   }
   if (auto rv = m.get("retry")) {
     retry(*rv, mc.retry);

@@ -158,7 +158,7 @@ void SchemaLoader::health(const Value& v, HealthConfig& h) {
       sm.read("interval", c.interval, kPositive);
       required_string(sm, "model", c.model);
       if (auto pv = sm.require("probes")) {
-        c.probes = name_list(*pv, Ref::Kind::probe);
+        c.probes = name_list(*pv, Ref::Kind::probe, "probe");
         if (pv->node.IsNull() || (pv->node.IsSequence() && pv->node.size() == 0)) {
           r_.error(*pv, "must name at least one probe");
         }

@@ -263,6 +263,25 @@ keys:
             }));
 }
 
+TEST(Loader, DuplicateNamesInAList) {
+  EXPECT_EQ(errors_of(R"(providers:
+  - { name: openai, kind: openai, base_url: "https://api.openai.com/v1" }
+models:
+  - name: smart
+    targets: [ { provider: openai, model: a } ]
+    fallbacks: [ cheap, cheap ]
+  - { name: cheap, targets: [ { provider: openai, model: b } ] }
+keys:
+  - name: a
+    sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    models: [ smart, cheap, smart ]
+)"),
+            (Strings{
+                "t.yaml:6:25: models[0].fallbacks[1]: duplicate fallback 'cheap'",
+                "t.yaml:11:29: keys[0].models[2]: duplicate model 'smart'",
+            }));
+}
+
 TEST(Loader, DuplicateKeyInOneMapping) {
   EXPECT_EQ(errors_of("server:\n  threads: 2\n  threads: 4\n"),
             Strings{"t.yaml:3:3: server.threads: duplicate key 'threads' (first at line 2)"});
