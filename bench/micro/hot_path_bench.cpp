@@ -7,6 +7,8 @@
 #include "llmgw/api/sse.hpp"
 #include "llmgw/providers/adapter.hpp"
 #include "api/openai/request_validation.hpp"
+#include "llmgw/api/json.hpp"
+#include "router/continuation.hpp"
 
 namespace {
 
@@ -75,6 +77,32 @@ void BM_ParseValidateRender(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ParseValidateRender);
+
+// What the router does to each relayed chunk for the continuation tracker: scan it (the face
+// relays the bytes) or parse it (the face renders the chunk, e.g. /v1/messages).
+constexpr const char* kChunk =
+    R"({"id":"chatcmpl-AbCdEf123","object":"chat.completion.chunk","created":1733300000,)"
+    R"("model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_0ba0d124f1","choices":[{"index":0,)"
+    R"("delta":{"content":" relayed"},"logprobs":null,"finish_reason":null}]})";
+
+void BM_TrackChunkScan(benchmark::State& state) {
+  for (auto _ : state) {
+    router::StreamTracker tracker;
+    tracker.observe_data(kChunk);
+    benchmark::DoNotOptimize(tracker.text().data());
+  }
+}
+BENCHMARK(BM_TrackChunkScan);
+
+void BM_TrackChunkParse(benchmark::State& state) {
+  for (auto _ : state) {
+    router::StreamTracker tracker;
+    auto parsed = api::parse_json(kChunk, api::JsonLimits{api::kDefaultMaxJsonDepth, false});
+    tracker.observe_chunk(*parsed);
+    benchmark::DoNotOptimize(tracker.text().data());
+  }
+}
+BENCHMARK(BM_TrackChunkParse);
 
 void BM_ScanUsageNonStream(benchmark::State& state) {
   auto body = fixture("chat-nonstream-basic.json");

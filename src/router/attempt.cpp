@@ -354,7 +354,8 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
       if (filter) {
         pending = filter->rewrite(pending);
       }
-      // Each event is parsed once, here; the tracker and the client's face read that chunk.
+      // Each event is parsed at most once, here, and only for a face that renders it; the
+      // tracker reads that chunk, or scans the event when the face relays the bytes.
       bool delivered = true;
       std::string_view rest = pending;
       while (delivered && !rest.empty()) {
@@ -363,12 +364,14 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
         const auto data = event_data(ev.sse);
         ev.done = data == "[DONE]";
         std::optional<nlohmann::json> chunk;
-        if (!ev.done) {
+        if (!ev.done && sink.wants_chunks()) {
           chunk = parse_chunk(data);
         }
         if (chunk) {
           ev.chunk = &*chunk;
           tracker.observe_chunk(*chunk);
+        } else if (!ev.done) {
+          tracker.observe_data(data);  // the bytes go as they are: nothing to build
         }
         delivered = co_await sink.event(ev);
       }

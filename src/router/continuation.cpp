@@ -44,15 +44,154 @@ void StreamTracker::observe(std::string_view sse_bytes) {
   for_each_event(sse_bytes, [&](std::string_view data) { observe_event(data); });
 }
 
-void StreamTracker::observe_event(std::string_view data) {
+void StreamTracker::observe_event(std::string_view data) { observe_data(data); }
+
+namespace {
+
+// Reads what the tracker needs from one chunk without building it: nlohmann's SAX parser
+// (iterative: no recursion, however deep) calls back per token, and only the few members the
+// tracker reads are kept. A choice's members are held until the choice ends, as its `index`
+// may come after its delta.
+class ChunkScan final : public nlohmann::json_sax<nlohmann::json> {
+public:
+  std::string id;
+  std::string model;
+  long long created = 0;
+  bool has_created = false;
+  std::string text;  // of choice 0
+  bool tool_call = false;
+  bool finished = false;
+
+  bool null() override { return scalar(); }
+  bool boolean(bool) override { return scalar(); }
+  bool number_integer(number_integer_t v) override {
+    if (at_root() && key() == "created") {
+      created = v;
+      has_created = true;
+    } else if (in_choice() && key() == "index") {
+      choice_.index = v;
+    }
+    return scalar();
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    return number_integer(static_cast<number_integer_t>(v));
+  }
+  bool number_float(number_float_t, const string_t&) override { return scalar(); }
+  bool string(string_t& v) override {
+    if (at_root() && key() == "id") {
+      id = std::move(v);
+    } else if (at_root() && key() == "model") {
+      model = std::move(v);
+    } else if (in_choice() && key() == "finish_reason") {
+      choice_.finished = true;
+    } else if (in_choice() && key() == "text") {
+      choice_.text += v;  // a legacy completions chunk
+    } else if (in_delta() && key() == "content") {
+      choice_.text += v;
+    } else if (in_choice() && key() == "index") {
+      choice_.index = -1;  // not an integer: not choice 0
+    }
+    return scalar();
+  }
+  bool binary(binary_t&) override { return scalar(); }
+  bool start_object(std::size_t) override {
+    const bool choice = in_choices_array();
+    frames_.push_back(Frame{false, {}});
+    if (choice) {
+      choice_ = Choice{};
+    }
+    return true;
+  }
+  bool key(string_t& k) override {
+    frames_.back().key = std::move(k);
+    if (in_delta() && frames_.back().key == "tool_calls") {
+      choice_.tool_call = true;
+    }
+    return true;
+  }
+  bool end_object() override {
+    const bool choice = in_choice();
+    frames_.pop_back();
+    if (choice && choice_.index == 0) {
+      // Continuation covers the first choice (n > 1 streams are not continued).
+      text += choice_.text;
+      tool_call = tool_call || choice_.tool_call;
+      finished = finished || choice_.finished;
+    }
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    frames_.push_back(Frame{true, {}});
+    return true;
+  }
+  bool end_array() override {
+    frames_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+private:
+  struct Frame {
+    bool array;
+    std::string key;  // the member being read, in an object
+  };
+  struct Choice {
+    long long index = 0;
+    std::string text;
+    bool tool_call = false;
+    bool finished = false;
+  };
+
+  static bool scalar() { return true; }
+  const std::string& key() const { return frames_.back().key; }
+  // root object → "choices" array → choice object → "delta" object
+  bool at_root() const { return frames_.size() == 1 && !frames_[0].array; }
+  bool in_choices_array() const {
+    return frames_.size() == 2 && !frames_[0].array && frames_[0].key == "choices" &&
+           frames_[1].array;
+  }
+  bool in_choice() const {
+    return frames_.size() == 3 && !frames_[0].array && frames_[0].key == "choices" &&
+           frames_[1].array && !frames_[2].array;
+  }
+  bool in_delta() const {
+    return frames_.size() == 4 && !frames_[0].array && frames_[0].key == "choices" &&
+           frames_[1].array && !frames_[2].array && frames_[2].key == "delta" &&
+           !frames_[3].array;
+  }
+
+  std::vector<Frame> frames_;
+  Choice choice_;
+};
+
+}  // namespace
+
+void StreamTracker::observe_data(std::string_view data) {
   if (data == "[DONE]" || data.find("\"choices\"") == std::string_view::npos) {
     return;
   }
-  // Upstream text (relayed chunks): bounded, and every member read with its type checked.
-  auto parsed = api::parse_json(data, api::JsonLimits{api::kDefaultMaxJsonDepth, false});
-  if (parsed && parsed->is_object()) {
-    observe_chunk(*parsed);
+  // Relayed chunks were checked on the way (nesting within the limit); this walk keeps only
+  // what it reads. A chunk that is not JSON, or not an object, changes nothing.
+  if (data.find_first_not_of(" \t\r\n") == std::string_view::npos ||
+      data[data.find_first_not_of(" \t\r\n")] != '{') {
+    return;
   }
+  ChunkScan scan;
+  if (!nlohmann::json::sax_parse(data, &scan)) {
+    return;
+  }
+  if (id_.empty()) {
+    id_ = std::move(scan.id);
+    if (scan.has_created) {
+      created_ = scan.created;
+    }
+    model_ = std::move(scan.model);
+  }
+  text_ += scan.text;
+  tool_call_ = tool_call_ || scan.tool_call;
+  finished_ = finished_ || scan.finished;
 }
 
 void StreamTracker::observe_chunk(const nlohmann::json& j) {

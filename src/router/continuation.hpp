@@ -22,6 +22,9 @@ public:
   void observe(std::string_view sse_bytes);
   /// Observes one chunk about to go to the client, already parsed.
   void observe_chunk(const nlohmann::json& chunk);
+  /// The same from the chunk's JSON text, read by a scan that builds nothing (the path of a
+  /// stream whose face relays the bytes as they are).
+  void observe_data(std::string_view data);
 
   bool has_identity() const { return !id_.empty(); }
   const std::string& id() const { return id_; }

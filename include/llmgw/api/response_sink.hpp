@@ -31,8 +31,8 @@ public:
 };
 
 /// One event of a streamed answer, as the router hands it on: the canonical (OpenAI chat
-/// chunk) SSE event and that chunk parsed. The router parses each relayed event once; the
-/// faces and the continuation tracker read the parsed chunk and never parse it again.
+/// chunk) SSE event and, for a face that wants it, that chunk parsed. The router parses each
+/// relayed event at most once; the face and the continuation tracker read that chunk.
 struct StreamEvent {
   std::string_view sse;                  // "data: {...}\n\n" or "data: [DONE]\n\n"
   const nlohmann::json* chunk = nullptr;  // the chunk; null for [DONE] and for non-objects
@@ -46,6 +46,9 @@ public:
   /// One event of a stream started with start_stream(). By default its bytes as they are (the
   /// OpenAI face); a face of another format renders the parsed chunk.
   virtual boost::asio::awaitable<bool> event(const StreamEvent& e) { return write(e.sse); }
+  /// Whether event() reads StreamEvent::chunk. A face that relays the bytes says no, and the
+  /// router then builds no chunk (it scans each event for what it tracks).
+  virtual bool wants_chunks() const { return false; }
 
   /// The request ends with the gateway's error `e`: a complete error answer (status `e.status`,
   /// `headers` plus the face's content type) when nothing went out yet; the face's stream error

@@ -119,6 +119,7 @@ public:
                                             std::vector<common::Header> headers) override;
   boost::asio::awaitable<bool> write(std::string_view bytes) override;
   boost::asio::awaitable<bool> event(const api::StreamEvent& e) override;
+  bool wants_chunks() const override { return true; }
   boost::asio::awaitable<bool> end_stream() override;
   boost::asio::awaitable<bool> fail(const api::GatewayError& e,
                                     std::vector<common::Header> headers) override;

@@ -42,6 +42,41 @@ std::string text_of(const std::string& sse) {
   return out;
 }
 
+// The router scans events for the tracker when the face relays bytes (no chunk is built) and
+// hands it the parsed chunk when the face renders it: both must track the same.
+TEST(StreamTracker, TheScanReadsWhatTheParsedChunkSays) {
+  const std::vector<std::string> chunks = {
+      R"({"id":"c1","object":"chat.completion.chunk","created":7,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})",
+      R"({"choices":[{"delta":{"content":"caf\u00e9 \"quoted\"\n"},"index":0}],"id":"c2","model":"other"})",
+      R"({"id":"c1","choices":[{"index":1,"delta":{"content":"second choice"}},{"index":0,"delta":{"content":"!","extra":{"content":"nested, not text"}}}]})",
+      R"({"id":"c1","choices":[{"index":0,"text":" legacy"}],"usage":{"content":"no"}})",
+      R"({"id":"c1","choices":[{"index":"0","delta":{"content":"index is no integer"}}]})",
+      R"({"id":"c1","choices":[{"index":0,"delta":{"tool_calls":null}}]})",
+      R"({"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})",
+      R"({"id":"c1","content":"top-level content is not text","choices":[]})",
+      R"([1,2,3])",
+      R"(not json, "choices")",
+  };
+  StreamTracker scanned;
+  StreamTracker parsed;
+  for (const auto& c : chunks) {
+    scanned.observe_data(c);
+    auto j = json::parse(c, nullptr, false);
+    if (j.is_object()) {
+      parsed.observe_chunk(j);
+    }
+    EXPECT_EQ(scanned.text(), parsed.text()) << c;
+    EXPECT_EQ(scanned.tool_call_started(), parsed.tool_call_started()) << c;
+    EXPECT_EQ(scanned.finished(), parsed.finished()) << c;
+  }
+  EXPECT_EQ(scanned.id(), "c1");
+  EXPECT_EQ(scanned.created(), 7);
+  EXPECT_EQ(scanned.model(), "m");
+  EXPECT_EQ(scanned.text(), "caf\u00e9 \"quoted\"\n! legacy") << scanned.text();
+  EXPECT_TRUE(scanned.tool_call_started());
+  EXPECT_TRUE(scanned.finished());
+}
+
 TEST(StreamTracker, FollowsIdentityTextAndToolCalls) {
   StreamTracker t;
   t.observe(event(chunk("first", {{"role", "assistant"}, {"content", ""}})) +
