@@ -163,27 +163,30 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       out.error_code = "client_closed_request";
       co_return out;
     }
-    if (losses.hedge && step.hedge.partner) {
-      if (auto* partner_health = step.hedge.partner->provider->health.get()) {
-        partner_health->on_failure(now, *losses.hedge);
+    // A hedge racer that failed while the other decided the attempt: its own failure.
+    const auto charge_loss = [&](const PlannedTarget& racer, api::Failure failure) {
+      if (auto* racer_health = racer.provider->health.get()) {
+        racer_health->on_failure(now, failure);
       }
-      state.on_race_loss(*step.hedge.partner, std::move(*losses.hedge));
+      state.on_race_loss(racer, std::move(failure));
+    };
+    if (losses.hedge && step.hedge.partner) {
+      charge_loss(*step.hedge.partner, std::move(*losses.hedge));
     }
-    if (result.served_by && result.served_by != &p) {
-      // The hedge partner decided the attempt: the primary failed before it (its own failure)
-      // or was cancelled (not its fault), and what follows is the partner's outcome.
+    // Who decided the attempt: the hedge partner when it answered first, else the target.
+    const PlannedTarget& served = result.served_by ? *result.served_by : p;
+    if (&served != &p) {
+      // The primary failed before the partner answered (its own failure) or was cancelled
+      // (not its fault); what follows is the partner's outcome.
       if (losses.primary) {
-        if (health) {
-          health->on_failure(now, *losses.primary);
-        }
-        state.on_race_loss(p, std::move(*losses.primary));
+        charge_loss(p, std::move(*losses.primary));
       } else if (health) {
         health->on_abandoned(now);
       }
-      health = result.served_by->provider->health.get();
+      health = served.provider->health.get();
     }
     if (health) {
-      record_health(*health, result.served_by ? *result.served_by : p, result, out, now);
+      record_health(*health, served, result, out, now);
     }
     const auto verdict = state.on_result(p, result);
     if (verdict == Verdict::ended) {
@@ -197,7 +200,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         metrics_.stream_continuation(req.model, out.status == 200 ? "ok" : "client_gone");
       }
       if (out.status == 200) {
-        const auto& price = (result.served_by ? *result.served_by : p).target->price;
+        const auto& price = served.target->price;
         out.cost_usd =
             (static_cast<double>(out.usage.prompt_tokens) * price.input_per_mtok +
              static_cast<double>(out.usage.completion_tokens) * price.output_per_mtok) /

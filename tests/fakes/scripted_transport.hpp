@@ -40,6 +40,11 @@ struct Reply {
     r.body.push_back({std::chrono::milliseconds(0), std::move(body)});
     return r;
   }
+  /// This reply with its header (or its failure) `delay` after the request.
+  Reply after(std::chrono::milliseconds delay) && {
+    header_after = delay;
+    return std::move(*this);
+  }
   static Reply fail(api::FailureClass cls, std::string message) {
     Reply r;
     r.error = upstream::Error{cls, std::move(message)};

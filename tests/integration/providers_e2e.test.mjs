@@ -536,6 +536,19 @@ describe('@anthropic-ai/sdk -> /v1/messages -> anthropic-kind target', () => {
     up = (await antA.stats()).last_request.body;
     assert.deepEqual(up.messages[1].content[0],
       { type: 'thinking', thinking: first.content[0].thinking, signature: first.content[0].signature });
+
+    // A tampered signature reaches the provider as it was sent, and its refusal comes back as
+    // the client's 400 (the gateway neither fixes nor drops a signed block).
+    const forged = { ...first.content[0], signature: 'forged' };
+    await assert.rejects(
+      anthropic.messages.create({
+        model: 'claude', max_tokens: 2048, thinking,
+        messages: [...messages('two plus two'), { role: 'assistant', content: [forged, first.content[1]] },
+          ...messages('and again')],
+      }),
+      (e) => e instanceof Anthropic.BadRequestError && /signature/.test(e.error.error.message),
+    );
+    assert.equal((await antA.stats()).last_request.body.messages[1].content[0].signature, 'forged');
   });
 
   test('extended thinking (stream): thinking and signature deltas accumulate into a signed block', async () => {

@@ -20,6 +20,15 @@ void emit(std::string& out, std::string_view name, const ojson& data) {
   out += "\n\n";
 }
 
+// content_block_delta for block `index` carrying `delta` ({type: text_delta, text: ...}, ...).
+void emit_delta(std::string& out, int index, std::string_view type, const char* key,
+                std::string value) {
+  emit(out, "content_block_delta",
+       ojson{{"type", "content_block_delta"},
+             {"index", index},
+             {"delta", ojson{{"type", type}, {key, std::move(value)}}}});
+}
+
 }  // namespace
 
 void AnthropicStreamTranslator::feed(std::string_view bytes, std::string& out) {
@@ -148,10 +157,7 @@ void AnthropicStreamTranslator::on_thinking(const json& delta, std::string& out)
   auto reasoning = string_or(delta, "reasoning_content", "");
   if (!reasoning.empty()) {
     open_thinking(out);
-    emit(out, "content_block_delta",
-         ojson{{"type", "content_block_delta"},
-               {"index", open_index_},
-               {"delta", ojson{{"type", "thinking_delta"}, {"thinking", std::move(reasoning)}}}});
+    emit_delta(out, open_index_, "thinking_delta", "thinking", std::move(reasoning));
   }
   auto blocks = delta.find("thinking_blocks");
   if (blocks == delta.end() || !blocks->is_array()) {
@@ -165,11 +171,7 @@ void AnthropicStreamTranslator::on_thinking(const json& delta, std::string& out)
         continue;
       }
       open_thinking(out);
-      emit(out, "content_block_delta",
-           ojson{{"type", "content_block_delta"},
-                 {"index", open_index_},
-                 {"delta",
-                  ojson{{"type", "signature_delta"}, {"signature", std::move(signature)}}}});
+      emit_delta(out, open_index_, "signature_delta", "signature", std::move(signature));
       thinking_signed_ = true;
     } else if (type == "redacted_thinking") {
       close_block(out);
@@ -212,10 +214,7 @@ void AnthropicStreamTranslator::on_tool_fragment(const json& fragment, std::size
   // still names that call's block, which is where Anthropic clients accumulate it.
   auto arguments = string_or(function, "arguments", "");
   if (!arguments.empty()) {
-    emit(out, "content_block_delta",
-         ojson{{"type", "content_block_delta"},
-               {"index", index},
-               {"delta", ojson{{"type", "input_json_delta"}, {"partial_json", std::move(arguments)}}}});
+    emit_delta(out, index, "input_json_delta", "partial_json", std::move(arguments));
   }
 }
 
@@ -249,10 +248,7 @@ void AnthropicStreamTranslator::on_chunk(const json& chunk, std::string& out) {
         auto text = string_or(*d, key, "");
         if (!text.empty()) {
           open_text(out);
-          emit(out, "content_block_delta",
-               ojson{{"type", "content_block_delta"},
-                     {"index", open_index_},
-                     {"delta", ojson{{"type", "text_delta"}, {"text", std::move(text)}}}});
+          emit_delta(out, open_index_, "text_delta", "text", std::move(text));
         }
       }
       if (auto calls = d->find("tool_calls"); calls != d->end() && calls->is_array()) {

@@ -259,12 +259,8 @@ config::HedgeConfig hedge_after(std::chrono::milliseconds delay) {
 
 TEST_F(AttemptLoop, AHedgeWinsWhenThePrimaryIsSlowAndTheLoserIsCancelled) {
   model("pair").hedge = hedge_after(100ms);
-  auto slow = Reply::json(200, answer("a, late"));
-  slow.header_after = 4s;
-  transport.script(kA, {slow});
-  auto quick = Reply::json(200, answer("b"));
-  quick.header_after = 20ms;
-  transport.script(kB, {quick});
+  transport.script(kA, {Reply::json(200, answer("a, late")).after(4s)});
+  transport.script(kB, {Reply::json(200, answer("b")).after(20ms)});
   auto start = time.now();
   auto out = call("pair");
   EXPECT_EQ(out.status, 200);
@@ -277,9 +273,7 @@ TEST_F(AttemptLoop, AHedgeWinsWhenThePrimaryIsSlowAndTheLoserIsCancelled) {
 
 TEST_F(AttemptLoop, AHedgeThatFailsLeavesTheRaceToThePrimary) {
   model("pair").hedge = hedge_after(100ms);
-  auto slow = Reply::json(200, answer("a, late"));
-  slow.header_after = 2s;
-  transport.script(kA, {slow});
+  transport.script(kA, {Reply::json(200, answer("a, late")).after(2s)});
   transport.script(kB, {Reply::fail(api::FailureClass::connect, "connection refused")});
   auto out = call("pair");
   EXPECT_EQ(out.status, 200);
@@ -294,12 +288,10 @@ TEST_F(AttemptLoop, AHedgeThatFailsLeavesTheRaceToThePrimary) {
 
 TEST_F(AttemptLoop, APrimaryThatFailsLeavesTheRaceToTheHedge) {
   model("pair").hedge = hedge_after(100ms);
-  auto dies = Reply::fail(api::FailureClass::connect, "connection reset by peer");
-  dies.header_after = 300ms;  // after the hedge went out
-  transport.script(kA, {dies});
-  auto slow = Reply::json(200, answer("b"));
-  slow.header_after = 500ms;
-  transport.script(kB, {slow});
+  // The primary dies after the hedge went out.
+  auto reset = Reply::fail(api::FailureClass::connect, "connection reset by peer");
+  transport.script(kA, {std::move(reset).after(300ms)});
+  transport.script(kB, {Reply::json(200, answer("b")).after(500ms)});
   auto start = time.now();
   auto out = call("pair");
   EXPECT_EQ(out.status, 200);
@@ -316,12 +308,10 @@ TEST_F(AttemptLoop, APrimaryThatFailsLeavesTheRaceToTheHedge) {
 TEST_F(AttemptLoop, WhenBothRacersFailTheSecondFailureEndsTheRace) {
   model("pair").hedge = hedge_after(100ms);
   model("pair").retry.attempts = 1;
-  auto a_fails = Reply::json(503, error_body("a is overloaded"));
-  a_fails.header_after = 300ms;
-  transport.script(kA, {a_fails});
-  auto b_fails = Reply::fail(api::FailureClass::connect, "connection refused");
-  b_fails.header_after = 200ms;  // at 300 ms too, while the primary's failure waits on it
-  transport.script(kB, {b_fails});
+  transport.script(kA, {Reply::json(503, error_body("a is overloaded")).after(300ms)});
+  // At 300 ms too (100 ms delay + 200 ms), while the primary's failure waits on it.
+  auto refused = Reply::fail(api::FailureClass::connect, "connection refused");
+  transport.script(kB, {std::move(refused).after(200ms)});
   auto start = time.now();
   auto out = call("pair");
   EXPECT_EQ(out.status, 503);
@@ -333,9 +323,7 @@ TEST_F(AttemptLoop, WhenBothRacersFailTheSecondFailureEndsTheRace) {
 
 TEST_F(AttemptLoop, NoHedgeWhenThePrimaryAnswersInTime) {
   model("pair").hedge = hedge_after(100ms);
-  auto quick = Reply::json(200, answer("a"));
-  quick.header_after = 50ms;
-  transport.script(kA, {quick});
+  transport.script(kA, {Reply::json(200, answer("a")).after(50ms)});
   transport.script(kB, {Reply::json(200, answer("b"))});
   EXPECT_EQ(call("pair").provider, "a");
   EXPECT_EQ(transport.sent_to(kB), 0u);
@@ -488,9 +476,7 @@ TEST_F(AttemptLoop, DegradesWithTheModelsMessageWhenNothingServes) {
 // ---- cancellation --------------------------------------------------------------------------
 
 TEST_F(AttemptLoop, AClientThatHangsUpEndsTheAttemptAndHarmsNoTarget) {
-  auto slow = Reply::json(200, answer("late"));
-  slow.header_after = 3s;
-  transport.script(kA, {slow});
+  transport.script(kA, {Reply::json(200, answer("late")).after(3s)});
   transport.script(kB, {Reply::json(200, answer("b"))});
   auto out = call("pair", false, 500ms);
   EXPECT_EQ(out.status, 499);
