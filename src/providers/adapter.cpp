@@ -38,12 +38,42 @@ bool SseStreamTranslator::feed(std::string_view bytes, std::string& out) {
   if (failure_ || done_) {
     return !failure_;
   }
-  const bool ok =
-      decoder_.feed(bytes, [&](const api::SseEvent& event) { on_event(event, out); });
+  const bool ok = decoder_.feed(bytes, [&](const api::SseEvent& event) { accept(event, out); });
   if (!ok && !failure_) {
     failure_ = bad_response("a stream event that is too large");
   }
   return !failure_;
+}
+
+void SseStreamTranslator::accept(const api::SseEvent& event, std::string& out) {
+  if (failure_ || done_) {
+    return;  // one feed() may carry events past the end
+  }
+  unnamed_type_.clear();
+  on_event(event, out);
+  if (native_ == nullptr || failure_) {
+    return;
+  }
+  // The event as the upstream wrote it, in a normal form (comments and ids dropped; the SDKs
+  // read neither). The data is relayed as it came: no parse, no re-serialisation.
+  const std::string_view name = event.event.empty() ? unnamed_type_ : event.event;
+  if (!name.empty()) {
+    *native_ += "event: ";
+    *native_ += name;
+    *native_ += '\n';
+  }
+  std::string_view data = event.data;
+  for (;;) {
+    const auto nl = data.find('\n');
+    *native_ += "data: ";
+    *native_ += data.substr(0, nl);
+    *native_ += '\n';
+    if (nl == std::string_view::npos) {
+      break;
+    }
+    data.remove_prefix(nl + 1);
+  }
+  *native_ += '\n';
 }
 
 bool SseStreamTranslator::finish(std::string& out) {
@@ -52,7 +82,7 @@ bool SseStreamTranslator::finish(std::string& out) {
   }
   if (!done_ && decoder_.has_partial()) {
     at_eof_ = true;
-    decoder_.feed("\n\n", [&](const api::SseEvent& event) { on_event(event, out); });
+    decoder_.feed("\n\n", [&](const api::SseEvent& event) { accept(event, out); });
     if (failure_) {
       return false;
     }
@@ -171,13 +201,18 @@ Usage scan_usage(std::string_view text) {
   return usage;
 }
 
-std::optional<std::string> refuse_thinking(const nlohmann::json& body,
-                                           const config::ProviderConfig& provider) {
+bool thinking_enabled(const nlohmann::json& body) {
   auto t = body.find("thinking");
   if (t == body.end() || !t->is_object()) {
-    return std::nullopt;
+    return false;
   }
-  if (auto type = t->find("type"); type != t->end() && *type == "disabled") {
+  auto type = t->find("type");
+  return type == t->end() || *type != "disabled";
+}
+
+std::optional<std::string> refuse_thinking(const nlohmann::json& body,
+                                           const config::ProviderConfig& provider) {
+  if (!thinking_enabled(body)) {
     return std::nullopt;
   }
   std::string why = "'thinking' (extended thinking) is not supported by ";

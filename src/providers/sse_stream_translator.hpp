@@ -19,6 +19,7 @@ public:
   const Usage& usage() const final { return usage_; }
   bool has_content() const final { return has_content_; }
   const std::optional<api::Failure>& failure() const final { return failure_; }
+  void relay_native(std::string* native) final { native_ = native; }
 
 protected:
   /// One upstream event; appends what it means to the client to `out`, or sets failure_.
@@ -32,9 +33,15 @@ protected:
   bool done_ = false;         // the answer is complete; later events are ignored
   bool has_content_ = false;  // see StreamTranslator::has_content
   bool at_eof_ = false;       // on_event() is completing an event cut at EOF
+  // The event's type when the upstream wrote no `event:` line (a dialect whose data names it
+  // sets it in on_event): a native relay always names its events.
+  std::string unnamed_type_;
 
 private:
+  void accept(const api::SseEvent& event, std::string& out);
+
   api::SseDecoder decoder_;
+  std::string* native_ = nullptr;
 };
 
 }  // namespace llmgw::providers

@@ -167,6 +167,55 @@ std::optional<nlohmann::json> parse_chunk(std::string_view data) {
   return std::move(*parsed);
 }
 
+// Hands the events translated so far to the client. Each canonical event is parsed at most
+// once, here, and only for a face that renders it; the tracker reads that chunk, or scans the
+// event when the face relays bytes. When the client speaks the upstream's dialect (`native`
+// holds its events), the canonical events are only tracked and the native ones go out as they
+// came. Returns false when the client is gone.
+asio::awaitable<bool> deliver(api::ResponseSink& sink, StreamTracker& tracker,
+                              std::string_view pending, const std::string* native) {
+  const bool render = native == nullptr && sink.wants_chunks();
+  std::string_view rest = pending;
+  while (!rest.empty()) {
+    api::StreamEvent ev;
+    ev.sse = next_event(rest);
+    const auto data = event_data(ev.sse);
+    ev.done = data == "[DONE]";
+    std::optional<nlohmann::json> chunk;
+    if (!ev.done && render) {
+      chunk = parse_chunk(data);
+    }
+    if (chunk) {
+      ev.chunk = &*chunk;
+      tracker.observe_chunk(*chunk);
+    } else if (!ev.done) {
+      tracker.observe_data(data);  // the bytes go as they are: nothing to build
+    }
+    if (native == nullptr && !co_await sink.event(ev)) {
+      co_return false;
+    }
+  }
+  if (native == nullptr) {
+    co_return true;
+  }
+  rest = *native;
+  while (!rest.empty()) {
+    api::StreamEvent ev;
+    ev.sse = next_event(rest);
+    ev.native = true;
+    if (!co_await sink.event(ev)) {
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+// Whether the client speaks the target's own dialect, other than the canonical one (which
+// every face already relays as it is).
+bool native_dialect(const api::ResponseSink& sink, const providers::ProviderAdapter& adapter) {
+  return sink.dialect() != api::Dialect::openai && sink.dialect() == adapter.dialect();
+}
+
 AttemptResult gone_result(const PlannedTarget* served) {
   AttemptResult gone;
   gone.served_by = served;
@@ -200,11 +249,22 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
                                  req.max_json_depth};
   const exchange::Correlation correlation{req.request_id, req.traceparent, req.tracestate};
   std::size_t appended = 0;
+  std::size_t left_out_space = 0;  // what a prefill left out of the partial answer
   std::optional<std::string> original_prompt;
   if (continuing && req.op == providers::Operation::completions) {
     original_prompt = extend_prompt(*req.body, tracker.text());  // (the router checked it can)
   } else if (continuing) {
-    appended = append_continuation(*req.body, tracker.text());
+    // Prefill where the provider continues it itself, unless the partial answer is only
+    // whitespace or extended thinking is on (Anthropic takes no prefill with thinking).
+    const auto& partial = tracker.text();
+    const bool prefill = prov.adapter->continues_prefill() &&
+                         trailing_space(partial) < partial.size() &&
+                         !providers::thinking_enabled(*req.body);
+    if (prefill) {
+      left_out_space = trailing_space(partial);
+    }
+    appended = append_continuation(
+        *req.body, partial, prefill ? ContinuationForm::prefill : ContinuationForm::instruction);
   }
   auto ureq = exchange::render(exchange_target(p), req.op, *req.body, opts, correlation);
   if (appended > 0) {
@@ -273,6 +333,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     sprov.health->record_header_latency(seconds_since(env, t0) * 1000.0);
   }
   if (!req.stream) {
+    opts.native = native_dialect(sink, *sprov.adapter);
     auto translated =
         co_await exchange::read_answer(resp, *sprov.adapter, req.op, opts, out.usage);
     if (!translated) {
@@ -286,7 +347,11 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     headers.emplace_back("content-type", "application/json");
     out.status = 200;
     out.ttft_seconds = seconds_since(env, req.started);
-    co_await sink.send(200, std::move(headers), std::move(*translated));
+    if (opts.native) {
+      co_await sink.send_native(200, std::move(headers), std::move(*translated));
+    } else {
+      co_await sink.send(200, std::move(headers), std::move(*translated));
+    }
     co_return AttemptResult{true, {}, false, false, served};
   }
 
@@ -295,12 +360,20 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
   const double header_seconds = seconds_since(env, t0);
   // Streaming: hold the 200 until the first translated event exists, so anything that fails
   // before it can still go to another target invisibly.
+  // A continuation is rendered from the canonical events: the client already has the start
+  // of the message, and the new upstream's own events would start another.
+  const bool relay_native = native_dialect(sink, *sprov.adapter) && !continuing;
+  opts.native = relay_native;
   auto translator = sprov.adapter->make_stream_translator(req.op, opts);
   std::string pending;
+  std::string native;  // the upstream's own events, when relay_native
+  if (relay_native) {
+    translator->relay_native(&native);
+  }
   bool started = continuing;
   std::optional<ContinuationFilter> filter;
   if (continuing) {
-    filter.emplace(tracker);
+    filter.emplace(tracker, left_out_space);
   }
   // Set when the upstream stream breaks; handled after the loop. (No coroutine lambda and no
   // temporaries inside co_await expressions here: g++ 12 destroys such a temporary Failure
@@ -337,7 +410,8 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     }
     // The opening role-only chunk carries no answer yet: hold it (and the 200) until real
     // content arrives, so a stream that dies right after it still fails over invisibly.
-    if (!pending.empty() && (started || translator->has_content() || eof)) {
+    const bool have_events = !pending.empty() || !native.empty();
+    if (have_events && (started || translator->has_content() || eof)) {
       if (!started) {
         auto headers = response_headers(req, out);
         headers.emplace_back("content-type", "text/event-stream; charset=utf-8");
@@ -354,33 +428,15 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
       if (filter) {
         pending = filter->rewrite(pending);
       }
-      // Each event is parsed at most once, here, and only for a face that renders it; the
-      // tracker reads that chunk, or scans the event when the face relays the bytes.
-      bool delivered = true;
-      std::string_view rest = pending;
-      while (delivered && !rest.empty()) {
-        api::StreamEvent ev;
-        ev.sse = next_event(rest);
-        const auto data = event_data(ev.sse);
-        ev.done = data == "[DONE]";
-        std::optional<nlohmann::json> chunk;
-        if (!ev.done && sink.wants_chunks()) {
-          chunk = parse_chunk(data);
-        }
-        if (chunk) {
-          ev.chunk = &*chunk;
-          tracker.observe_chunk(*chunk);
-        } else if (!ev.done) {
-          tracker.observe_data(data);  // the bytes go as they are: nothing to build
-        }
-        delivered = co_await sink.event(ev);
-      }
+      const bool delivered =
+          co_await deliver(sink, tracker, pending, relay_native ? &native : nullptr);
       if (!delivered) {
         out.status = 499;
         metrics.upstream_request(provider_name, "success", header_seconds);
         co_return gone_result(served);
       }
       pending.clear();
+      native.clear();
     }
     if (eof) {
       out.usage = translator->usage();

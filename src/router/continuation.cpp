@@ -236,8 +236,26 @@ void StreamTracker::observe_chunk(const nlohmann::json& j) {
   }
 }
 
-std::size_t append_continuation(nlohmann::json& body, const std::string& partial_text) {
+namespace {
+bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+}  // namespace
+
+std::size_t trailing_space(std::string_view text) {
+  std::size_t n = 0;
+  while (n < text.size() && is_space(text[text.size() - 1 - n])) {
+    ++n;
+  }
+  return n;
+}
+
+std::size_t append_continuation(nlohmann::json& body, const std::string& partial_text,
+                                ContinuationForm form) {
   auto& messages = body["messages"];
+  if (form == ContinuationForm::prefill) {
+    auto kept = partial_text.substr(0, partial_text.size() - trailing_space(partial_text));
+    messages.push_back(nlohmann::json{{"role", "assistant"}, {"content", std::move(kept)}});
+    return 1;
+  }
   messages.push_back(nlohmann::json{{"role", "assistant"}, {"content", partial_text}});
   messages.push_back(
       nlohmann::json{{"role", "user"}, {"content", std::string(kContinuationInstruction)}});
@@ -267,8 +285,11 @@ void remove_appended(nlohmann::json& body, std::size_t count) {
   }
 }
 
-ContinuationFilter::ContinuationFilter(const StreamTracker& sent)
-    : id_(sent.id()), created_(sent.created()), model_(sent.model()) {
+ContinuationFilter::ContinuationFilter(const StreamTracker& sent, std::size_t left_out_space)
+    : id_(sent.id()),
+      created_(sent.created()),
+      model_(sent.model()),
+      left_out_space_(left_out_space) {
   const auto& text = sent.text();
   tail_ = text.size() > kTailBytes ? text.substr(text.size() - kTailBytes) : text;
 }
@@ -319,6 +340,12 @@ std::string ContinuationFilter::rewrite_event(std::string_view data) {
           continue;
         }
         checked_overlap_ = true;
+        // The space a prefill left out is the client's already: the model may write it again.
+        std::size_t space = 0;
+        while (space < left_out_space_ && space < text.size() && is_space(text[space])) {
+          ++space;
+        }
+        text.erase(0, space);
         // A model asked to continue sometimes restates the last words: drop the longest prefix
         // of the new text that the sent text already ends with.
         for (std::size_t n = std::min(text.size(), tail_.size()); n >= 8; --n) {

@@ -45,9 +45,18 @@ private:
   bool finished_ = false;
 };
 
-/// Adds the partial answer and the continuation instruction to a chat request body; returns
-/// how many messages were appended (so the caller can remove them again).
-std::size_t append_continuation(nlohmann::json& body, const std::string& partial_text);
+/// How a chat continues: the partial answer as an assistant turn, then an instruction to go
+/// on (any provider); or that turn alone, which the provider continues itself (prefill: no
+/// preamble, no restated words). Prefill drops the answer's trailing whitespace (Anthropic
+/// refuses a final assistant turn that ends with it).
+enum class ContinuationForm { instruction, prefill };
+
+/// Adds the partial answer (and, in the instruction form, the instruction) to a chat request
+/// body; returns how many messages were appended (so the caller can remove them again).
+std::size_t append_continuation(nlohmann::json& body, const std::string& partial_text,
+                                ContinuationForm form = ContinuationForm::instruction);
+/// The whitespace at the end of `text` that a prefill leaves out.
+std::size_t trailing_space(std::string_view text);
 void remove_appended(nlohmann::json& body, std::size_t count);
 
 /// Legacy completions continue by prompt extension: the partial answer is appended to the
@@ -60,7 +69,9 @@ void restore_prompt(nlohmann::json& body, std::string original);
 
 class ContinuationFilter {
 public:
-  explicit ContinuationFilter(const StreamTracker& sent);
+  /// `left_out_space`: how much trailing whitespace of the sent text the continuation request
+  /// left out (prefill); as much leading whitespace of the new text is not sent again.
+  explicit ContinuationFilter(const StreamTracker& sent, std::size_t left_out_space = 0);
 
   /// Rewrites a continuation target's translated SSE bytes (complete events) for the client.
   std::string rewrite(std::string_view sse_bytes);
@@ -73,6 +84,7 @@ private:
   std::string model_;
   std::string tail_;  // the end of the text already sent, to drop a repeated overlap
   bool checked_overlap_ = false;
+  std::size_t left_out_space_ = 0;
 };
 
 }  // namespace llmgw::router

@@ -58,8 +58,9 @@ const Message* last_user_message(const Conversation& conversation) {
 }
 
 // The gateway's mid-stream continuation request: [..., user question, assistant partial answer,
-// user "Continue your previous answer exactly where it stopped..."]. Returns the partial answer
-// and the original question when the conversation ends that way.
+// user "Continue your previous answer exactly where it stopped..."], or the partial answer last
+// (prefill). Returns the partial answer and the original question when the conversation ends
+// either way.
 struct ContinuationAsk {
   std::string_view partial;
   const Message* question = nullptr;
@@ -67,6 +68,15 @@ struct ContinuationAsk {
 
 std::optional<ContinuationAsk> continuation_ask(const Conversation& conversation) {
   const auto& m = conversation.messages;
+  // Prefill (how the gateway continues on Anthropic): the conversation ends with the partial
+  // answer itself, which the model goes on from.
+  if (m.size() >= 2 && m.back().role == "assistant" && m.back().text) {
+    for (auto i = m.size() - 1; i-- > 0;) {
+      if (m[i].role == "user") {
+        return ContinuationAsk{*m.back().text, &m[i]};
+      }
+    }
+  }
   if (m.size() < 3) {
     return std::nullopt;
   }

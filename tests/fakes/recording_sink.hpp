@@ -20,6 +20,23 @@ public:
   std::optional<api::GatewayError> failure;  // what fail() was given
   /// The client hangs up after this many stream writes (nullopt: never).
   std::optional<std::size_t> gone_after_writes;
+  /// The dialect this client speaks; another than OpenAI gets a same-dialect target natively.
+  api::Dialect speaks = api::Dialect::openai;
+  std::vector<std::string> native_events;  // the stream events that came native, in order
+  bool native_answer = false;              // the complete answer came through send_native
+
+  api::Dialect dialect() const override { return speaks; }
+  boost::asio::awaitable<bool> event(const api::StreamEvent& e) override {
+    if (e.native) {
+      native_events.emplace_back(e.sse);
+    }
+    co_return co_await write(e.sse);
+  }
+  boost::asio::awaitable<bool> send_native(int s, std::vector<common::Header> h,
+                                           std::string b) override {
+    native_answer = true;
+    co_return co_await send(s, std::move(h), std::move(b));
+  }
 
   boost::asio::awaitable<bool> send(int s, std::vector<common::Header> h,
                                     std::string b) override {

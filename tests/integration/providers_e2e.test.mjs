@@ -60,6 +60,7 @@ before(async () => {
       // The same sims under a second provider name, first target of the failover pairs: a 429
       // cools down (only) this provider entry, so the single-target models above are not touched.
       anthropicProvider(antA, 'ant-a-pri'),
+      anthropicProvider(antA, 'ant-a-cont'),  // first target of the continuation pair
       geminiProvider(gemA, 'gem-a-pri'),
       simProvider(oai, { kind: 'openai_compatible', api_key: OPENAI_KEY }),
     ],
@@ -69,6 +70,7 @@ before(async () => {
       single('gemini-embed', 'gem-a', 'text-embedding-004'),
       single('gpt', 'oai', 'gpt-4o-mini'),
       pair('claude-pair', 'ant-a-pri', 'ant-b', 'claude-sonnet-4-5'),
+      pair('claude-cont', 'ant-a-cont', 'ant-b', 'claude-sonnet-4-5'),
       pair('gemini-pair', 'gem-a-pri', 'gem-b', GEMINI_MODEL),
     ],
     keys: [{ name: 'e2e', sha256: sha256(KEY) }],
@@ -574,6 +576,52 @@ describe('@anthropic-ai/sdk -> /v1/messages -> anthropic-kind target', () => {
       (e) => e instanceof Anthropic.BadRequestError && /'thinking'/.test(e.error.error.message),
     );
     assert.equal((await oai.stats()).requests, 0);
+  });
+
+  // Same dialect at both ends: the provider's own events reach the client as it wrote them
+  // (ping included, which the canonical model has no place for), not rebuilt.
+  test('raw stream from an anthropic target is relayed natively, event for event', async () => {
+    const raw = await streamChat(`${gw.url}/v1/messages`, {
+      model: 'claude', max_tokens: 64, stream: true, messages: messages('native relay'),
+    }, { headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' } });
+    assert.equal(raw.status, 200);
+    const blocks = raw.raw.split('\n\n').filter((x) => x.length > 0);
+    const names = blocks.map((b) => b.split('\n')[0].slice(7));
+    assert.ok(names.includes('ping'), names.join(','));
+    assert.ok(raw.raw.includes('data: {"type": "ping"}'), 'the ping as the sim wrote it');
+    for (const block of blocks) {
+      const [event, data] = block.split('\n');
+      assert.equal(JSON.parse(data.slice(6)).type, event.slice(7));
+    }
+    assert.equal(names[0], 'message_start');
+    assert.equal(names.at(-1), 'message_stop');
+    const text = blocks
+      .map((b) => JSON.parse(b.split('\n')[1].slice(6)))
+      .filter((d) => d.type === 'content_block_delta' && d.delta.type === 'text_delta')
+      .map((d) => d.delta.text).join('');
+    assert.equal(text, '[ant-a] native relay');
+  });
+
+  test('a native stream broken mid-way is continued on the next anthropic target by prefill', async () => {
+    await antA.fault({ mode: 'die_after', after_chunks: 2 });
+    await antB.reset();
+    const stream = anthropic.messages.stream({
+      model: 'claude-cont', max_tokens: 256, messages: messages('one two three four five six'),
+    });
+    let starts = 0;
+    stream.on('streamEvent', (ev) => {
+      if (ev.type === 'message_start') starts++;
+    });
+    const final = await stream.finalMessage();
+    assert.equal(starts, 1);
+    assert.equal(final.content.length, 1, JSON.stringify(final.content));
+    assert.equal(final.content[0].text, '[ant-a] one two three four five six');
+    assert.equal(final.stop_reason, 'end_turn');
+    const up = (await antB.stats()).last_request.body;
+    const last = up.messages.at(-1);
+    assert.equal(last.role, 'assistant', 'the partial answer is the last turn (prefill)');
+    assert.doesNotMatch(JSON.stringify(up.messages), /Continue your previous answer/);
+    await antA.reset();
   });
 
   test('provider-side 400 arrives as an Anthropic BadRequestError', async () => {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "llmgw/api/dialect.hpp"
 #include "llmgw/api/errors.hpp"
 #include "llmgw/common/header.hpp"
 
@@ -32,11 +33,13 @@ public:
 
 /// One event of a streamed answer, as the router hands it on: the canonical (OpenAI chat
 /// chunk) SSE event and, for a face that wants it, that chunk parsed. The router parses each
-/// relayed event at most once; the face and the continuation tracker read that chunk.
+/// relayed event at most once; the face and the continuation tracker read that chunk. Or, when
+/// the upstream speaks the face's own dialect (native), the upstream's event as it came.
 struct StreamEvent {
   std::string_view sse;                  // "data: {...}\n\n" or "data: [DONE]\n\n"
   const nlohmann::json* chunk = nullptr;  // the chunk; null for [DONE] and for non-objects
   bool done = false;                     // the [DONE] event
+  bool native = false;  // `sse` is the upstream's own event in the face's dialect()
 };
 
 /// What the router answers through: the bytes of an answer, plus the gateway's own errors,
@@ -49,6 +52,15 @@ public:
   /// Whether event() reads StreamEvent::chunk. A face that relays the bytes says no, and the
   /// router then builds no chunk (it scans each event for what it tracks).
   virtual bool wants_chunks() const { return false; }
+  /// The dialect the client speaks. A target of the same dialect answers natively: its stream
+  /// events reach event() with `native` set, its complete answer reaches send_native().
+  virtual Dialect dialect() const { return Dialect::openai; }
+  /// A complete 2xx answer already in dialect(): relayed as it is (the face fixes headers).
+  virtual boost::asio::awaitable<bool> send_native(int status,
+                                                   std::vector<common::Header> headers,
+                                                   std::string body) {
+    return send(status, std::move(headers), std::move(body));
+  }
 
   /// The request ends with the gateway's error `e`: a complete error answer (status `e.status`,
   /// `headers` plus the face's content type) when nothing went out yet; the face's stream error

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "llmgw/api/dialect.hpp"
 #include "llmgw/api/failure.hpp"
 #include "llmgw/api/json.hpp"
 #include "llmgw/api/operation.hpp"
@@ -48,6 +49,11 @@ struct RequestOptions {
   bool client_wants_usage = false;  // the client set stream_options.include_usage
   bool base64_embeddings = false;   // the client asked for encoding_format: base64
   std::size_t max_json_depth = api::kDefaultMaxJsonDepth;  // server.max_json_depth
+  // The client speaks the adapter's own dialect (not the canonical one): a complete answer is
+  // checked and its usage read, then relayed as it is; a stream still produces the canonical
+  // events (the router tracks them) and, through StreamTranslator::relay_native, the
+  // upstream's own ones, which the client gets.
+  bool native = false;
 };
 
 /// A translated 2xx answer, or why it is no answer at all (FailureClass::bad_response).
@@ -80,12 +86,17 @@ public:
   virtual bool has_content() const = 0;
   /// Set when feed() returned false or finish() found the stream incomplete.
   virtual const std::optional<api::Failure>& failure() const = 0;
+  /// Also appends every upstream event the translation accepted, as the upstream wrote it, to
+  /// `native` (not an event that broke the stream, nothing after the terminal one).
+  virtual void relay_native(std::string* native) = 0;
 };
 
 class ProviderAdapter {
 public:
   virtual ~ProviderAdapter() = default;
   virtual config::ProviderKind kind() const = 0;
+  /// The wire dialect the provider speaks (RequestOptions::native relays it unchanged).
+  virtual api::Dialect dialect() const { return api::Dialect::openai; }
   virtual bool supports(Operation op) const = 0;
 
   /// Whether this provider can serve the request without changing its meaning. Returns a
@@ -102,6 +113,11 @@ public:
     (void)target;
     return std::nullopt;
   }
+
+  /// Whether the provider continues a final assistant turn from where it stops (Anthropic's
+  /// prefill). A broken stream is then continued with the partial answer alone; elsewhere an
+  /// instruction to continue follows it.
+  virtual bool continues_prefill() const { return false; }
 
   /// Renders the upstream request. `body` is the client's parsed OpenAI request; the adapter
   /// may modify it in place (the caller re-sets anything it needs per attempt), which saves a
@@ -149,6 +165,9 @@ public:
 /// The adapter for a provider kind; adapters are stateless and shared by all requests.
 /// Returns null for kinds not implemented yet.
 std::shared_ptr<const ProviderAdapter> make_adapter(config::ProviderKind kind);
+
+/// Whether the canonical request asks for extended thinking (`thinking`, not disabled).
+bool thinking_enabled(const nlohmann::json& body);
 
 /// The explanation for unsupported() when the canonical request asks for Anthropic's extended
 /// thinking (`thinking`, not disabled): only anthropic targets serve it, and dropping it would

@@ -7,6 +7,8 @@
 //  - the answer: AnthropicSink wraps the connection's ByteSink and converts whatever the router
 //    writes in the OpenAI format (chat.completion JSON, OpenAI error bodies, `data:` chunk
 //    streams ending in [DONE]) into the Anthropic format as it passes, chunk by chunk.
+//    An anthropic target's own answer and stream events skip that translation (native relay:
+//    send_native, StreamEvent::native); the translator only keeps the state they imply.
 // Wire facts: shared/docs/provider-wire-formats.md §4 and §7.4.
 #include <cstdint>
 #include <map>
@@ -69,13 +71,17 @@ public:
   /// The stream ended: finishes the message if the OpenAI stream finished without [DONE], or
   /// ends it with an error event if it never finished.
   void finish(std::string& out);
+  /// An event the upstream wrote in this very dialect went to the client as it was: keeps the
+  /// message, block and end state it implies (read from its `event:` line, no parse), so a
+  /// continuation or an error rendered after it fits the sequence.
+  void relayed(std::string_view native_event);
   /// Ends the stream with the gateway's error `e` (unless it already ended).
   void fail(const api::GatewayError& e, std::string& out);
   /// message_stop or an error event went out: nothing more will be produced.
   bool done() const { return done_; }
 
 private:
-  enum class Block { none, text, tool, thinking };
+  enum class Block { none, text, tool, thinking, relayed };
   void on_data(std::string_view data, std::string& out);
   void on_parsed(const nlohmann::json& chunk, std::string& out);
   void on_chunk(const nlohmann::json& chunk, std::string& out);
@@ -97,6 +103,7 @@ private:
   int open_index_ = -1;
   int next_index_ = 0;
   bool thinking_signed_ = false;  // the open thinking block got its signature: it is complete
+  bool relayed_delta_ = false;    // a relayed message_delta: only message_stop is missing
   std::map<std::int64_t, int> tool_blocks_;  // OpenAI tool_calls[].index → block index
   std::optional<std::string> stop_reason_;
   bool have_usage_ = false;
@@ -106,7 +113,8 @@ private:
 };
 
 /// The face's ResponseSink on /v1/messages: the router writes canonical (OpenAI-format)
-/// answers into it; the client receives Anthropic-format ones with the same status. Gateway
+/// answers into it; the client receives Anthropic-format ones with the same status. An
+/// anthropic target's own answer and events (native) go through unchanged. Gateway
 /// errors are rendered straight in the Anthropic shape. Also copies x-request-id into
 /// `request-id` (what Anthropic SDKs read).
 class AnthropicSink final : public api::ResponseSink {
@@ -120,6 +128,9 @@ public:
   boost::asio::awaitable<bool> write(std::string_view bytes) override;
   boost::asio::awaitable<bool> event(const api::StreamEvent& e) override;
   bool wants_chunks() const override { return true; }
+  api::Dialect dialect() const override { return api::Dialect::anthropic; }
+  boost::asio::awaitable<bool> send_native(int status, std::vector<common::Header> headers,
+                                           std::string body) override;
   boost::asio::awaitable<bool> end_stream() override;
   boost::asio::awaitable<bool> fail(const api::GatewayError& e,
                                     std::vector<common::Header> headers) override;

@@ -27,6 +27,14 @@ void set_header(std::vector<common::Header>& headers, std::string_view name,
   headers.emplace_back(std::string(name), std::move(value));
 }
 
+// Anthropic SDKs read the request id from `request-id`.
+void copy_request_id(std::vector<common::Header>& headers) {
+  auto request_id = header_value(headers, "x-request-id");
+  if (!request_id.empty()) {
+    set_header(headers, "request-id", std::move(request_id));
+  }
+}
+
 // Rewrites a complete answer (status may change only when a 2xx body cannot be translated).
 std::string translate_complete(int& status, std::vector<common::Header>& headers,
                                std::string body) {
@@ -47,10 +55,7 @@ std::string translate_complete(int& status, std::vector<common::Header>& headers
 }
 
 void stream_headers(std::vector<common::Header>& headers) {
-  auto request_id = header_value(headers, "x-request-id");
-  if (!request_id.empty()) {
-    set_header(headers, "request-id", request_id);
-  }
+  copy_request_id(headers);
   set_header(headers, "content-type", "text/event-stream; charset=utf-8");
   set_header(headers, "cache-control", "no-cache");
 }
@@ -62,6 +67,14 @@ boost::asio::awaitable<bool> AnthropicSink::send(int status,
                                                  std::string body) {
   auto translated = translate_complete(status, headers, std::move(body));
   co_return co_await inner_.send(status, std::move(headers), std::move(translated));
+}
+
+boost::asio::awaitable<bool> AnthropicSink::send_native(int status,
+                                                        std::vector<common::Header> headers,
+                                                        std::string body) {
+  copy_request_id(headers);
+  set_header(headers, "content-type", "application/json");
+  co_return co_await inner_.send(status, std::move(headers), std::move(body));
 }
 
 boost::asio::awaitable<bool> AnthropicSink::start_stream(int status,
@@ -80,6 +93,10 @@ boost::asio::awaitable<bool> AnthropicSink::write(std::string_view bytes) {
 }
 
 boost::asio::awaitable<bool> AnthropicSink::event(const api::StreamEvent& e) {
+  if (e.native) {
+    translator_.relayed(e.sse);
+    co_return co_await inner_.write(e.sse);
+  }
   std::string out;
   translator_.feed(e, out);  // the chunk the router parsed: no second parse here
   if (out.empty()) {

@@ -29,6 +29,36 @@ void emit_delta(std::string& out, int index, std::string_view type, const char* 
              {"delta", ojson{{"type", type}, {key, std::move(value)}}}});
 }
 
+void skip_space(std::string_view& s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+}
+
+bool skip(std::string_view& s, std::string_view token) {
+  skip_space(s);
+  if (!s.starts_with(token)) {
+    return false;
+  }
+  s.remove_prefix(token.size());
+  return true;
+}
+
+// The block type a relayed content_block_start opens, read without parsing the event: the API
+// writes the block's "type" first. Empty when it is not found where it should be.
+std::string_view started_block_type(std::string_view event) {
+  const auto at = event.find("\"content_block\"");
+  if (at == std::string_view::npos) {
+    return {};
+  }
+  auto rest = event.substr(at + 15);
+  if (!skip(rest, ":") || !skip(rest, "{") || !skip(rest, "\"type\"") || !skip(rest, ":") ||
+      !skip(rest, "\"")) {
+    return {};
+  }
+  return rest.substr(0, rest.find('"'));
+}
+
 }  // namespace
 
 void AnthropicStreamTranslator::feed(std::string_view bytes, std::string& out) {
@@ -59,8 +89,36 @@ void AnthropicStreamTranslator::feed(const api::StreamEvent& e, std::string& out
   }
 }
 
+void AnthropicStreamTranslator::relayed(std::string_view native_event) {
+  if (!native_event.starts_with("event: ")) {
+    return;
+  }
+  native_event.remove_prefix(7);
+  const auto name = native_event.substr(0, native_event.find('\n'));
+  if (name == "message_start") {
+    started_ = true;
+  } else if (name == "content_block_start") {
+    // Anthropic numbers its blocks 0, 1, ... as they start. A text block stays open for a
+    // continuation's text; any other is closed before the continuation goes on.
+    open_ = started_block_type(native_event) == "text" ? Block::text : Block::relayed;
+    open_index_ = next_index_++;
+  } else if (name == "content_block_stop") {
+    open_ = Block::none;
+    open_index_ = -1;
+  } else if (name == "message_delta") {
+    relayed_delta_ = true;
+  } else if (name == "message_stop" || name == "error") {
+    done_ = true;
+  }
+}
+
 void AnthropicStreamTranslator::finish(std::string& out) {
   if (done_) {
+    return;
+  }
+  if (relayed_delta_) {
+    emit(out, "message_stop", ojson{{"type", "message_stop"}});  // the stop reason went out
+    done_ = true;
     return;
   }
   if (started_ && stop_reason_) {

@@ -526,6 +526,9 @@ private:
     // Dispatch on the type inside the data (always present, padded or not); the event: line
     // repeats it.
     std::string type = string_member(j, "type");
+    if (ev.event.empty()) {
+      unnamed_type_ = type;
+    }
     if (type == "error" || ev.event == "error") {
       on_error(j, ev.data);
     } else if (type == "ping") {
@@ -995,6 +998,15 @@ Translated AnthropicAdapter::translate_response(Operation, std::string body,
   }
   if (!msg.is_object() || !msg.contains("content") || !msg["content"].is_array()) {
     return common::err(bad_response("JSON that is not a message (no 'content' array)"));
+  }
+  if (options.native) {
+    // The client speaks Messages too: the answer goes as Anthropic wrote it.
+    TokenCounts tokens;
+    if (const json* u = member(msg, "usage")) {
+      tokens.read(*u);
+    }
+    usage = tokens.gateway();
+    return body;
   }
   std::string text;
   bool has_text = false;

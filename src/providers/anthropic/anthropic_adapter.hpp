@@ -12,6 +12,8 @@ class AnthropicAdapter final : public ProviderAdapter {
 public:
   // ProviderAdapter
   config::ProviderKind kind() const override { return config::ProviderKind::anthropic; }
+  api::Dialect dialect() const override { return api::Dialect::anthropic; }
+  bool continues_prefill() const override { return true; }
   bool supports(Operation op) const override { return op == Operation::chat; }
   std::optional<std::string> unsupported(Operation op, const nlohmann::json& body,
                                          const config::ProviderConfig& provider,

@@ -12,6 +12,7 @@ class GeminiAdapter final : public ProviderAdapter {
 public:
   // ProviderAdapter
   config::ProviderKind kind() const override { return config::ProviderKind::gemini; }
+  api::Dialect dialect() const override { return api::Dialect::gemini; }
   bool supports(Operation op) const override;
   std::optional<std::string> unsupported(Operation op, const nlohmann::json& body,
                                          const config::ProviderConfig& provider,

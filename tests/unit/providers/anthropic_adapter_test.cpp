@@ -1098,6 +1098,68 @@ TEST(AnthropicStreamTranslator, InStreamErrors) {
   EXPECT_TRUE(out.empty());
 }
 
+// A client that speaks Messages gets the upstream's own events (RequestOptions::native): every
+// event the translation accepted, byte for byte, ping included, while the canonical events the
+// router tracks come out as before.
+TEST(AnthropicStreamTranslator, NativeRelayCarriesEveryEventAsItCame) {
+  const std::string sse = fixture("stream-text.sse");
+  ASSERT_NE(sse.find("event: ping"), std::string::npos);
+  for (std::size_t step : {1u, 7u, 64u, 100000u}) {
+    RequestOptions options{true, false};
+    options.native = true;
+    auto native_tr = adapter()->make_stream_translator(Operation::chat, options);
+    auto plain_tr = adapter()->make_stream_translator(Operation::chat, {true, false});
+    std::string native;
+    native_tr->relay_native(&native);
+    std::string out;
+    std::string plain;
+    for (std::size_t at = 0; at < sse.size(); at += step) {
+      ASSERT_TRUE(native_tr->feed(std::string_view(sse).substr(at, step), out));
+      ASSERT_TRUE(plain_tr->feed(std::string_view(sse).substr(at, step), plain));
+    }
+    ASSERT_TRUE(native_tr->finish(out));
+    ASSERT_TRUE(plain_tr->finish(plain));
+    // (The recording's last event lacks its blank line; the relay completes it.)
+    EXPECT_EQ(native, sse.ends_with("\n\n") ? sse : sse + "\n\n") << "step " << step;
+    // The canonical events are the same, but for the creation time in each chunk.
+    EXPECT_EQ(chunks(out).size(), chunks(plain).size());
+  }
+}
+
+TEST(AnthropicStreamTranslator, NativeRelayStopsAtTheFailureAndNamesUnnamedEvents) {
+  RequestOptions options{true, false};
+  options.native = true;
+  auto tr = adapter()->make_stream_translator(Operation::chat, options);
+  std::string native;
+  tr->relay_native(&native);
+  std::string out;
+  // A compatible server that writes no event: lines; the relay names each event by its type.
+  ASSERT_TRUE(tr->feed("data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\"}}\n\n", out));
+  EXPECT_EQ(native, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
+                    "{\"id\":\"msg_1\"}}\n\n");
+  native.clear();
+  EXPECT_FALSE(tr->feed("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                        "\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"
+                        "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+                        out));
+  EXPECT_EQ(native, "") << "the event that broke the stream, and what follows, is not relayed";
+}
+
+TEST(AnthropicAdapter, ANativeAnswerIsCheckedAndRelayedAsItIs) {
+  RequestOptions options;
+  options.native = true;
+  const std::string body =
+      R"({"id":"msg_1","type":"message","role":"assistant","content":[{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}},{"type":"text","text":"hi","citations":[]}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":2}})";
+  Usage usage;
+  auto answer = adapter()->translate_response(Operation::chat, body, options, usage);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(*answer, body);
+  EXPECT_EQ(usage.prompt_tokens, 5u);
+  EXPECT_EQ(usage.completion_tokens, 2u);
+  EXPECT_FALSE(adapter()->translate_response(Operation::chat, "{\"id\":1}", options, usage));
+  EXPECT_EQ(adapter()->dialect(), api::Dialect::anthropic);
+}
+
 TEST(AnthropicStreamTranslator, Endings) {
   std::string sse = fixture("stream-text.sse");
   // Cut before message_delta: the answer never finished.

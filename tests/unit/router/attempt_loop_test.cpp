@@ -18,6 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using fakes::Reply;
+using fakes::Slice;
 using nlohmann::json;
 
 constexpr const char* kA = "127.0.0.1:1";
@@ -92,6 +93,7 @@ protected:
       table = RouteTable::build(cfg, 1);
     }
     sink = fakes::RecordingSink{};
+    sink.speaks = client_dialect;
     if (op == providers::Operation::completions) {
       body = json{{"model", model_name}, {"prompt", legacy_prompt}};
     } else {
@@ -129,6 +131,7 @@ protected:
   std::shared_ptr<config::Config> cfg = std::make_shared<config::Config>();
   std::shared_ptr<const RouteTable> table;
   fakes::RecordingSink sink;
+  api::Dialect client_dialect = api::Dialect::openai;  // what the sink of the next call speaks
   json body;
   json legacy_prompt = "Once upon";
   CallRequest request;
@@ -383,6 +386,114 @@ TEST_F(AttemptLoop, AToolCallInProgressEndsWithAnErrorEventNeverProse) {
   EXPECT_NE(sink.body.find("upstream_stream_failed"), std::string::npos) << sink.body;
   EXPECT_NE(sink.body.find("tool call"), std::string::npos) << sink.body;
   EXPECT_EQ(transport.sent_to(kB), 0u);
+}
+
+// ---- native relay --------------------------------------------------------------------------
+
+// Anthropic's stream events, as its API writes them.
+std::vector<Slice> anthropic_events(const std::vector<std::pair<std::string, json>>& events) {
+  std::vector<Slice> slices;
+  for (const auto& [name, data] : events) {
+    slices.push_back({10ms, "event: " + name + "\ndata: " + data.dump() + "\n\n"});
+  }
+  return slices;
+}
+
+json text_delta(const std::string& text) {
+  return {{"type", "content_block_delta"},
+          {"index", 0},
+          {"delta", {{"type", "text_delta"}, {"text", text}}}};
+}
+
+class NativeRelay : public AttemptLoop {
+protected:
+  NativeRelay() {
+    for (const char* name : {"x", "y"}) {
+      auto p = fakes::provider(name, config::ProviderKind::anthropic, name[0] == 'x' ? 1 : 2);
+      p.api_key = std::string("sk-ant-") + name;
+      p.timeouts.total = 5s;
+      cfg->providers.push_back(p);
+    }
+    config::ModelConfig claude;
+    claude.name = "claude";
+    claude.targets = {target("x"), target("y")};
+    cfg->models.push_back(claude);
+  }
+
+  static Reply stream(std::vector<Slice> events) {
+    Reply r;
+    r.headers.emplace_back("content-type", "text/event-stream");
+    r.body = std::move(events);
+    return r;
+  }
+
+  const json start = {{"type", "message_start"},
+                      {"message", {{"id", "msg_x"}, {"model", "x-model"}, {"content", json::array()}}}};
+  const json text_block = {{"type", "content_block_start"},
+                           {"index", 0},
+                           {"content_block", {{"type", "text"}, {"text", ""}}}};
+};
+
+// A client that speaks the target's dialect gets the target's own events, byte for byte (ping
+// included: the canonical model has no place for it); the router still tracks the answer, so a
+// stream that breaks is continued on the next target, rendered after what the client has.
+TEST_F(NativeRelay, AnAnthropicClientGetsTheUpstreamsOwnEventsAndAContinuationFollows) {
+  auto first = stream(anthropic_events({{"message_start", start},
+                                        {"content_block_start", text_block},
+                                        {"ping", {{"type", "ping"}}},
+                                        {"content_block_delta", text_delta("Hello")},
+                                        {"content_block_delta", text_delta(" wor")}}));
+  first.break_after_body = upstream::Error{api::FailureClass::stall, "connection reset"};
+  transport.script(kA, {first});
+  transport.script(kB, {stream(anthropic_events(
+                           {{"message_start", start},
+                            {"content_block_start", text_block},
+                            {"content_block_delta", text_delta("ld!")},
+                            {"content_block_stop", {{"type", "content_block_stop"}, {"index", 0}}},
+                            {"message_delta", {{"type", "message_delta"},
+                                               {"delta", {{"stop_reason", "end_turn"}}},
+                                               {"usage", {{"output_tokens", 3}}}}},
+                            {"message_stop", {{"type", "message_stop"}}}}))});
+  client_dialect = api::Dialect::anthropic;
+  auto out = call("claude", true);
+  EXPECT_EQ(out.status, 200);
+  ASSERT_EQ(sink.native_events.size(), 5u) << sink.body;
+  std::string sent;
+  for (const auto& slice : first.body) {
+    sent += slice.bytes;
+  }
+  EXPECT_TRUE(sink.body.starts_with(sent)) << sink.body;
+  EXPECT_EQ(sink.native_events[2], "event: ping\ndata: {\"type\":\"ping\"}\n\n");
+  // The continuation is rendered from canonical chunks (the face turns them into its events).
+  const auto rest = sink.body.substr(sent.size());
+  EXPECT_TRUE(rest.starts_with("data: {")) << rest;
+  EXPECT_NE(rest.find("ld!"), std::string::npos) << rest;
+  EXPECT_EQ(rest.find("\"role\""), std::string::npos) << "no second start";
+  ASSERT_EQ(transport.sent_to(kB), 1u);
+  auto sent_b = json::parse(transport.sent().back().body);
+  // Anthropic continues a prefill: the partial answer is the last turn, no instruction follows.
+  EXPECT_EQ(sent_b["messages"].back()["role"], "assistant") << sent_b.dump();
+  EXPECT_EQ(sent_b["messages"].back()["content"][0]["text"], "Hello wor");
+}
+
+TEST_F(NativeRelay, ACompleteAnswerGoesAsTheUpstreamWroteItOnlyToAClientOfItsDialect) {
+  const std::string message =
+      R"({"id":"msg_1","type":"message","role":"assistant","model":"x-model","content":)"
+      R"([{"type":"text","text":"hi","citations":[{"type":"web_search_result_location"}]}],)"
+      R"("stop_reason":"end_turn","usage":{"input_tokens":4,"output_tokens":1}})";
+  transport.script(kA, {Reply::json(200, message), Reply::json(200, message)});
+  client_dialect = api::Dialect::anthropic;
+  auto out = call("claude");
+  EXPECT_EQ(out.status, 200);
+  EXPECT_TRUE(sink.native_answer);
+  EXPECT_EQ(sink.body, message);
+  EXPECT_EQ(out.usage.prompt_tokens, 4u);
+
+  client_dialect = api::Dialect::openai;
+  call("claude");  // an OpenAI client: the canonical answer
+  EXPECT_FALSE(sink.native_answer);
+  EXPECT_EQ(sink_json()["object"], "chat.completion");
+  EXPECT_EQ(sink_json()["choices"][0]["message"]["content"], "hi");
 }
 
 std::string legacy_chunk(const std::string& text, const json& finish = nullptr) {

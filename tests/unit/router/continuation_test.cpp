@@ -134,5 +134,25 @@ TEST(AppendContinuation, AddsPartialAnswerAndInstructionThenRemovesThem) {
   EXPECT_EQ(body["messages"].size(), 1u);
 }
 
+TEST(AppendContinuation, APrefillIsThePartialAnswerAloneWithoutItsTrailingSpace) {
+  auto body = json::parse(R"({"model":"m","messages":[{"role":"user","content":"q"}]})");
+  const std::string partial = "Dear reader,\n\n";
+  auto n = append_continuation(body, partial, ContinuationForm::prefill);
+  ASSERT_EQ(n, 1u);
+  ASSERT_EQ(body["messages"].size(), 2u);
+  EXPECT_EQ(body["messages"][1]["role"], "assistant");
+  EXPECT_EQ(body["messages"][1]["content"], "Dear reader,");
+  remove_appended(body, n);
+  EXPECT_EQ(body["messages"].size(), 1u);
+
+  // The model writes the left-out space again: the client, who has it, does not get it twice.
+  StreamTracker sent;
+  sent.observe(event(chunk("first", {{"content", partial}})));
+  ContinuationFilter f(sent, trailing_space(partial));
+  EXPECT_EQ(trailing_space(partial), 2u);
+  auto out = f.rewrite(event(chunk("second", {{"content", "\n\nThank you."}})));
+  EXPECT_EQ(sent.text() + text_of(out), "Dear reader,\n\nThank you.");
+}
+
 }  // namespace
 }  // namespace llmgw::router

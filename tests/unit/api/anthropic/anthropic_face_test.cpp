@@ -903,5 +903,123 @@ TEST(AnthropicSinkTest, AGatewayErrorMidStreamClosesTheBlockWithAnErrorEvent) {
   EXPECT_EQ(inner.body.find("message_stop"), std::string::npos);
 }
 
+// An anthropic target's own events (native) go out as they came; a continuation rendered from
+// canonical chunks after them keeps their message, their open text block and their numbering.
+TEST(AnthropicSinkTest, NativeEventsGoAsTheyCameAndAContinuationFitsAfterThem) {
+  const std::vector<std::string> native = {
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_up\","
+      "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude\"}}\n\n",
+      "event: ping\ndata: {\"type\": \"ping\"}\n\n",
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+      "\"content_block\":{\"type\":\"web_search_tool_result\",\"content\":[]}}\n\n",
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+      "event: content_block_start\ndata: {\"type\": \"content_block_start\", \"index\": 1, "
+      "\"content_block\": {\"type\": \"text\", \"text\": \"\"}}\n\n",
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+      "\"delta\":{\"type\":\"citations_delta\",\"citation\":{\"cited_text\":\"x\"}}}\n\n"};
+  RecordingSink inner;
+  AnthropicSink sink(inner);
+  EXPECT_EQ(sink.dialect(), api::Dialect::anthropic);
+  const std::string continuation =
+      "data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"model\":\"m\","
+      "\"choices\":[{\"index\":0,\"delta\":{\"content\":\" more\"},\"finish_reason\":null}]}\n\n"
+      "data: {\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"model\":\"m\","
+      "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+      "data: [DONE]\n\n";
+  run([&]() -> asio::awaitable<void> {
+    std::vector<common::Header> headers;
+    co_await sink.start_stream(200, std::move(headers));
+    for (const auto& sse : native) {
+      api::StreamEvent ev;
+      ev.sse = sse;
+      ev.native = true;
+      co_await sink.event(ev);
+    }
+    co_await sink.write(continuation);  // the canonical path, as after a mid-stream failover
+    co_await sink.end_stream();
+  });
+  std::string relayed;
+  for (const auto& sse : native) {
+    relayed += sse;
+  }
+  ASSERT_TRUE(inner.body.starts_with(relayed)) << inner.body;  // byte for byte, ping included
+  auto events = parse_events(inner.body.substr(relayed.size()));
+  std::vector<std::string> names;
+  for (const auto& e : events) {
+    names.push_back(e.name);
+  }
+  // No second message_start; the text block 1 the upstream opened takes the continued text.
+  EXPECT_EQ(names, (std::vector<std::string>{"content_block_delta", "content_block_stop",
+                                             "message_delta", "message_stop"}));
+  EXPECT_EQ(events[0].data["index"], 1);
+  EXPECT_EQ(events[0].data["delta"]["text"], " more");
+  EXPECT_EQ(events[1].data["index"], 1);
+  EXPECT_EQ(events[2].data["delta"]["stop_reason"], "end_turn");
+}
+
+TEST(AnthropicSinkTest, ANativeBlockOtherThanTextIsClosedBeforeAContinuationsText) {
+  RecordingSink inner;
+  AnthropicSink sink(inner);
+  run([&]() -> asio::awaitable<void> {
+    std::vector<common::Header> headers;
+    co_await sink.start_stream(200, std::move(headers));
+    for (std::string_view sse :
+         {"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n",
+          "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+          "\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n"}) {
+      api::StreamEvent ev;
+      ev.sse = sse;
+      ev.native = true;
+      co_await sink.event(ev);
+    }
+    co_await sink.write(
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n");
+    api::GatewayError e{502, "upstream_stream_failed", "server_error", "it broke", {}};
+    std::vector<common::Header> none;
+    co_await sink.fail(e, none);
+  });
+  auto events = parse_events(inner.body);
+  ASSERT_EQ(events.size(), 6u) << inner.body;
+  EXPECT_EQ(events[2].name, "content_block_stop");
+  EXPECT_EQ(events[2].data["index"], 0);
+  EXPECT_EQ(events[3].name, "content_block_start");
+  EXPECT_EQ(events[3].data["index"], 1);
+  EXPECT_EQ(events[4].data["delta"]["text"], "hi");
+  EXPECT_EQ(events[5].name, "error");
+}
+
+TEST(AnthropicSinkTest, ANativeStreamMissingOnlyItsStopIsEnded) {
+  RecordingSink inner;
+  AnthropicSink sink(inner);
+  run([&]() -> asio::awaitable<void> {
+    std::vector<common::Header> headers;
+    co_await sink.start_stream(200, std::move(headers));
+    api::StreamEvent ev;
+    ev.sse = "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"
+             "{\"stop_reason\":\"end_turn\"}}\n\n";
+    ev.native = true;
+    co_await sink.event(ev);
+    co_await sink.end_stream();
+  });
+  auto events = parse_events(inner.body);
+  ASSERT_EQ(events.size(), 2u) << inner.body;
+  EXPECT_EQ(events[1].name, "message_stop");
+}
+
+TEST(AnthropicSinkTest, ANativeAnswerIsRelayedAsItIs) {
+  RecordingSink inner;
+  AnthropicSink sink(inner);
+  const std::string body = R"({"id":"msg_1","type":"message","content":[{"type":"server_tool_use"}]})";
+  run([&]() -> asio::awaitable<void> {
+    auto headers = common::make_headers("x-request-id", "rid-9");
+    auto copy = body;
+    co_await sink.send_native(200, std::move(headers), std::move(copy));
+  });
+  EXPECT_EQ(inner.status, 200);
+  EXPECT_EQ(inner.body, body);
+  EXPECT_EQ(inner.header("request-id"), "rid-9");
+  EXPECT_EQ(inner.header("content-type"), "application/json");
+}
+
 }  // namespace
 }  // namespace llmgw::api::anthropic
