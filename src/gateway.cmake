@@ -55,7 +55,7 @@ llmgw_module(http SOURCES server/request_parser.cpp
   DEPS llmgw_asio llmgw_common)
 
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
-  server/admin_handler.cpp server/auth.cpp
+  server/admin_handler.cpp server/auth.cpp server/access_log.cpp
   DEPS llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp

@@ -15,9 +15,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <spdlog/async.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/formatter.h>
 #include <spdlog/spdlog.h>
 #include <thread>
 
@@ -74,30 +72,6 @@ void configure_daemon_log(const config::LoggingConfig& logging) {
   }
 }
 
-// Access log lines are written by spdlog's background thread: the event loops never wait for
-// the terminal or the disk. When the queue is full the oldest lines are dropped, not the loop.
-// `pool` is the daemon's: it outlives no daemon, and its destructor joins the writer thread.
-std::shared_ptr<spdlog::logger> make_access_log(
-    const config::LoggingConfig& logging, std::shared_ptr<spdlog::details::thread_pool>& pool) {
-  if (logging.access_log == "off") {
-    return nullptr;
-  }
-  pool = std::make_shared<spdlog::details::thread_pool>(16384, 1);
-  spdlog::sink_ptr sink;
-  if (logging.access_log == "stdout") {
-    sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-  } else if (logging.access_log == "stderr") {
-    sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  } else {
-    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(logging.access_log);
-  }
-  auto logger = std::make_shared<spdlog::async_logger>("access", sink, pool,
-                                                       spdlog::async_overflow_policy::overrun_oldest);
-  logger->set_pattern("%v");
-  logger->flush_on(spdlog::level::info);
-  return logger;
-}
-
 void warn_about(const config::Config& cfg) {
   if (!cfg.auth.required) {
     spdlog::warn("AUTH IS OFF (auth.required: false): anyone who can reach the listener can use "
@@ -124,7 +98,14 @@ public:
     }
     const auto& cfg = *loaded.config;
     configure_daemon_log(cfg.logging);
-    state_.access_log = make_access_log(cfg.logging, access_pool_);
+    if (cfg.logging.access_log != "off") {
+      std::string error;
+      state_.access_log = server::AccessLog::open(cfg.logging.access_log, error);
+      if (!state_.access_log) {
+        spdlog::critical("{}", error);
+        return 1;
+      }
+    }
     warn_about(cfg);
     threads_ = worker_count(cfg);
     // One daemon log line and one counter per health transition (not per request), so an
@@ -170,13 +151,7 @@ public:
     control_.restart();
     control_.poll();
     spdlog::info("llmgw stopped");
-    if (state_.access_log) {
-      state_.access_log->flush();
-    }
-    // Join the writer thread (it drains the queue first) before the logger goes: a queued line
-    // holds the logger, and its last reference must not be dropped on the writer thread while
-    // this one destroys the rest (ThreadSanitizer reported exactly that race at exit).
-    access_pool_.reset();
+    state_.access_log.reset();  // writes what is buffered, joins its writer
     return 0;
   }
 
@@ -320,9 +295,6 @@ private:
   std::string path_;
   metrics::Metrics metrics_;
   server::GatewayState state_;
-  // The access log's writer thread. Declared after state_, so an early return also joins it
-  // before the logger in state_ is destroyed.
-  std::shared_ptr<spdlog::details::thread_pool> access_pool_;
   asio::io_context control_{1};
   health::HealthRegistry registry_;
   router::ModelStateRegistry models_;  // balancer cursors and retry budgets, kept across reloads

@@ -4,6 +4,8 @@
 // through the face's ResponseSink over the connection's ByteSink.
 #include <boost/system/system_error.hpp>
 #include <nlohmann/json.hpp>
+#include <charconv>
+#include <cmath>
 #include <spdlog/spdlog.h>
 
 #include "llmgw/api/errors.hpp"
@@ -108,28 +110,64 @@ std::string not_ready_body(const std::string& reason) {
   return json{{"status", "not ready"}, {"reason", reason}}.dump();
 }
 
-std::string access_log_line(const pipeline::RequestContext& ctx) {
-  const auto& outcome = *ctx.outcome;
-  json line = {{"request_id", ctx.request_id},
-               {"key", ctx.key ? std::string_view(ctx.key->name) : std::string_view()},
-               {"route", ctx.route.path},
-               {"model", api::echo(ctx.model_name)},
-               {"provider", outcome.provider},
-               {"served_model", outcome.served_model},
-               {"attempts", outcome.attempts},
-               {"status", outcome.status},
-               {"latency_ms", ctx.elapsed_seconds * 1000},
-               {"ttft_ms", outcome.ttft_seconds >= 0 ? json(outcome.ttft_seconds * 1000) : json()},
-               {"tokens_in", outcome.usage.prompt_tokens},
-               {"tokens_out", outcome.usage.completion_tokens},
-               {"cost_usd", outcome.cost_usd},
-               {"cache", "none"},
-               {"stream", ctx.facts && ctx.facts->stream},
-               {"remote", ctx.remote}};
-  if (!outcome.error_code.empty()) {
-    line["error"] = outcome.error_code;
+// One access log line, written straight into the log's buffer: no JSON document is built.
+void append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
   }
-  return line.dump(-1, ' ', false, json::error_handler_t::replace);
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, ec == std::errc() ? end : buf);
+}
+
+void append_number(std::string& out, std::uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, ec == std::errc() ? end : buf);
+}
+
+void append_field(std::string& out, std::string_view key, std::string_view value) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  append_json_string(out, value);
+}
+
+void access_log_line(const pipeline::RequestContext& ctx, std::string& out) {
+  const auto& outcome = *ctx.outcome;
+  out += "{\"request_id\":";
+  append_json_string(out, ctx.request_id);
+  append_field(out, "key", ctx.key ? std::string_view(ctx.key->name) : std::string_view());
+  append_field(out, "route", ctx.route.path);
+  append_field(out, "model", api::echo(ctx.model_name));
+  append_field(out, "provider", outcome.provider);
+  append_field(out, "served_model", outcome.served_model);
+  out += ",\"attempts\":";
+  append_number(out, static_cast<std::uint64_t>(outcome.attempts));
+  out += ",\"status\":";
+  append_number(out, static_cast<std::uint64_t>(outcome.status));
+  out += ",\"latency_ms\":";
+  append_number(out, ctx.elapsed_seconds * 1000);
+  out += ",\"ttft_ms\":";
+  if (outcome.ttft_seconds >= 0) {
+    append_number(out, outcome.ttft_seconds * 1000);
+  } else {
+    out += "null";
+  }
+  out += ",\"tokens_in\":";
+  append_number(out, outcome.usage.prompt_tokens);
+  out += ",\"tokens_out\":";
+  append_number(out, outcome.usage.completion_tokens);
+  out += ",\"cost_usd\":";
+  append_number(out, outcome.cost_usd);
+  out += ",\"cache\":\"none\",\"stream\":";
+  out += ctx.facts && ctx.facts->stream ? "true" : "false";
+  append_field(out, "remote", ctx.remote);
+  if (!outcome.error_code.empty()) {
+    append_field(out, "error", outcome.error_code);
+  }
+  out += '}';
 }
 
 // The 400 for a body that is not acceptable JSON, naming where it went wrong.
@@ -181,14 +219,14 @@ private:
 
 class AccessLogTap final : public pipeline::ResponseTap {
 public:
-  explicit AccessLogTap(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
+  explicit AccessLogTap(AccessLog& log) : log_(log) {}
   std::string_view name() const override { return "access_log"; }
   void on_response(const pipeline::RequestContext& ctx) override {
-    log_->info(access_log_line(ctx));
+    log_.write([&](std::string& out) { access_log_line(ctx, out); });
   }
 
 private:
-  std::shared_ptr<spdlog::logger> log_;
+  AccessLog& log_;
 };
 
 class ApiHandler final : public Handler {
@@ -197,7 +235,7 @@ public:
     // The server's own taps come last: they see what the others recorded.
     pipeline_.add(std::make_unique<MetricsTap>(state_.metrics));
     if (state_.access_log) {
-      pipeline_.add(std::make_unique<AccessLogTap>(state_.access_log));
+      pipeline_.add(std::make_unique<AccessLogTap>(*state_.access_log));
     }
   }
 

@@ -64,8 +64,10 @@ test('client abort mid-stream closes the upstream connection and frees the reque
   assert.equal(deltaText(again.events), '[slow-sim] and streaming');
 
   // The aborted request is logged as the client's doing, not as a success or an upstream fault.
-  const aborted = gw.accessLog().find((l) => l.request_id === s.headers.get('x-request-id'));
-  assert.ok(aborted, 'access log line for the aborted stream');
+  // (Lines are written in batches, within 50 ms.)
+  const id = s.headers.get('x-request-id');
+  const aborted = await waitFor(() => gw.accessLog().find((l) => l.request_id === id),
+    { timeout: 3000, what: 'access log line for the aborted stream' });
   assert.equal(aborted.status, 499);
 });
 

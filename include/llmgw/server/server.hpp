@@ -16,11 +16,9 @@
 #include "llmgw/config/config.hpp"
 #include "llmgw/api/response_sink.hpp"
 #include "llmgw/router/route_table.hpp"
+#include "llmgw/server/access_log.hpp"
 #include "llmgw/server/http_request.hpp"
 
-namespace spdlog {
-class logger;
-}
 namespace llmgw::metrics {
 class Metrics;
 }
@@ -41,7 +39,7 @@ struct GatewayState {
   // Main-listener requests between their last byte in and their last byte out (answers
   // written after the handler returned, such as the drain's server_shutting_down, included).
   std::atomic<std::int64_t> busy{0};
-  std::shared_ptr<spdlog::logger> access_log;  // null = off
+  std::unique_ptr<AccessLog> access_log;  // null = off
   /// Reloads the config file; returns the JSON result body. Runs on the control thread.
   std::function<std::pair<bool, std::string>()> reload;
 };
