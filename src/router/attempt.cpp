@@ -167,14 +167,28 @@ std::optional<nlohmann::json> parse_chunk(std::string_view data) {
   return std::move(*parsed);
 }
 
-// Hands the events translated so far to the client. Each canonical event is parsed at most
-// once, here, and only for a face that renders it; the tracker reads that chunk, or scans the
-// event when the face relays bytes. When the client speaks the upstream's dialect (`native`
-// holds its events), the canonical events are only tracked and the native ones go out as they
-// came. Returns false when the client is gone.
+// Hands the events translated so far to the client, as one batch (the face writes it at
+// once). Each canonical event is parsed at most once, here, and only for a face that renders
+// it; the tracker reads that chunk, or scans the event when the face relays bytes. When the
+// client speaks the upstream's dialect (`native` holds its events), the canonical events are
+// only tracked and the native ones go out as they came. `batch` and `chunks` are the caller's,
+// reused from one read to the next. Returns false when the client is gone.
 asio::awaitable<bool> deliver(api::ResponseSink& sink, StreamTracker& tracker,
-                              std::string_view pending, const std::string* native) {
+                              std::string_view pending, const std::string* native,
+                              std::vector<api::StreamEvent>& batch,
+                              std::vector<nlohmann::json>& chunks) {
   const bool render = native == nullptr && sink.wants_chunks();
+  batch.clear();
+  chunks.clear();
+  if (render) {
+    // Every event's chunk must stay where it is until the batch is written.
+    std::size_t events = 1;
+    for (auto at = pending.find("\n\n"); at != std::string_view::npos;
+         at = pending.find("\n\n", at + 2)) {
+      ++events;
+    }
+    chunks.reserve(events);
+  }
   std::string_view rest = pending;
   while (!rest.empty()) {
     api::StreamEvent ev;
@@ -186,28 +200,29 @@ asio::awaitable<bool> deliver(api::ResponseSink& sink, StreamTracker& tracker,
       chunk = parse_chunk(data);
     }
     if (chunk) {
-      ev.chunk = &*chunk;
-      tracker.observe_chunk(*chunk);
+      chunks.push_back(std::move(*chunk));
+      ev.chunk = &chunks.back();
+      tracker.observe_chunk(chunks.back());
     } else if (!ev.done) {
       tracker.observe_data(data);  // the bytes go as they are: nothing to build
     }
-    if (native == nullptr && !co_await sink.event(ev)) {
-      co_return false;
+    if (native == nullptr) {
+      batch.push_back(ev);
     }
   }
-  if (native == nullptr) {
+  if (native != nullptr) {
+    rest = *native;
+    while (!rest.empty()) {
+      api::StreamEvent ev;
+      ev.sse = next_event(rest);
+      ev.native = true;
+      batch.push_back(ev);
+    }
+  }
+  if (batch.empty()) {
     co_return true;
   }
-  rest = *native;
-  while (!rest.empty()) {
-    api::StreamEvent ev;
-    ev.sse = next_event(rest);
-    ev.native = true;
-    if (!co_await sink.event(ev)) {
-      co_return false;
-    }
-  }
-  co_return true;
+  co_return co_await sink.events(batch);
 }
 
 // Whether the client speaks the target's own dialect, other than the canonical one (which
@@ -367,6 +382,8 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
   auto translator = sprov.adapter->make_stream_translator(req.op, opts);
   std::string pending;
   std::string native;  // the upstream's own events, when relay_native
+  std::vector<api::StreamEvent> batch;  // what one read delivers (see deliver)
+  std::vector<nlohmann::json> chunks;
   if (relay_native) {
     translator->relay_native(&native);
   }
@@ -428,8 +445,8 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
       if (filter) {
         pending = filter->rewrite(pending);
       }
-      const bool delivered =
-          co_await deliver(sink, tracker, pending, relay_native ? &native : nullptr);
+      const bool delivered = co_await deliver(sink, tracker, pending,
+                                              relay_native ? &native : nullptr, batch, chunks);
       if (!delivered) {
         out.status = 499;
         metrics.upstream_request(provider_name, "success", header_seconds);

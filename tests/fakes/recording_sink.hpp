@@ -24,8 +24,14 @@ public:
   api::Dialect speaks = api::Dialect::openai;
   std::vector<std::string> native_events;  // the stream events that came native, in order
   bool native_answer = false;              // the complete answer came through send_native
+  std::vector<std::size_t> batches;        // the size of each events() batch, in order
+  std::size_t writes = 0;                  // stream writes (a batch a face writes at once: 1)
 
   api::Dialect dialect() const override { return speaks; }
+  boost::asio::awaitable<bool> events(std::span<const api::StreamEvent> batch) override {
+    batches.push_back(batch.size());
+    co_return co_await ResponseSink::events(batch);
+  }
   boost::asio::awaitable<bool> event(const api::StreamEvent& e) override {
     if (e.native) {
       native_events.emplace_back(e.sse);
@@ -64,6 +70,7 @@ public:
       co_return false;
     }
     ++writes_;
+    ++writes;
     body.append(bytes);
     co_return true;
   }

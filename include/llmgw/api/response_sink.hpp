@@ -5,6 +5,7 @@
 // So the attempt loop is testable with a recording sink.
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json_fwd.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,23 @@ struct StreamEvent {
   bool native = false;  // `sse` is the upstream's own event in the face's dialect()
 };
 
+/// The bytes of `batch` when its events lie back to back in one buffer (the router hands over
+/// views into the bytes one upstream read produced), else empty.
+inline std::string_view contiguous_bytes(std::span<const StreamEvent> batch) {
+  if (batch.empty()) {
+    return {};
+  }
+  const char* begin = batch.front().sse.data();
+  const char* end = begin;
+  for (const auto& e : batch) {
+    if (e.sse.data() != end) {
+      return {};
+    }
+    end += e.sse.size();
+  }
+  return {begin, static_cast<std::size_t>(end - begin)};
+}
+
 /// What the router answers through: the bytes of an answer, plus the gateway's own errors,
 /// which the face renders in its format.
 class ResponseSink : public ByteSink {
@@ -49,6 +67,17 @@ public:
   /// One event of a stream started with start_stream(). By default its bytes as they are (the
   /// OpenAI face); a face of another format renders the parsed chunk.
   virtual boost::asio::awaitable<bool> event(const StreamEvent& e) { return write(e.sse); }
+  /// The events one upstream read produced, in order: a face writes them to the client at
+  /// once where it can (one write instead of one per event: a burst of small events is what
+  /// streams are made of). By default, event() for each.
+  virtual boost::asio::awaitable<bool> events(std::span<const StreamEvent> batch) {
+    for (const auto& e : batch) {
+      if (!co_await event(e)) {
+        co_return false;
+      }
+    }
+    co_return true;
+  }
   /// Whether event() reads StreamEvent::chunk. A face that relays the bytes says no, and the
   /// router then builds no chunk (it scans each event for what it tracks).
   virtual bool wants_chunks() const { return false; }

@@ -127,6 +127,7 @@ public:
                                             std::vector<common::Header> headers) override;
   boost::asio::awaitable<bool> write(std::string_view bytes) override;
   boost::asio::awaitable<bool> event(const api::StreamEvent& e) override;
+  boost::asio::awaitable<bool> events(std::span<const api::StreamEvent> batch) override;
   bool wants_chunks() const override { return true; }
   api::Dialect dialect() const override { return api::Dialect::anthropic; }
   boost::asio::awaitable<bool> send_native(int status, std::vector<common::Header> headers,

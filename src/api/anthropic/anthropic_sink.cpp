@@ -1,5 +1,7 @@
 // The Anthropic face's ResponseSink: the coroutine half of the face (the translations
 // themselves are pure and live in response_encoder.cpp and stream_encoder.cpp).
+#include <algorithm>
+
 #include "llmgw/common/strings.hpp"
 #include "api/anthropic/anthropic.hpp"
 
@@ -99,6 +101,32 @@ boost::asio::awaitable<bool> AnthropicSink::event(const api::StreamEvent& e) {
   }
   std::string out;
   translator_.feed(e, out);  // the chunk the router parsed: no second parse here
+  if (out.empty()) {
+    co_return true;
+  }
+  co_return co_await inner_.write(out);
+}
+
+// A batch is rendered (or, native, relayed) into one write.
+boost::asio::awaitable<bool> AnthropicSink::events(std::span<const api::StreamEvent> batch) {
+  const auto native = contiguous_bytes(batch);
+  const bool all_native =
+      std::all_of(batch.begin(), batch.end(), [](const auto& e) { return e.native; });
+  if (!native.empty() && all_native) {
+    for (const auto& e : batch) {
+      translator_.relayed(e.sse);
+    }
+    co_return co_await inner_.write(native);
+  }
+  std::string out;
+  for (const auto& e : batch) {
+    if (e.native) {
+      translator_.relayed(e.sse);
+      out += e.sse;
+    } else {
+      translator_.feed(e, out);
+    }
+  }
   if (out.empty()) {
     co_return true;
   }

@@ -26,6 +26,13 @@ public:
   }
   boost::asio::awaitable<bool> end_stream() override { return inner_.end_stream(); }
   bool started() const override { return inner_.started(); }
+  // The chunks are relayed as they are: a batch is one write.
+  boost::asio::awaitable<bool> events(std::span<const StreamEvent> batch) override {
+    if (auto bytes = contiguous_bytes(batch); !bytes.empty()) {
+      co_return co_await inner_.write(bytes);
+    }
+    co_return co_await ResponseSink::events(batch);
+  }
 
   boost::asio::awaitable<bool> fail(const GatewayError& e,
                                     std::vector<common::Header> headers) override {

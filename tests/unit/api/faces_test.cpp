@@ -91,5 +91,24 @@ TEST(Faces, OpenAiSinkEndsAStreamWithAnErrorEventAndPassesBytesThrough) {
             openai_stream_error_event(upstream_timeout("slow")));
 }
 
+// A burst of events from one upstream read leaves in one write, not one per event.
+TEST(Faces, OpenAiSinkWritesABatchOfEventsAtOnce) {
+  fakes::RecordingSink raw;
+  auto sink = openai_face().open(raw);
+  const std::string bytes = "data: {\"a\":1}\n\ndata: {\"b\":2}\n\ndata: [DONE]\n\n";
+  std::vector<StreamEvent> batch(3);
+  batch[0].sse = std::string_view(bytes).substr(0, 15);
+  batch[1].sse = std::string_view(bytes).substr(15, 15);
+  batch[2].sse = std::string_view(bytes).substr(30);
+  batch[2].done = true;
+  run([&]() -> asio::awaitable<void> {
+    std::vector<common::Header> none;
+    co_await sink->start_stream(200, none);
+    co_await sink->events(batch);
+  });
+  EXPECT_EQ(raw.body, bytes);
+  EXPECT_EQ(raw.writes, 1u);
+}
+
 }  // namespace
 }  // namespace llmgw::api

@@ -358,6 +358,22 @@ TEST_F(AttemptLoop, ABrokenStreamIsContinuedOnTheNextTargetAsOneStream) {
   EXPECT_EQ(messages.back()["content"], std::string(kContinuationInstruction));
 }
 
+// The events one upstream read brings go to the face as one batch (one write to the client).
+TEST_F(AttemptLoop, TheEventsOfOneReadReachTheFaceAsOneBatch) {
+  Reply burst;
+  burst.headers.emplace_back("content-type", "text/event-stream");
+  std::string all;
+  for (const auto& e : {role_chunk(), text_chunk("a"), text_chunk("b"), text_chunk("c"),
+                        stop_chunk(), std::string("[DONE]")}) {
+    all += "data: " + e + "\n\n";
+  }
+  burst.body.push_back({10ms, all});
+  transport.script(kA, {burst});
+  call("solo", true);
+  EXPECT_EQ(sink.body, all);
+  EXPECT_EQ(sink.batches, (std::vector<std::size_t>{6})) << "one batch for the one read";
+}
+
 TEST_F(AttemptLoop, AStreamThatDiesBeforeContentFailsOverInvisibly) {
   auto broken = Reply::sse({role_chunk()});
   broken.break_after_body = upstream::Error{api::FailureClass::stall, "connection reset"};

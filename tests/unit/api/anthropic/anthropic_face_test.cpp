@@ -1021,5 +1021,44 @@ TEST(AnthropicSinkTest, ANativeAnswerIsRelayedAsItIs) {
   EXPECT_EQ(inner.header("content-type"), "application/json");
 }
 
+// A batch (rendered from chunks, or relayed native events) is one write to the client.
+TEST(AnthropicSinkTest, ABatchOfEventsIsOneWrite) {
+  const std::string native =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n"
+      "event: ping\ndata: {\"type\":\"ping\"}\n\n";
+  const auto cut = native.find("event: ping");
+  const std::string chunks =
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}\n\n";
+  for (bool relayed : {true, false}) {
+    RecordingSink inner;
+    AnthropicSink sink(inner);
+    std::vector<api::StreamEvent> batch(2);
+    if (relayed) {
+      batch[0].sse = std::string_view(native).substr(0, cut);
+      batch[1].sse = std::string_view(native).substr(cut);
+      batch[0].native = batch[1].native = true;
+    } else {
+      const auto half = chunks.find("data:", 1);
+      batch[0].sse = std::string_view(chunks).substr(0, half);
+      batch[1].sse = std::string_view(chunks).substr(half);
+    }
+    run([&]() -> asio::awaitable<void> {
+      std::vector<common::Header> headers;
+      co_await sink.start_stream(200, std::move(headers));
+      co_await sink.events(batch);
+    });
+    EXPECT_EQ(inner.writes, 1) << (relayed ? "relayed" : "rendered");
+    if (relayed) {
+      EXPECT_EQ(inner.body, native);
+    } else {
+      auto events = parse_events(inner.body);
+      ASSERT_EQ(events.size(), 4u) << inner.body;  // message and block start, two deltas
+      EXPECT_EQ(events[0].name, "message_start");
+      EXPECT_EQ(events[3].data["delta"]["text"], "b");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace llmgw::api::anthropic
