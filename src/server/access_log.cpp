@@ -70,10 +70,11 @@ AccessLog::Slot& AccessLog::own_slot() {
   return *slot;
 }
 
-void AccessLog::wake() {
+void AccessLog::wake(bool urgent) {
   {
     std::lock_guard lock(wake_mutex_);
-    urgent_ = true;
+    pending_ = true;
+    urgent_ = urgent_ || urgent;
   }
   wake_cv_.notify_one();
 }
@@ -81,7 +82,11 @@ void AccessLog::wake() {
 void AccessLog::run() {
   std::unique_lock lock(wake_mutex_);
   while (!stopping_) {
+    wake_cv_.wait(lock, [this] { return stopping_ || pending_; });
+    // The batch's first line is in: give the batch the flush interval to fill, unless a buffer
+    // is already full.
     wake_cv_.wait_for(lock, options_.flush_interval, [this] { return stopping_ || urgent_; });
+    pending_ = false;
     urgent_ = false;
     lock.unlock();
     write_batch();

@@ -335,6 +335,26 @@ asio::awaitable<Result<std::string_view>> Exchange::read_raw() {
     }
     std::size_t got = im.chunk.size() - im.parser.get().body().size;
     if (got > 0) {
+      // A read stops at one chunk of a chunked body; take the chunks the connection already
+      // holds too, without waiting for more: a stream's burst of small events arrives in one
+      // socket read and is then one slice (one write to the client, not one per event).
+      im.parser.eager(true);
+      while (!im.parser.is_done() && im.conn->buffer.size() > 0 &&
+             im.parser.get().body().size > 0) {
+        beast::error_code pec;
+        const auto used = im.parser.put(im.conn->buffer.data(), pec);
+        im.conn->buffer.consume(used);
+        if (pec == http::error::need_more || pec == http::error::need_buffer || used == 0) {
+          break;
+        }
+        if (pec) {
+          im.broken = true;
+          co_return common::err(Error{api::FailureClass::stall,
+                                      "upstream connection broke mid-body: " + describe(pec)});
+        }
+      }
+      im.parser.eager(false);
+      got = im.chunk.size() - im.parser.get().body().size;
       co_return std::string_view(im.chunk.data(), got);
     }
   }

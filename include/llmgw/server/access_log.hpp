@@ -1,7 +1,8 @@
 #pragma once
 // The access log: one JSON line per request, as nginx writes its own. The worker that served a
 // request formats the line into that worker's own buffer; one writer thread takes the buffers
-// in batches (every flush interval, or sooner when one fills up) and writes them. So a request
+// in batches (within a flush interval of a batch's first line, or sooner when a buffer fills
+// up; an idle gateway wakes no thread) and writes them. So a request
 // costs a format and an uncontended lock, never a cross-thread wake-up or a disk write on an
 // event loop. A destination that does not keep up loses lines (counted, and said in the daemon
 // log), never requests.
@@ -47,10 +48,11 @@ public:
       slot.lost.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    const bool first = slot.buffer.empty();
     format(slot.buffer);
     slot.buffer += '\n';
-    if (slot.buffer.size() >= options_.wake_bytes) {
-      wake();
+    if (first || slot.buffer.size() >= options_.wake_bytes) {
+      wake(!first);  // once per batch: the writer sleeps while nothing is buffered
     }
   }
 
@@ -68,7 +70,7 @@ private:
 
   AccessLog(int fd, bool owns_fd, Options options);
   Slot& own_slot();
-  void wake();
+  void wake(bool urgent);
   void run();
   void write_batch();
   void write_all(std::string_view bytes);
@@ -85,7 +87,8 @@ private:
   std::mutex wake_mutex_;
   std::condition_variable wake_cv_;
   bool stopping_ = false;
-  bool urgent_ = false;
+  bool pending_ = false;  // a line waits: write it within the flush interval
+  bool urgent_ = false;   // a buffer is full: write now
   std::uint64_t lost_reported_ = 0;
   std::chrono::steady_clock::time_point last_error_log_{};
   std::string batch_;  // the writer's own buffer, swapped with a slot's
