@@ -94,17 +94,9 @@ boost::asio::awaitable<bool> AnthropicSink::write(std::string_view bytes) {
   co_return co_await inner_.write(out);
 }
 
+// One event is a batch of one: the same rendering and relaying, one path.
 boost::asio::awaitable<bool> AnthropicSink::event(const api::StreamEvent& e) {
-  if (e.native) {
-    translator_.relayed(e.sse);
-    co_return co_await inner_.write(e.sse);
-  }
-  std::string out;
-  translator_.feed(e, out);  // the chunk the router parsed: no second parse here
-  if (out.empty()) {
-    co_return true;
-  }
-  co_return co_await inner_.write(out);
+  co_return co_await events(std::span<const api::StreamEvent>(&e, 1));
 }
 
 // A batch is rendered (or, native, relayed) into one write.
