@@ -37,4 +37,4 @@ read -r _ idle < <(measure 0)
 read -r n loaded < <(measure "$secs")
 awk -v c="$((loaded - idle))" -v n="$n" \
   'BEGIN { printf "%d requests, %d allocations beyond startup: %.1f per request\n", n, c, c / n }'
-rm -rf "$run"
+[[ -n ${KEEP:-} ]] && echo "kept: $run" || rm -rf "$run"

@@ -25,7 +25,10 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kChunkBytes = 16 * 1024;
+// A body slice and the connection's read buffer: 8 KiB each holds a typical answer or a burst of
+// stream events in one read, and keeps an idle open stream's buffers at 16 KiB (10k streams).
+constexpr std::size_t kChunkBytes = 8 * 1024;
+constexpr std::size_t kReadBufferBytes = 8 * 1024;
 constexpr auto kDnsTtl = std::chrono::seconds(30);
 constexpr auto kMaxIdlePerKey = 64;
 // arm() rounds the time left down to whole milliseconds, so a timer capped by the deadline can
@@ -165,7 +168,7 @@ struct Client::State {
     auto conn = std::make_unique<Conn>();
     conn->pool_key = ep.pool_key;
     // Room for a typical response head and body in one read (Beast starts at 512 bytes).
-    conn->buffer.reserve(16 * 1024);
+    conn->buffer.reserve(kReadBufferBytes);
     conn->tcp = std::make_unique<beast::tcp_stream>(executor);
     if (!arm(*conn, ep.timeouts.connect, deadline)) {
       co_return common::err(Error{api::FailureClass::timeout, "request deadline passed"});
