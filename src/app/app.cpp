@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <chrono>
 #include <csignal>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -182,6 +183,7 @@ private:
   }
 
   std::pair<bool, std::string> reload(std::string_view trigger) {
+    const auto began = std::chrono::steady_clock::now();
     auto loaded = config::load_file(path_);
     nlohmann::json result;
     if (!loaded.ok()) {
@@ -202,7 +204,8 @@ private:
     warn_about(*loaded.config);
     install(loaded.config);
     metrics_.config_reload(true);
-    spdlog::info("config reloaded ({})", trigger);
+    const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - began;
+    spdlog::info("config reloaded ({}) in {:.1f} ms", trigger, took.count());
     result["result"] = "applied";
     return {true, result.dump()};
   }

@@ -109,21 +109,25 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
       candidates.push_back(c);
       routable.push_back(planned);
     };
-    for (const auto& t : m->targets) {
-      const auto* p = table.provider(t.provider);
-      auto label = t.provider + " (" + t.model + ")";
+    routable.reserve(m->targets.size());
+    candidates.reserve(m->targets.size());
+    for (std::size_t ti = 0; ti < m->targets.size(); ++ti) {
+      const auto& t = m->targets[ti];
+      const auto* p = mroute ? mroute->target_providers[ti] : table.provider(t.provider);
+      // Built only for a target that is skipped: planning costs no allocation per target.
+      auto label = [&t] { return t.provider + " (" + t.model + ")"; };
       if (!p || !p->adapter) {
-        plan.skipped.push_back(label + ": provider kind not supported by this build");
+        plan.skipped.push_back(label() + ": provider kind not supported by this build");
         continue;
       }
       if (!p->adapter->supports(in.op)) {
-        plan.skipped.push_back(label + ": does not offer " +
+        plan.skipped.push_back(label() + ": does not offer " +
                                std::string(providers::to_string(in.op)));
         continue;
       }
       if (in.body) {
         if (auto why = p->adapter->unsupported(in.op, *in.body, *p->config, t)) {
-          plan.skipped.push_back(label + ": " + *why);
+          plan.skipped.push_back(label() + ": " + *why);
           plan.unsupported.push_back(*why);
           continue;
         }
@@ -136,7 +140,7 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
       if (p->health) {
         auto verdict = p->health->peek(in.now);
         if (!verdict.routable) {
-          plan.skipped.push_back(label + ": " + verdict.reason);
+          plan.skipped.push_back(label() + ": " + verdict.reason);
           if (verdict.passive_ejection) {
             ejected.push_back(Ejected{planned, verdict.wait, plan.skipped.back()});
           }
@@ -186,6 +190,7 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
         order.push_back(i);
       }
     }
+    plan.targets.reserve(plan.targets.size() + order.size());
     for (auto i : order) {
       plan.targets.push_back(routable[i]);
     }

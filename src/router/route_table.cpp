@@ -34,23 +34,28 @@ std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config
       route.balancer = std::make_shared<Balancer>(m.strategy, m.targets.size());
       route.retry_budget = std::make_shared<resilience::RetryBudget>(m.retry.budget);
     }
+    route.target_providers.reserve(m.targets.size());
+    for (const auto& t : m.targets) {
+      auto it = table->providers_.find(t.provider);
+      route.target_providers.push_back(it == table->providers_.end() ? nullptr : &it->second);
+    }
     table->models_.emplace(m.name, std::move(route));
   }
   return table;
 }
 
 const config::ModelConfig* RouteTable::model(std::string_view name) const {
-  auto it = models_.find(std::string(name));
+  auto it = models_.find(name);
   return it == models_.end() ? nullptr : it->second.config;
 }
 
 const ModelRoute* RouteTable::model_route(std::string_view name) const {
-  auto it = models_.find(std::string(name));
+  auto it = models_.find(name);
   return it == models_.end() ? nullptr : &it->second;
 }
 
 const ProviderRoute* RouteTable::provider(std::string_view name) const {
-  auto it = providers_.find(std::string(name));
+  auto it = providers_.find(name);
   return it == providers_.end() ? nullptr : &it->second;
 }
 

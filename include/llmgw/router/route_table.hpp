@@ -1,6 +1,7 @@
 #pragma once
 // The routing view of one config snapshot: model names to targets, provider names to their
 // adapter and upstream endpoint. Immutable; shared by every worker; replaced whole on reload.
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,7 +33,20 @@ struct ModelRoute {
   std::shared_ptr<Balancer> balancer;
   std::shared_ptr<resilience::RetryBudget> retry_budget;
   std::string identity;  // ModelStateRegistry::identity
+  /// config->targets[i]'s provider (null when the config names none), resolved once per
+  /// snapshot: planning a request looks up no names, so its cost does not grow with the names.
+  std::vector<const ProviderRoute*> target_providers;
 };
+
+/// Name lookups without building a std::string (heterogeneous lookup).
+struct NameHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+template <class T>
+using NameMap = std::unordered_map<std::string, T, NameHash, std::equal_to<>>;
 
 /// Where state that outlives a snapshot comes from. Without them (unit tests) every build
 /// starts fresh.
@@ -56,12 +70,12 @@ public:
   const config::ModelConfig* model(std::string_view name) const;
   const ProviderRoute* provider(std::string_view name) const;
   const ModelRoute* model_route(std::string_view name) const;
-  const std::unordered_map<std::string, ProviderRoute>& providers() const { return providers_; }
+  const NameMap<ProviderRoute>& providers() const { return providers_; }
 
 private:
   std::shared_ptr<const config::Config> config_;
-  std::unordered_map<std::string, ModelRoute> models_;
-  std::unordered_map<std::string, ProviderRoute> providers_;
+  NameMap<ModelRoute> models_;
+  NameMap<ProviderRoute> providers_;
 };
 
 }  // namespace llmgw::router
