@@ -3,7 +3,8 @@
 # a time against the shared bench's C mock, like bench/cpu_per_request.sh, on a generated config:
 #   TARGETS providers (all at the mock) in the one model, priority order;
 #   KEYS gateway keys (auth on when KEYS > 0; the client uses the last one);
-#   THREADS workers (with THREADS=2 nothing is pinned: gateway, mock and wrk share both cores).
+#   THREADS workers; PIN=0 pins nothing (the default when THREADS > 1: gateway, mock and wrk
+#   share both cores), PIN=1 puts gateway and mock on CPU 1, wrk on CPU 0.
 # Prints rps and CPU µs per request for each rep, then, with RELOAD=1, the time POST
 # /admin/reload takes on that file (5 runs) and wrk's p99 / max latency with a reload every
 # 200 ms during the load (a reload that stalled a worker shows up there).
@@ -14,12 +15,13 @@ bin=${1:-$here/../build/src/llmgw}
 secs=${2:-4}
 reps=${3:-2}
 targets=${TARGETS:-1} keys=${KEYS:-0} threads=${THREADS:-1}
+pinned=${PIN:-$([[ $threads == 1 ]] && echo 1 || echo 0)}
 shared=${SHARED_BENCH:-$here/../../shared/bench}
 run=$(mktemp -d /tmp/llmgw-scale-XXXX)
 port=18471 mport=18472 aport=18473
 [[ -x $shared/bin/mockllm ]] || cc -O2 -o "$shared/bin/mockllm" "$shared/mock/mockllm.c"
 # exec: run in the background, $! is then the program itself (its CPU is what we read)
-pin() { if [[ $threads == 1 ]]; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
+pin() { if [[ $pinned == 1 ]]; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
 python3 - "$run/scale.yaml" "$targets" "$keys" "$threads" "$port" "$aport" "$mport" <<'EOF'
 import hashlib, sys
 path, targets, keys, threads, port, aport, mport = sys.argv[1:]
