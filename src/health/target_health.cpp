@@ -41,6 +41,15 @@ TargetHealth::TargetHealth(const config::ProviderConfig& provider,
 }
 
 Verdict TargetHealth::evaluate(TimePoint now, bool admit) {
+  // Fast path for the usual case, a target with nothing against it: no lock, so planning
+  // over many targets and workers sharing a target do not serialise here. A closed breaker
+  // admits without counting, so skipping try_acquire changes nothing.
+  if (clear_.load(std::memory_order_acquire)) {
+    auto limit = max_inflight.load(std::memory_order_relaxed);
+    if (limit == 0 || inflight.load(std::memory_order_relaxed) < limit) {
+      return {};
+    }
+  }
   Verdict verdict;
   {
     std::lock_guard lock(mutex_);
@@ -224,7 +233,21 @@ void TargetHealth::operator_restore() {
   emit();
 }
 
+bool TargetHealth::clear_locked(TimePoint now) {
+  return !operator_ejected_ && !(key_rejected_ && now < key_rejected_until_) &&
+         (!active_ || active_->healthy()) && (!passive_ || !passive_->ejected(now)) &&
+         now >= cooldown_until_ &&
+         (!breaker_ || breaker_->state(now) == resilience::CircuitState::closed);
+}
+
 void TargetHealth::observe(TimePoint now) {
+  // Every change of state passes here under the lock. Nothing turns a clear target unclear
+  // by time alone (ejections, cool-downs and open circuits only end by time), so the flag is
+  // never stale in the dangerous direction. Written only on change: it is read per request.
+  bool clear = clear_locked(now);
+  if (clear != clear_.load(std::memory_order_relaxed)) {
+    clear_.store(clear, std::memory_order_release);
+  }
   if (!events_) {
     return;
   }

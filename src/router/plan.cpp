@@ -95,6 +95,8 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
     std::vector<Panic> panic;
     std::size_t eligible = 0;
     double max_ejected_percent = 100;
+    // Only least_latency reads the estimate, and reading it takes the target's lock.
+    const bool wants_latency = m->strategy == config::Strategy::least_latency;
     auto add_candidate = [&](const PlannedTarget& planned) {
       const auto& t = *planned.target;
       const auto* p = planned.provider;
@@ -102,7 +104,7 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
       c.index = routable.size();
       c.weight = t.weight;
       c.inflight = p->health ? p->health->inflight.load(std::memory_order_relaxed) : 0;
-      c.ewma_ttft_ms = p->health ? p->health->ewma_ttft_ms(in.now) : 0;
+      c.ewma_ttft_ms = wants_latency && p->health ? p->health->ewma_ttft_ms(in.now) : 0;
       c.cost = estimated_cost(t, in);
       c.region_preferred =
           !in.preferred_region.empty() && p->config->region == in.preferred_region;

@@ -22,6 +22,10 @@ std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config
     }
     table->providers_.emplace(p.name, std::move(route));
   }
+  table->keys_by_digest_.reserve(table->config_->keys.size());
+  for (const auto& k : table->config_->keys) {
+    table->keys_by_digest_.emplace(k.sha256, &k);
+  }
   for (const auto& m : table->config_->models) {
     ModelRoute route;
     route.config = &m;
@@ -57,6 +61,11 @@ const ModelRoute* RouteTable::model_route(std::string_view name) const {
 const ProviderRoute* RouteTable::provider(std::string_view name) const {
   auto it = providers_.find(name);
   return it == providers_.end() ? nullptr : &it->second;
+}
+
+const config::KeyConfig* RouteTable::key_by_digest(std::string_view digest) const {
+  auto it = keys_by_digest_.find(digest);
+  return it == keys_by_digest_.end() ? nullptr : it->second;
 }
 
 }  // namespace llmgw::router

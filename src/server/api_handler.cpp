@@ -246,7 +246,7 @@ public:
       return std::nullopt;
     }
     const auto& table = head.table;
-    auto auth = authenticate(table->config(), head.authorization, head.x_api_key);
+    auto auth = authenticate(*table, head.authorization, head.x_api_key);
     if (!auth.error) {
       return std::nullopt;
     }
@@ -341,7 +341,7 @@ private:
 
   asio::awaitable<void> models(const router::RouteTable& table, const HttpRequest& req,
                                api::ByteSink& sink) {
-    auto auth = authenticate(table.config(), req.authorization, req.x_api_key);
+    auto auth = authenticate(table, req.authorization, req.x_api_key);
     const auto* key = auth.key;
     if (auth.error) {
       co_await send_error(sink, req, *auth.error);
@@ -368,7 +368,7 @@ private:
                               HttpRequest& req, api::ResponseSink& sink, router::Router& router,
                               steady_clock::time_point started) {
     const auto& cfg = table->config();
-    auto auth = authenticate(cfg, req.authorization, req.x_api_key);
+    auto auth = authenticate(*table, req.authorization, req.x_api_key);
     pipeline::RequestContext ctx{cfg, route};
     ctx.key = auth.key;
     ctx.request_id = req.request_id;

@@ -1,11 +1,12 @@
 #pragma once
-// Gateway API key checks: the presented key is hashed and compared with every configured
-// sha256 in constant time; only hashes are ever stored.
+// Gateway API key checks: the presented key is hashed and its digest looked up in the
+// snapshot's index of configured sha256 values; only hashes are ever stored.
 #include <optional>
 #include <string_view>
 
 #include "llmgw/api/errors.hpp"
 #include "llmgw/config/config.hpp"
+#include "llmgw/router/route_table.hpp"
 
 namespace llmgw::server {
 
@@ -15,7 +16,7 @@ struct AuthResult {
 };
 
 /// `authorization` is the Authorization header, `x_api_key` the x-api-key header.
-AuthResult authenticate(const config::Config& cfg, std::string_view authorization,
+AuthResult authenticate(const router::RouteTable& table, std::string_view authorization,
                         std::string_view x_api_key);
 
 /// Whether the key may use the client-visible model (no key or no allowlist = all).

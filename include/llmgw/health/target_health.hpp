@@ -115,8 +115,11 @@ private:
   // under mutex_; the events go out after it is released (emit).
   void observe(TimePoint now);
   void emit();
+  bool clear_locked(TimePoint now);
 
   std::string provider_;
+  // Nothing stands against the target (see observe): try_admit and peek need no lock.
+  std::atomic<bool> clear_{false};
   std::mutex mutex_;
   std::optional<resilience::HealthThreshold> active_;
   std::string active_detail_;

@@ -20,8 +20,15 @@ config::Config keyed_config() {
   return cfg;
 }
 
-TEST(Authenticate, BearerKeyMatchesItsHash) {
+std::shared_ptr<const router::RouteTable> keyed_table(bool required = true) {
   auto cfg = keyed_config();
+  cfg.auth.required = required;
+  return router::RouteTable::build(std::make_shared<const config::Config>(std::move(cfg)), 1);
+}
+
+TEST(Authenticate, BearerKeyMatchesItsHash) {
+  auto table = keyed_table();
+  const auto& cfg = *table;
   auto r = authenticate(cfg, "Bearer sk-team-b", "");
   ASSERT_FALSE(r.error);
   ASSERT_NE(r.key, nullptr);
@@ -30,12 +37,14 @@ TEST(Authenticate, BearerKeyMatchesItsHash) {
 }
 
 TEST(Authenticate, XApiKeyAccepted) {
-  auto cfg = keyed_config();
+  auto table = keyed_table();
+  const auto& cfg = *table;
   EXPECT_EQ(authenticate(cfg, "", "sk-team-a").key->name, "team-a");
 }
 
 TEST(Authenticate, MissingAndWrongKeysAre401) {
-  auto cfg = keyed_config();
+  auto table = keyed_table();
+  const auto& cfg = *table;
   auto missing = authenticate(cfg, "", "");
   ASSERT_TRUE(missing.error);
   EXPECT_EQ(missing.error->status, 401);
@@ -50,11 +59,28 @@ TEST(Authenticate, MissingAndWrongKeysAre401) {
 }
 
 TEST(Authenticate, OffWhenNotRequired) {
-  auto cfg = keyed_config();
-  cfg.auth.required = false;
+  auto table = keyed_table(false);
+  const auto& cfg = *table;
   auto r = authenticate(cfg, "", "");
   EXPECT_FALSE(r.error);
   EXPECT_EQ(r.key, nullptr);
+}
+
+TEST(Authenticate, FindsEachOfManyKeys) {
+  config::Config cfg;
+  for (int i = 0; i < 1000; ++i) {
+    config::KeyConfig k;
+    k.name = "k" + std::to_string(i);
+    k.sha256 = common::sha256_hex("sk-" + std::to_string(i));
+    cfg.keys.push_back(std::move(k));
+  }
+  auto table = router::RouteTable::build(std::make_shared<const config::Config>(std::move(cfg)), 1);
+  for (int i : {0, 1, 500, 999}) {
+    auto r = authenticate(*table, "Bearer sk-" + std::to_string(i), "");
+    ASSERT_NE(r.key, nullptr) << i;
+    EXPECT_EQ(r.key->name, "k" + std::to_string(i));
+  }
+  EXPECT_TRUE(authenticate(*table, "Bearer sk-1000", "").error);
 }
 
 TEST(KeyAllows, AllowlistPerKey) {
