@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { LLMGW_BIN, REPO, makeTmpDir } from './lib/harness.mjs';
+import { LLMGW_BIN, REPO, makeTmpDir, startGateway } from './lib/harness.mjs';
 
 const run = (...args) => spawnSync(LLMGW_BIN, args, { encoding: 'utf8', timeout: 10_000 });
 const dir = makeTmpDir('llmgw-check-');
@@ -96,6 +96,33 @@ test('the daemon refuses to start on a bad config (exit 1, same errors)', () => 
   assert.equal(r.status, 1);
   assert.match(r.stderr, /api_kee/);
   assert.doesNotMatch(r.stdout, /listening/);
+});
+
+// With threads > 1 every worker listens on its own SO_REUSEPORT socket; that must never let a
+// second daemon join the port and take part of the connections.
+test('a second daemon on a port already in use refuses to start, threads: 2 on both', async () => {
+  const gw = await startGateway({
+    server: { threads: 2 },
+    providers: [{ name: 'local', kind: 'openai_compatible', base_url: 'http://127.0.0.1:9/v1' }],
+    models: [{ name: 'chat', targets: [{ provider: 'local', model: 'm' }] }],
+    auth: { required: false },
+  });
+  try {
+    const file = path.join(dir, 'second.yaml');
+    writeFileSync(file, GOOD.replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${gw.port}`)
+      .replace('admin_listen: 127.0.0.1:0', 'admin_listen: 127.0.0.1:0\n  threads: 2'));
+    const r = run('--config', file);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    // The daemon's log (stdout), not a CLI usage error.
+    assert.match(r.stdout, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${gw.port}: .*in use`, 'i'));
+    assert.doesNotMatch(r.stdout, /listening on port/);
+    for (let i = 0; i < 8; i++) {
+      const res = await gw.fetch('/healthz');
+      assert.equal(res.status, 200);
+    }
+  } finally {
+    await gw.stop();
+  }
 });
 
 test('--version prints the version', () => {
