@@ -272,8 +272,11 @@ std::optional<std::string> probe_port_free(asio::io_context& ioc, const tcp::end
 }  // namespace
 
 struct Worker {
-  explicit Worker(metrics::Metrics& metrics)
-      : client(ioc.get_executor()), router(client, metrics), guard("main", metrics) {}
+  explicit Worker(GatewayState& state)
+      : client(ioc.get_executor()),
+        router(client, state.metrics),
+        guard("main", state.metrics),
+        table(state.table) {}
   // Before ioc: session coroutines still suspended when the io_context is destroyed unregister
   // from it as their frames go.
   SessionRegistry sessions;  // touched only on this worker's thread
@@ -284,20 +287,21 @@ struct Worker {
   // This worker's handle on the shared listening socket (see Server::listen).
   std::optional<tcp::acceptor> acceptor;
   AcceptGuard guard;
+  common::SnapshotReader<const router::RouteTable> table;  // this thread's view of the config
 };
 
 struct Server::Impl {
   Impl(GatewayState& s, asio::io_context& c, unsigned threads)
       : state(s), control(c), admin_acceptor(c), admin_guard("admin", s.metrics) {
     for (unsigned i = 0; i < threads; ++i) {
-      workers.push_back(std::make_unique<Worker>(s.metrics));
+      workers.push_back(std::make_unique<Worker>(s));
     }
     api = make_api_handler(s);
     admin = make_admin_handler(s);
   }
 
   asio::awaitable<void> accept_main(Worker& worker) {
-    SessionContext ctx{state, *api, &worker.router, &worker.sessions};
+    SessionContext ctx{state, *api, &worker.router, &worker.sessions, &worker.table};
     co_await accept_loop(*worker.acceptor, worker.guard, [&](tcp::socket socket) {
       if (tls) {
         asio::co_spawn(worker.ioc, run_tls_session(std::move(socket), tls, ctx), log_escape);
@@ -320,7 +324,7 @@ struct Server::Impl {
   }
 
   asio::awaitable<void> accept_admin() {
-    SessionContext ctx{state, *admin, nullptr, nullptr};
+    SessionContext ctx{state, *admin, nullptr, nullptr, &admin_table};
     co_await accept_loop(admin_acceptor, admin_guard, [&](tcp::socket socket) {
       asio::co_spawn(control, run_plain_session(std::move(socket), ctx), log_escape);
     });
@@ -337,6 +341,7 @@ struct Server::Impl {
   GatewayState& state;
   asio::io_context& control;
   tcp::acceptor admin_acceptor;
+  common::SnapshotReader<const router::RouteTable> admin_table{state.table};  // control thread
   AcceptGuard admin_guard;
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<Handler> api;

@@ -328,7 +328,7 @@ asio::awaitable<void> serve_http(Stream& stream, std::string remote, SessionCont
   auto& lowest = lowest_of(stream);
   auto& state = ctx.state;
   for (;;) {
-    auto table = state.table.load();
+    auto table = ctx.table->get();
     auto limits = limits_of(table.get());
     if (buffer.size() == 0) {
       // Idle keep-alive wait for the next request: longer than the read timeout.
@@ -345,7 +345,7 @@ asio::awaitable<void> serve_http(Stream& stream, std::string remote, SessionCont
       buffer.commit(n);
       // The config may have been reloaded while the connection sat idle: this request runs on
       // the snapshot in force when it arrived, limits included.
-      table = state.table.load();
+      table = ctx.table->get();
       limits = limits_of(table.get());
     }
     // From the first byte on, the whole request must arrive within read_timeout (slowloris).

@@ -66,6 +66,8 @@ struct SessionContext {
   Handler& handler;
   router::Router* router;       // null on the admin listener
   SessionRegistry* registry;    // null when the sessions need no drain control
+  // The config as this session's thread sees it (one reader per thread, never shared).
+  common::SnapshotReader<const router::RouteTable>* table;
 };
 
 boost::asio::awaitable<void> run_plain_session(boost::asio::ip::tcp::socket socket,

@@ -48,11 +48,13 @@ public:
       slot.lost.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    const bool first = slot.buffer.empty();
+    const auto before = slot.buffer.size();
     format(slot.buffer);
     slot.buffer += '\n';
-    if (first || slot.buffer.size() >= options_.wake_bytes) {
-      wake(!first);  // once per batch: the writer sleeps while nothing is buffered
+    // Once per batch (the writer sleeps while nothing is buffered), and once more when the
+    // buffer crosses wake_bytes: not on every line after that until the writer gets there.
+    if (before == 0 || (before < options_.wake_bytes && slot.buffer.size() >= options_.wake_bytes)) {
+      wake(before != 0);
     }
   }
 

@@ -1,10 +1,31 @@
 #include <gtest/gtest.h>
 
+#include "llmgw/common/snapshot.hpp"
 #include "llmgw/common/strings.hpp"
 #include "llmgw/common/url.hpp"
 
 namespace llmgw::common {
 namespace {
+
+TEST(SnapshotReader, SeesEachStoreAndKeepsWhatItHandedOutAlive) {
+  Snapshot<const int> snap;
+  snap.store(std::make_shared<const int>(1));
+  SnapshotReader<const int> reader(snap);
+  auto first = reader.get();
+  EXPECT_EQ(*first, 1);
+  // No store in between: the same pointer, no new load (same local owner).
+  EXPECT_EQ(reader.get().get(), first.get());
+  EXPECT_FALSE(reader.get().owner_before(first) || first.owner_before(reader.get()));
+  std::weak_ptr<const int> old_value = snap.load();
+  snap.store(std::make_shared<const int>(2));
+  EXPECT_EQ(*reader.get(), 2);
+  // A request still holding the old pointer keeps the old value alive after the reload...
+  EXPECT_FALSE(old_value.expired());
+  EXPECT_EQ(*first, 1);
+  // ...and lets it go when it is done.
+  first.reset();
+  EXPECT_TRUE(old_value.expired());
+}
 
 TEST(ParseUrl, SplitsSchemeHostPortPath) {
   auto u = parse_url("https://api.openai.com/v1/");
