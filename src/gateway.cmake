@@ -21,13 +21,14 @@ llmgw_module(metrics SOURCES metrics/metrics.cpp
 llmgw_module(upstream SOURCES upstream/client.cpp upstream/content_decoder.cpp
   DEPS llmgw_asio llmgw_api llmgw_providers llmgw_config ZLIB::ZLIB)
 
-llmgw_module(health SOURCES health/target_health.cpp health/active_checker.cpp
-  DEPS llmgw_resilience llmgw_upstream llmgw_providers llmgw_api)
-
 # One exchange with one target (render, send, classify, translate): the router's attempts and,
 # without any router, the semantic probes and judge calls.
 llmgw_module(exchange SOURCES exchange/exchange.cpp
   DEPS llmgw_upstream llmgw_providers llmgw_config llmgw_api)
+
+llmgw_module(health SOURCES health/target_health.cpp health/active_checker.cpp
+  health/probe_check.cpp health/semantic_prober.cpp
+  DEPS llmgw_exchange llmgw_resilience llmgw_upstream llmgw_providers llmgw_api)
 
 llmgw_module(router SOURCES router/route_table.cpp router/model_state.cpp router/router.cpp
   router/attempt.cpp router/attempt_state.cpp router/plan.cpp router/continuation.cpp

@@ -22,6 +22,7 @@
 
 #include "llmgw/config/loader.hpp"
 #include "llmgw/health/active_checker.hpp"
+#include "llmgw/health/semantic_prober.hpp"
 #include "llmgw/health/target_health.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "llmgw/router/route_table.hpp"
@@ -81,6 +82,13 @@ void warn_about(const config::Config& cfg) {
   for (const auto& p : cfg.providers) {
     if (!p.tls_verify) {
       spdlog::warn("provider '{}': TLS certificate verification is OFF (tls_verify: false)", p.name);
+    }
+  }
+  for (const auto& probe : cfg.probes) {
+    if (probe.expect.judge) {
+      spdlog::warn("probe '{}': judge verdicts are not evaluated by this version; the probe's "
+                   "other rules still apply",
+                   probe.name);
     }
   }
 }
@@ -146,6 +154,7 @@ public:
     std::signal(SIGTERM, SIG_IGN);
     std::signal(SIGHUP, SIG_IGN);
     checkers_.stop_all();
+    probers_.stop_all();
     server.stop();
     // Let the closed acceptors' cancelled accepts finish before the workers' io_contexts
     // (which their sockets belong to) go away with `server`.
@@ -179,7 +188,42 @@ private:
     }
     models_.retain(model_identities);
     checkers_.sync(std::move(checks));
+    probers_.sync(probe_targets(*table));
     state_.table.store(std::move(table));
+  }
+
+  // The providers with semantic probes, each with its probes resolved by name (the loader
+  // checked that every name exists).
+  static std::vector<health::ProbeTarget> probe_targets(const router::RouteTable& table) {
+    std::vector<health::ProbeTarget> out;
+    const auto& cfg = table.config();
+    for (const auto& [name, route] : table.providers()) {
+      const auto& semantic = route.config->health.semantic;
+      if (!semantic) {
+        continue;
+      }
+      health::ProbeTarget t{*route.config, {}, route.adapter, route.health, route.identity};
+      for (const auto& probe_name : semantic->probes) {
+        for (const auto& probe : cfg.probes) {
+          if (probe.name == probe_name) {
+            t.probes.push_back(probe);
+          }
+        }
+      }
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  void on_probe(const health::ProbeReport& r) {
+    metrics_.semantic_probe(r.provider, r.probe, health::to_string(r.result.verdict));
+    if (r.result.verdict == health::ProbeVerdict::fail) {
+      spdlog::info("semantic probe failed: provider={} probe={} rule={} latency_ms={} detail=\"{}\"",
+                   r.provider, r.probe, r.result.check, r.latency.count(), r.result.detail);
+    } else if (r.result.verdict == health::ProbeVerdict::unknown) {
+      spdlog::debug("semantic probe got no answer: provider={} probe={} ({}: {})", r.provider,
+                    r.probe, r.result.check, r.result.detail);
+    }
   }
 
   std::pair<bool, std::string> reload(std::string_view trigger) {
@@ -302,6 +346,11 @@ private:
   health::HealthRegistry registry_;
   router::ModelStateRegistry models_;  // balancer cursors and retry budgets, kept across reloads
   health::ActiveCheckers checkers_{control_, nullptr};
+  // Semantic probes: their own upstream client on the control thread (declared before the
+  // probers, which use it until they are gone).
+  upstream::Client probe_client_{control_.get_executor()};
+  health::SemanticProbers probers_{control_, probe_client_,
+                                   [this](const health::ProbeReport& r) { on_probe(r); }};
   server::Server* server_ = nullptr;
   std::string listen_;
   unsigned threads_ = 1;

@@ -65,7 +65,8 @@ Json health_json(const HealthConfig& h) {
     j["semantic"] = {{"interval", format_duration(s.interval)},
                      {"model", s.model},
                      {"probes", s.probes},
-                     {"unhealthy_after", s.unhealthy_after}};
+                     {"unhealthy_after", s.unhealthy_after},
+                     {"healthy_after", s.healthy_after}};
   }
   return j;
 }
@@ -114,6 +115,9 @@ Json probe_json(const ProbeConfig& p) {
     expect["max_latency"] = format_duration(*e.max_latency);
   }
   expect["json"] = e.json;
+  if (!e.required_keys.empty()) {
+    expect["required_keys"] = e.required_keys;
+  }
   if (e.contains) {
     expect["contains"] = *e.contains;
   }
@@ -132,7 +136,10 @@ Json probe_json(const ProbeConfig& p) {
   }
   return {{"name", p.name},
           {"prompt", p.prompt},
+          {"system", p.system},
           {"response_format", p.response_format},
+          {"max_tokens", p.max_tokens},
+          {"temperature", p.temperature},
           {"expect", std::move(expect)}};
 }
 

@@ -32,6 +32,10 @@ TargetHealth::TargetHealth(const config::ProviderConfig& provider,
     const auto& a = *provider.health.active;
     active_.emplace(a.healthy_after, a.unhealthy_after, true);
   }
+  if (provider.health.semantic) {
+    const auto& sem = *provider.health.semantic;
+    semantic_.emplace(sem.healthy_after, sem.unhealthy_after, true);
+  }
   if (provider.health.passive) {
     passive_.emplace(*provider.health.passive);
   }
@@ -70,6 +74,10 @@ Verdict TargetHealth::evaluate_locked(TimePoint now, bool admit) {
   }
   if (active_ && !active_->healthy()) {
     return {false, "active health check failing (" + active_detail_ + ")", milliseconds(1000),
+            false};
+  }
+  if (semantic_ && !semantic_->healthy()) {
+    return {false, "semantic probes failing (" + semantic_detail_ + ")", milliseconds(1000),
             false};
   }
   if (passive_ && passive_->ejected(now)) {
@@ -192,15 +200,25 @@ void TargetHealth::reinstate(TimePoint now) {
 }
 
 void TargetHealth::set_active(bool passed, const std::string& detail) {
+  record_check(active_, active_detail_, "active check: ", passed, detail);
+}
+
+void TargetHealth::set_semantic(bool passed, const std::string& detail) {
+  record_check(semantic_, semantic_detail_, "semantic probe: ", passed, detail);
+}
+
+void TargetHealth::record_check(std::optional<resilience::HealthThreshold>& check,
+                                std::string& last_detail, std::string_view label, bool passed,
+                                const std::string& detail) {
   {
     std::lock_guard lock(mutex_);
-    if (!active_) {
+    if (!check) {
       return;
     }
-    active_->record(passed);
+    check->record(passed);
     if (!passed) {
-      active_detail_ = detail;
-      last_error_ = "active check: " + detail;
+      last_detail = detail;
+      last_error_ = std::string(label) + detail;
     }
     observe(resilience::TimePoint{std::chrono::steady_clock::now()});
   }
@@ -235,7 +253,8 @@ void TargetHealth::operator_restore() {
 
 bool TargetHealth::clear_locked(TimePoint now) {
   return !operator_ejected_ && !(key_rejected_ && now < key_rejected_until_) &&
-         (!active_ || active_->healthy()) && (!passive_ || !passive_->ejected(now)) &&
+         (!active_ || active_->healthy()) && (!semantic_ || semantic_->healthy()) &&
+         (!passive_ || !passive_->ejected(now)) &&
          now >= cooldown_until_ &&
          (!breaker_ || breaker_->state(now) == resilience::CircuitState::closed);
 }
@@ -270,6 +289,11 @@ void TargetHealth::observe(TimePoint now) {
     seen_active_ok_ = active_->healthy();
     queue(seen_active_ok_ ? "active_passing" : "active_failing",
           seen_active_ok_ ? "active check passes again" : active_detail_, !seen_active_ok_);
+  }
+  if (semantic_ && semantic_->healthy() != seen_semantic_ok_) {
+    seen_semantic_ok_ = semantic_->healthy();
+    queue(seen_semantic_ok_ ? "semantic_passing" : "semantic_failing",
+          seen_semantic_ok_ ? "semantic probes pass again" : semantic_detail_, !seen_semantic_ok_);
   }
   if (passive_) {
     bool ejected = passive_->ejected(now);
@@ -360,6 +384,10 @@ HealthSnapshot TargetHealth::snapshot(TimePoint now) {
   if (active_) {
     s.active_healthy = active_->healthy();
   }
+  if (semantic_) {
+    s.semantic_healthy = semantic_->healthy();
+    s.semantic_last_failure = semantic_detail_;
+  }
   if (passive_) {
     s.passive_healthy = !passive_->ejected(now);
     s.ejections = passive_->ejections();
@@ -394,6 +422,14 @@ std::string HealthRegistry::identity(const config::ProviderConfig& p) {
     id += "|a" + n(static_cast<int>(a->kind)) + d(a->interval) + d(a->unhealthy_interval) +
           d(a->timeout) + n(a->healthy_after) + n(a->unhealthy_after) + n(a->expected_status) +
           a->path;  // last: a path may itself contain "/"
+  }
+  if (const auto& sem = p.health.semantic) {
+    id += "|s" + d(sem->interval) + n(sem->healthy_after) + n(sem->unhealthy_after) +
+          n(sem->probes.size());
+    for (const auto& probe : sem->probes) {
+      id += probe + "/";
+    }
+    id += sem->model;  // last, like the path above
   }
   if (const auto& ps = p.health.passive) {
     id += "|p" + n(ps->consecutive_failures) + n(ps->failure_rate) + n(ps->min_requests) +

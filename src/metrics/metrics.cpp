@@ -115,6 +115,8 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_shutdown_aborted_total").Help("Requests still running at drain_timeout, ended with server_shutting_down").Register(*registry);
   prometheus::Family<prometheus::Counter>& health_events =
       BuildCounter().Name("llmgw_health_events_total").Help("Health transitions of providers: ejected, ejection_ended, circuit_open, circuit_half_open, circuit_closed, cooldown, active_failing, key_rejected, operator_ejected, ...").Register(*registry);
+  prometheus::Family<prometheus::Counter>& semantic_probes =
+      BuildCounter().Name("llmgw_semantic_probe_total").Help("Semantic probes sent, by verdict: pass, fail (an answer broke a rule), unknown (no answer to judge)").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -285,6 +287,15 @@ void Metrics::request_refused(std::string_view reason) {
 
 void Metrics::health_event(std::string_view provider, std::string_view event) {
   impl_->health_events.Add({{"provider", std::string(provider)}, {"event", std::string(event)}})
+      .Increment();
+}
+
+void Metrics::semantic_probe(std::string_view provider, std::string_view probe,
+                             std::string_view verdict) {
+  impl_->semantic_probes
+      .Add({{"provider", std::string(provider)},
+            {"probe", std::string(probe)},
+            {"verdict", std::string(verdict)}})
       .Increment();
 }
 

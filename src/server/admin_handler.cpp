@@ -23,6 +23,9 @@ json snapshot_json(const health::HealthSnapshot& s, const router::ProviderRoute&
   if (s.passive_healthy) {
     checks["passive"] = *s.passive_healthy ? "healthy" : "ejected";
   }
+  if (s.semantic_healthy) {
+    checks["semantic"] = *s.semantic_healthy ? "healthy" : "unhealthy";
+  }
   return json{{"name", s.provider},
               {"kind", config::to_string(route.config->kind)},
               {"base_url", route.config->base_url},
@@ -39,7 +42,8 @@ json snapshot_json(const health::HealthSnapshot& s, const router::ProviderRoute&
               {"recent_calls", s.recent_calls},
               {"ejections", s.ejections},
               {"cooldown_ms", s.cooldown_ms},
-              {"last_error", s.last_error}};
+              {"last_error", s.last_error},
+              {"semantic_last_failure", s.semantic_last_failure}};
 }
 
 std::vector<std::pair<const router::ProviderRoute*, health::HealthSnapshot>> snapshots(
@@ -97,6 +101,7 @@ std::string status_page(const router::RouteTable& table) {
             html_escape(s.provider) + "</td><td>" + (s.routable ? "routable" : "not routable") +
             "</td><td>" + check(s.active_healthy, "unhealthy") + "</td><td>" +
             check(s.passive_healthy, "ejected") + "</td><td>" +
+            check(s.semantic_healthy, "unhealthy") + "</td><td>" +
             (s.circuit_enabled ? resilience::to_string(s.circuit) : "-") + "</td><td>" +
             std::to_string(s.inflight) + "</td><td>" + ttft + "</td><td>" + rate + " of " +
             std::to_string(s.recent_calls) + "</td><td>" + html_escape(s.reason) + "</td><td>" +
@@ -109,7 +114,8 @@ std::string status_page(const router::RouteTable& table) {
          "font-weight:bold}</style></head><body><h1>llmgw upstreams</h1><p>Refreshes every 2 s. "
          "JSON: <a href=\"/admin/upstreams\">/admin/upstreams</a>, metrics: "
          "<a href=\"/metrics\">/metrics</a>.</p><table><tr><th>provider</th><th>state</th>"
-         "<th>active</th><th>passive</th><th>circuit</th><th>in flight</th><th>TTFT ms (EWMA)</th>"
+         "<th>active</th><th>passive</th><th>semantic</th><th>circuit</th><th>in flight</th>"
+         "<th>TTFT ms (EWMA)</th>"
          "<th>errors (1 min)</th><th>why</th><th>last error</th></tr>\n" +
          rows + "</table></body></html>\n";
 }
@@ -128,6 +134,9 @@ void refresh_health_gauges(metrics::Metrics& m, const router::RouteTable& table)
     }
     if (s.passive_healthy) {
       m.set_upstream_healthy(s.provider, "passive", *s.passive_healthy);
+    }
+    if (s.semantic_healthy) {
+      m.set_upstream_healthy(s.provider, "semantic", *s.semantic_healthy);
     }
     if (s.circuit_enabled) {
       m.set_circuit_state(s.provider, static_cast<int>(s.circuit));

@@ -96,6 +96,12 @@ public:
     }
   }
 
+  /// Replaces whatever is still queued for `authority` (an upstream that changes its ways).
+  void rescript(const std::string& authority, std::vector<Reply> replies) {
+    scripts_[authority].clear();
+    script(authority, std::move(replies));
+  }
+
   const std::vector<SentRequest>& sent() const { return sent_; }
   std::size_t sent_to(const std::string& authority) const {
     std::size_t n = 0;

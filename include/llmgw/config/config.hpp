@@ -80,6 +80,7 @@ struct SemanticHealthConfig {
   std::string model;                // the provider's model to probe; required
   std::vector<std::string> probes;  // names from Config::probes; required, non-empty
   unsigned unhealthy_after = 2;
+  unsigned healthy_after = 1;       // rounds of probes in a row (each runs every probe)
 };
 
 struct HealthConfig {
@@ -135,13 +136,17 @@ struct ProbeExpect {
   std::optional<std::string> not_contains;
   std::optional<std::uint64_t> min_chars;
   std::optional<std::uint64_t> max_chars;
+  std::vector<std::string> required_keys;  // with json: top-level keys the object must have
   std::optional<JudgeConfig> judge;
 };
 
 struct ProbeConfig {
   std::string name;
   std::string prompt;
+  std::string system;           // optional system prompt
   std::string response_format;  // "" | "text" | "json_object"
+  std::uint64_t max_tokens = 256;
+  double temperature = 0;
   ProbeExpect expect;
 };
 

@@ -42,7 +42,8 @@ struct HealthEvent {
   std::string provider;
   std::string_view kind;  // ejected, ejection_ended, circuit_open, circuit_half_open,
                           // circuit_closed, cooldown, cooldown_ended, active_failing,
-                          // active_passing, key_rejected, key_accepted, operator_ejected,
+                          // active_passing, semantic_failing, semantic_passing,
+                          // key_rejected, key_accepted, operator_ejected,
                           // operator_restored, reinstated
   std::string reason;
   bool degraded = false;  // a step away from routable (ejected, circuit_open, ...)
@@ -56,6 +57,8 @@ struct HealthSnapshot {
   std::string reason;
   std::optional<bool> active_healthy;   // nullopt when no active check is configured
   std::optional<bool> passive_healthy;  // nullopt when passive detection is off
+  std::optional<bool> semantic_healthy;  // nullopt when no semantic probes are configured
+  std::string semantic_last_failure;    // the last failing probe round (probe, rule, excerpt)
   resilience::CircuitState circuit = resilience::CircuitState::closed;
   bool circuit_enabled = false;
   bool operator_ejected = false;
@@ -92,6 +95,8 @@ public:
 
   /// Active check results, from the checker.
   void set_active(bool passed, const std::string& detail);
+  /// Semantic probe rounds, from the prober: `detail` says which probe and rule failed.
+  void set_semantic(bool passed, const std::string& detail);
   void operator_eject(TimePoint now);
   void operator_restore();
 
@@ -111,6 +116,9 @@ private:
   Verdict evaluate(TimePoint now, bool admit);
   Verdict evaluate_locked(TimePoint now, bool admit);
   void record_failure(TimePoint now, const api::Failure& failure);
+  // A periodic check's result (active or semantic): its threshold, its last failure's detail.
+  void record_check(std::optional<resilience::HealthThreshold>& check, std::string& last_detail,
+                    std::string_view label, bool passed, const std::string& detail);
   // Compares the state with what was last reported and queues an event per change. Called
   // under mutex_; the events go out after it is released (emit).
   void observe(TimePoint now);
@@ -123,6 +131,8 @@ private:
   std::mutex mutex_;
   std::optional<resilience::HealthThreshold> active_;
   std::string active_detail_;
+  std::optional<resilience::HealthThreshold> semantic_;
+  std::string semantic_detail_;
   std::optional<resilience::OutlierDetector> passive_;
   std::optional<resilience::CircuitBreaker> breaker_;
   resilience::SlidingCounter recent_{std::chrono::seconds(60), 12};
@@ -144,6 +154,7 @@ private:
   resilience::CircuitState seen_circuit_ = resilience::CircuitState::closed;
   bool seen_cooling_ = false;
   bool seen_active_ok_ = true;
+  bool seen_semantic_ok_ = true;
   bool seen_key_rejected_ = false;
   bool seen_operator_ejected_ = false;
 };

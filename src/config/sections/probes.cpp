@@ -7,12 +7,21 @@
 namespace llmgw::config::schema {
 
 void SchemaLoader::probe(const Value& v, ProbeConfig& p) {
-  MapReader m(r_, v, {"name", "prompt", "response_format", "expect"});
+  MapReader m(r_, v,
+              {"name", "prompt", "system", "response_format", "max_tokens", "temperature",
+               "expect"});
   if (!m.ok()) {
     return;
   }
   name(m, p.name, probes_, false);
   required_string(m, "prompt", p.prompt);
+  if (auto sv = m.get("system")) {
+    if (auto text = detail::read_string(r_, *sv)) {
+      p.system = std::move(*text);
+    }
+  }
+  m.read("max_tokens", p.max_tokens, 1, 100000);
+  m.read("temperature", p.temperature, 0.0, 2.0);
   if (auto rf = m.get("response_format"); rf && !rf->node.IsNull()) {
     if (auto s = detail::read_choice(r_, *rf, detail::kResponseFormats, "response_format")) {
       p.response_format = std::move(*s);
@@ -42,8 +51,8 @@ std::optional<std::string> SchemaLoader::regex_limits_problem(const std::string&
 
 void SchemaLoader::expect(const Value& v, ProbeExpect& e) {
   MapReader m(r_, v,
-              {"regex", "max_latency", "json", "contains", "not_contains", "min_chars", "max_chars",
-               "judge"});
+              {"regex", "max_latency", "json", "required_keys", "contains", "not_contains",
+               "min_chars", "max_chars", "judge"});
   if (auto rv = m.get("regex")) {
     if (auto s = detail::read_string(r_, *rv)) {
       if (auto why = regex_limits_problem(*s)) {
@@ -60,6 +69,18 @@ void SchemaLoader::expect(const Value& v, ProbeExpect& e) {
   }
   m.read("max_latency", e.max_latency, kPositive);
   m.read("json", e.json);
+  if (auto kv = m.get("required_keys")) {
+    if (auto items = detail::read_list(r_, *kv)) {
+      for (const auto& item : *items) {
+        if (auto key = detail::read_string(r_, item)) {
+          e.required_keys.push_back(std::move(*key));
+        }
+      }
+      if (!e.json && !e.required_keys.empty()) {
+        r_.error(*kv, "needs json: true");
+      }
+    }
+  }
   optional_string(m, "contains", e.contains);
   optional_string(m, "not_contains", e.not_contains);
   m.read("min_chars", e.min_chars, 0, kNoMax);

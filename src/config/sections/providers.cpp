@@ -153,7 +153,7 @@ void SchemaLoader::health(const Value& v, HealthConfig& h) {
   }
   if (auto s = m.get("semantic")) {
     SemanticHealthConfig c;
-    MapReader sm(r_, *s, {"interval", "model", "probes", "unhealthy_after"});
+    MapReader sm(r_, *s, {"interval", "model", "probes", "unhealthy_after", "healthy_after"});
     if (sm.ok()) {
       sm.read("interval", c.interval, kPositive);
       required_string(sm, "model", c.model);
@@ -164,6 +164,7 @@ void SchemaLoader::health(const Value& v, HealthConfig& h) {
         }
       }
       sm.read("unhealthy_after", c.unhealthy_after, 1, 1000);
+      sm.read("healthy_after", c.healthy_after, 1, 1000);
     }
     h.semantic = std::move(c);
   }

@@ -458,6 +458,34 @@ TEST(Loader, ProbesAreValidated) {
             }));
 }
 
+TEST(Loader, ProbeSettingsAndRequiredKeys) {
+  auto cfg = load_ok(R"(probes:
+  - name: j
+    prompt: p
+    system: "You are terse."
+    max_tokens: 20
+    temperature: 0.5
+    response_format: json_object
+    expect: { json: true, required_keys: [ ok, why ] }
+)");
+  ASSERT_TRUE(cfg);
+  const auto& p = cfg->probes.at(0);
+  EXPECT_EQ(p.system, "You are terse.");
+  EXPECT_EQ(p.max_tokens, 20u);
+  EXPECT_DOUBLE_EQ(p.temperature, 0.5);
+  EXPECT_EQ(p.expect.required_keys, (Strings{"ok", "why"}));
+  EXPECT_EQ(errors_of(R"(probes:
+  - name: j
+    prompt: p
+    max_tokens: 0
+    expect: { required_keys: [ ok ] }
+)"),
+            (Strings{
+                "t.yaml:4:17: probes[0].max_tokens: must be between 1 and 100000",
+                "t.yaml:5:30: probes[0].expect.required_keys: needs json: true",
+            }));
+}
+
 // std::regex overflows a long on a huge repeat count or backreference (fuzz_config found it):
 // such a pattern is refused before it is compiled.
 TEST(Loader, ProbeRegexesStayWithinWhatStdRegexCompilesSafely) {

@@ -1,0 +1,226 @@
+#include "llmgw/health/semantic_prober.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <unordered_map>
+
+#include "llmgw/exchange/exchange.hpp"
+
+namespace llmgw::health {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+struct Prober {
+  ProbeTarget target;
+  upstream::Endpoint endpoint;
+  config::TargetConfig model;  // the provider's semantic.model, as a target
+  asio::cancellation_signal cancel;
+  bool stopped = false;
+
+  explicit Prober(ProbeTarget t)
+      : target(std::move(t)), endpoint(upstream::Endpoint::from(target.provider, 1)) {
+    model.provider = target.provider.name;
+    model.model = target.provider.health.semantic->model;
+  }
+};
+
+// The text of a translated (OpenAI-shaped) chat answer: the first choice's content.
+std::string answer_text(const std::string& body) {
+  auto parsed = nlohmann::json::parse(body, nullptr, false);
+  if (!parsed.is_object()) {
+    return {};
+  }
+  auto choices = parsed.find("choices");
+  if (choices == parsed.end() || !choices->is_array() || choices->empty()) {
+    return {};
+  }
+  const auto& message = (*choices)[0].value("message", nlohmann::json::object());
+  auto content = message.find("content");
+  if (content != message.end() && content->is_string()) {
+    return content->get<std::string>();
+  }
+  return {};
+}
+
+std::string describe(const std::string& probe, const ProbeResult& r) {
+  return "probe " + probe + ": " + r.check + ": " + r.detail;
+}
+
+}  // namespace
+
+nlohmann::json probe_request(const config::ProbeConfig& probe, const std::string& model) {
+  auto messages = nlohmann::json::array();
+  if (!probe.system.empty()) {
+    messages.push_back({{"role", "system"}, {"content", probe.system}});
+  }
+  messages.push_back({{"role", "user"}, {"content", probe.prompt}});
+  nlohmann::json body = {{"model", model},
+                         {"messages", std::move(messages)},
+                         {"max_tokens", probe.max_tokens},
+                         {"temperature", probe.temperature},
+                         {"stream", false}};
+  if (probe.response_format == "json_object") {
+    body["response_format"] = {{"type", "json_object"}};
+  }
+  return body;
+}
+
+struct SemanticProbers::Impl {
+  Impl(asio::io_context& c, upstream::Transport& t, ProbeObserver o, ProberEnvironment e)
+      : control(c),
+        transport(t),
+        observer(std::move(o)),
+        env(e),
+        rng(e.seed ? e.seed : std::random_device{}()) {}
+
+  milliseconds jittered(milliseconds base) {
+    // ±10% so that probes of many providers (or many gateways) do not go out in lockstep.
+    auto spread = std::max<long long>(1, base.count() / 10);
+    std::uniform_int_distribution<long long> d(-spread, spread);
+    return milliseconds(std::max<long long>(1, base.count() + d(rng)));
+  }
+
+  asio::awaitable<void> run(std::shared_ptr<Prober> prober) {
+    const auto interval = prober->target.provider.health.semantic->interval;
+    // The first round somewhere in the first interval: a reload that adds many probed
+    // providers does not fire every probe at once.
+    std::uniform_int_distribution<long long> first(0, std::max<long long>(0, interval.count() - 1));
+    auto wait = milliseconds(first(rng));
+    for (;;) {
+      const bool slept = co_await env.sleeper->sleep_for(wait);
+      if (!slept || prober->stopped) {
+        co_return;
+      }
+      auto round = co_await run_round(*prober);
+      if (prober->stopped) {
+        co_return;
+      }
+      if (round.verdict != ProbeVerdict::unknown) {
+        prober->target.health->set_semantic(round.verdict == ProbeVerdict::pass, round.detail);
+      }
+      wait = jittered(interval);
+    }
+  }
+
+  // Every probe once; the first failing one decides the round.
+  asio::awaitable<ProbeResult> run_round(Prober& prober) {
+    auto probes = prober.target.probes;  // sync() may replace the list while we wait
+    ProbeResult round{ProbeVerdict::unknown, {}, {}};
+    for (const auto& probe : probes) {
+      auto result = co_await run_probe(prober, probe);
+      if (prober.stopped) {
+        co_return round;
+      }
+      if (result.verdict == ProbeVerdict::fail && round.verdict != ProbeVerdict::fail) {
+        round = ProbeResult{ProbeVerdict::fail, result.check, describe(probe.name, result)};
+      } else if (result.verdict == ProbeVerdict::pass && round.verdict == ProbeVerdict::unknown) {
+        round.verdict = ProbeVerdict::pass;
+      }
+    }
+    co_return round;
+  }
+
+  asio::awaitable<ProbeResult> run_probe(Prober& prober, const config::ProbeConfig& probe) {
+    const auto& semantic = *prober.target.provider.health.semantic;
+    auto body = probe_request(probe, semantic.model);
+    const auto started = env.clock->now();
+    // A probe slower than max_latency has failed; without one, a probe may take the interval
+    // (never more: the next round is due).
+    auto budget = probe.expect.max_latency
+                      ? *probe.expect.max_latency
+                      : std::min(prober.target.provider.timeouts.total, semantic.interval);
+    exchange::Target to{prober.target.adapter.get(), &prober.target.provider, &prober.endpoint,
+                        &prober.model};
+    std::string request_id = "probe-" + prober.target.provider.name + "-" + probe.name;
+    exchange::Correlation correlation{request_id, {}, {}};
+    auto asked = co_await exchange::ask(transport, *env.clock, to, providers::Operation::chat,
+                                        body, providers::RequestOptions{}, correlation,
+                                        started + budget);
+    const auto latency = duration_cast<milliseconds>(env.clock->now() - started);
+    ProbeResult result;
+    if (asked) {
+      result = check_answer(probe.expect, answer_text(asked->body), latency);
+    } else {
+      const auto& failure = asked.error();
+      const bool slow = failure.cls == api::FailureClass::timeout ||
+                        failure.cls == api::FailureClass::stall;
+      if (failure.cls == api::FailureClass::bad_response) {
+        result = ProbeResult{ProbeVerdict::fail, "bad_response", failure.message};
+      } else if (slow && probe.expect.max_latency) {
+        result = ProbeResult{ProbeVerdict::fail, "max_latency",
+                             "no answer within " + std::to_string(budget.count()) + "ms"};
+      } else {
+        // No answer at all (refused, 5xx, 429, timeout): nothing learned about its content.
+        result = ProbeResult{ProbeVerdict::unknown, std::string(api::to_string(failure.cls)),
+                             failure.message};
+      }
+    }
+    if (observer && !prober.stopped) {
+      observer(ProbeReport{prober.target.provider.name, probe.name, result, latency});
+    }
+    co_return result;
+  }
+
+  void start(const std::shared_ptr<Prober>& prober) {
+    asio::co_spawn(control, run(prober),
+                   asio::bind_cancellation_slot(prober->cancel.slot(), asio::detached));
+  }
+
+  static void stop(Prober& prober) {
+    prober.stopped = true;
+    prober.cancel.emit(asio::cancellation_type::terminal);
+  }
+
+  asio::io_context& control;
+  upstream::Transport& transport;
+  ProbeObserver observer;
+  ProberEnvironment env;
+  std::mt19937_64 rng;
+  std::unordered_map<std::string, std::shared_ptr<Prober>> probers;  // by identity
+};
+
+SemanticProbers::SemanticProbers(asio::io_context& control, upstream::Transport& transport,
+                                 ProbeObserver observer, ProberEnvironment env)
+    : impl_(std::make_unique<Impl>(control, transport, std::move(observer), env)) {}
+
+SemanticProbers::~SemanticProbers() { stop_all(); }
+
+void SemanticProbers::sync(std::vector<ProbeTarget> targets) {
+  std::unordered_map<std::string, std::shared_ptr<Prober>> next;
+  for (auto& t : targets) {
+    if (!t.provider.health.semantic || !t.adapter || !t.health || t.probes.empty()) {
+      continue;
+    }
+    auto it = impl_->probers.find(t.identity);
+    if (it != impl_->probers.end()) {
+      it->second->target.probes = std::move(t.probes);
+      next.emplace(t.identity, it->second);
+      impl_->probers.erase(it);
+      continue;
+    }
+    auto id = t.identity;
+    auto prober = std::make_shared<Prober>(std::move(t));
+    impl_->start(prober);
+    next.emplace(std::move(id), std::move(prober));
+  }
+  for (auto& [_, old] : impl_->probers) {
+    Impl::stop(*old);
+  }
+  impl_->probers = std::move(next);
+}
+
+void SemanticProbers::stop_all() {
+  for (auto& [_, p] : impl_->probers) {
+    Impl::stop(*p);
+  }
+  impl_->probers.clear();
+}
+
+}  // namespace llmgw::health

@@ -1,0 +1,246 @@
+// Semantic health: the rule verdicts of a probe answer, and the prober's rounds turning into a
+// routing verdict, in simulated time against a scripted upstream.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "fakes/manual_time.hpp"
+#include "fakes/scripted_transport.hpp"
+#include "llmgw/health/probe_check.hpp"
+#include "llmgw/health/semantic_prober.hpp"
+
+namespace llmgw::health {
+namespace {
+
+using namespace std::chrono_literals;
+using fakes::Reply;
+using nlohmann::json;
+
+ProbeResult check(const config::ProbeExpect& e, std::string_view answer,
+                  std::chrono::milliseconds latency = 10ms) {
+  return check_answer(e, answer, latency);
+}
+
+TEST(ProbeCheck, RegexMatchesOrSaysWhatCameInstead) {
+  config::ProbeExpect e;
+  e.regex = R"(^\s*42\s*$)";
+  EXPECT_EQ(check(e, "42").verdict, ProbeVerdict::pass);
+  EXPECT_EQ(check(e, " 42\n").verdict, ProbeVerdict::pass);
+  auto bad = check(e, "43");
+  EXPECT_EQ(bad.verdict, ProbeVerdict::fail);
+  EXPECT_EQ(bad.check, "regex");
+  EXPECT_NE(bad.detail.find("\"43\""), std::string::npos) << bad.detail;
+}
+
+TEST(ProbeCheck, ContainsAndRefusalPhrases) {
+  config::ProbeExpect e;
+  e.contains = "Paris";
+  e.not_contains = "I can't";
+  EXPECT_EQ(check(e, "The capital is Paris.").verdict, ProbeVerdict::pass);
+  EXPECT_EQ(check(e, "The capital is Lyon.").check, "contains");
+  EXPECT_EQ(check(e, "I can't say, but Paris.").check, "not_contains");
+}
+
+TEST(ProbeCheck, LengthBounds) {
+  config::ProbeExpect e;
+  e.min_chars = 3;
+  e.max_chars = 5;
+  EXPECT_EQ(check(e, "").check, "min_chars");  // an empty answer
+  EXPECT_EQ(check(e, "four").verdict, ProbeVerdict::pass);
+  EXPECT_EQ(check(e, "too long").check, "max_chars");
+}
+
+TEST(ProbeCheck, JsonWithRequiredKeys) {
+  config::ProbeExpect e;
+  e.json = true;
+  e.required_keys = {"ok"};
+  EXPECT_EQ(check(e, R"({"ok": true})").verdict, ProbeVerdict::pass);
+  EXPECT_EQ(check(e, R"({"ok": true)").check, "json");     // cut short
+  EXPECT_EQ(check(e, R"({"fine": true})").check, "json");  // the key is missing
+  EXPECT_EQ(check(e, R"([1, 2])").check, "json");          // not an object
+}
+
+TEST(ProbeCheck, SlowerThanMaxLatencyFailsWhateverItSays) {
+  config::ProbeExpect e;
+  e.max_latency = 500ms;
+  EXPECT_EQ(check(e, "42", 499ms).verdict, ProbeVerdict::pass);
+  EXPECT_EQ(check(e, "42", 501ms).check, "max_latency");
+}
+
+TEST(ProbeCheck, OnlyTheStartOfAHugeAnswerIsMatched) {
+  config::ProbeExpect e;
+  e.regex = "(a|b)*c";  // recursion per character in libstdc++: must not blow the stack
+  std::string huge(1'000'000, 'a');
+  auto r = check(e, huge);
+  EXPECT_NE(r.verdict, ProbeVerdict::pass);
+}
+
+TEST(ProbeCheck, ExcerptsCutAtACharacterBoundary) {
+  std::string text = "ab" + std::string("é") + "cd";  // é is two bytes
+  EXPECT_EQ(excerpt(text, 3), "ab…");
+  EXPECT_EQ(excerpt("short", 10), "short");
+}
+
+// An OpenAI-compatible chat answer saying `text`.
+Reply says(const std::string& text) {
+  return Reply::json(200, json{{"id", "c1"},
+                               {"object", "chat.completion"},
+                               {"model", "m"},
+                               {"choices", json::array({{{"index", 0},
+                                                         {"message", {{"role", "assistant"},
+                                                                      {"content", text}}},
+                                                         {"finish_reason", "stop"}}})},
+                               {"usage", {{"prompt_tokens", 5}, {"completion_tokens", 1}}}}
+                              .dump());
+}
+
+constexpr const char* kPrimary = "127.0.0.1:7";
+
+class Prober : public ::testing::Test {
+ protected:
+  Prober() {
+    provider.name = "primary";
+    provider.kind = config::ProviderKind::openai_compatible;
+    provider.base_url = "http://127.0.0.1:7/v1";
+    provider.url = *common::parse_url(provider.base_url);
+    config::SemanticHealthConfig semantic;
+    semantic.interval = 10s;
+    semantic.model = "probe-model";
+    semantic.probes = {"arithmetic"};
+    semantic.unhealthy_after = 2;
+    semantic.healthy_after = 2;
+    provider.health.semantic = semantic;
+    arithmetic.name = "arithmetic";
+    arithmetic.prompt = "What is 17 + 25? Reply with the number only.";
+    arithmetic.expect.regex = R"(^\s*42\s*$)";
+    health = std::make_shared<TargetHealth>(provider);
+  }
+
+  void start() {
+    probers.sync({ProbeTarget{provider, {arithmetic}, providers::make_adapter(provider.kind),
+                              health, HealthRegistry::identity(provider)}});
+  }
+
+  bool healthy() { return health->snapshot(time.now()).semantic_healthy.value_or(false); }
+
+  // Runs the control loop in simulated time until `done` or `limit` has passed; returns the
+  // simulated time that took.
+  template <class Done>
+  std::chrono::nanoseconds run_until(Done done, std::chrono::nanoseconds limit) {
+    auto start_at = time.now();
+    for (;;) {
+      ctx.restart();
+      ctx.poll();
+      if (done() || time.now() - start_at > limit || !time.advance_to_next()) {
+        return time.now() - start_at;
+      }
+    }
+  }
+
+  boost::asio::io_context ctx;
+  fakes::ManualTime time;
+  fakes::ScriptedTransport transport{time};
+  std::vector<std::string> reports;  // "probe:verdict:rule"
+  SemanticProbers probers{ctx, transport,
+                          [this](const ProbeReport& r) {
+                            reports.push_back(r.probe + ":" +
+                                              std::string(to_string(r.result.verdict)) + ":" +
+                                              r.result.check);
+                          },
+                          ProberEnvironment{&time, &time, 42}};
+  config::ProviderConfig provider;
+  config::ProbeConfig arithmetic;
+  std::shared_ptr<TargetHealth> health;
+};
+
+TEST_F(Prober, SendsTheProbeToTheProvidersSemanticModel) {
+  transport.script(kPrimary, {says("42")});
+  start();
+  run_until([&] { return !reports.empty(); }, 30s);
+  ASSERT_EQ(transport.sent().size(), 1u);
+  auto body = json::parse(transport.sent()[0].body);
+  EXPECT_EQ(body["model"], "probe-model");
+  EXPECT_EQ(body["messages"].back()["content"], arithmetic.prompt);
+  EXPECT_EQ(body["temperature"], 0);
+  EXPECT_EQ(reports, std::vector<std::string>{"arithmetic:pass:"});
+  EXPECT_TRUE(healthy());
+  EXPECT_TRUE(health->peek(time.now()).routable);
+}
+
+TEST_F(Prober, WrongAnswersTakeTheTargetOutWithinTwoIntervalsAndRightOnesBringItBack) {
+  transport.script(kPrimary, {says("43")});
+  start();
+  auto took = run_until([&] { return !healthy(); }, 60s);
+  EXPECT_FALSE(healthy());
+  EXPECT_LE(took, 20s) << "unhealthy_after: 2 at a 10s interval";
+  EXPECT_EQ(transport.sent().size(), 2u);
+  auto verdict = health->peek(time.now());
+  EXPECT_FALSE(verdict.routable);
+  EXPECT_NE(verdict.reason.find("semantic probes failing"), std::string::npos) << verdict.reason;
+  EXPECT_NE(verdict.reason.find("\"43\""), std::string::npos) << verdict.reason;
+  EXPECT_NE(health->snapshot(time.now()).semantic_last_failure.find("probe arithmetic: regex"),
+            std::string::npos);
+
+  transport.rescript(kPrimary, {says("42")});
+  took = run_until([&] { return healthy(); }, 60s);
+  EXPECT_TRUE(healthy());
+  EXPECT_GT(took, 10s) << "healthy_after: 2 needs a second passing round";
+  EXPECT_LE(took, 23s);
+  EXPECT_TRUE(health->peek(time.now()).routable);
+}
+
+TEST_F(Prober, NoAnswerAtAllIsUnknownAndChangesNothing) {
+  transport.script(kPrimary, {Reply::json(503, R"({"error":{"message":"busy"}})")});
+  start();
+  run_until([&] { return reports.size() >= 4; }, 120s);
+  ASSERT_GE(reports.size(), 4u);
+  EXPECT_EQ(reports[0], "arithmetic:unknown:server_error");
+  EXPECT_TRUE(healthy()) << "a 503 is the active and passive checks' business";
+}
+
+TEST_F(Prober, AnEmptyTwoHundredIsABadAnswer) {
+  transport.script(kPrimary, {Reply::json(200, "")});
+  start();
+  run_until([&] { return !healthy(); }, 60s);
+  EXPECT_FALSE(healthy());
+  EXPECT_EQ(reports.at(0), "arithmetic:fail:bad_response");
+}
+
+TEST_F(Prober, AProbeSlowerThanMaxLatencyFails) {
+  arithmetic.expect.max_latency = 2s;
+  transport.script(kPrimary, {Reply::hanging()});
+  start();
+  run_until([&] { return !healthy(); }, 60s);
+  EXPECT_FALSE(healthy());
+  EXPECT_EQ(reports.at(0), "arithmetic:fail:max_latency");
+}
+
+TEST_F(Prober, StoppedProbersSendNothingMore) {
+  transport.script(kPrimary, {says("42")});
+  start();
+  run_until([&] { return reports.size() >= 2; }, 60s);
+  probers.sync({});
+  auto sent = transport.sent().size();
+  run_until([] { return false; }, 60s);
+  EXPECT_EQ(transport.sent().size(), sent);
+}
+
+TEST_F(Prober, ProbeRequestsCarryTheProbesSettings) {
+  config::ProbeConfig p;
+  p.prompt = "Return a JSON object with key ok set to true.";
+  p.system = "You are terse.";
+  p.response_format = "json_object";
+  p.max_tokens = 20;
+  p.temperature = 0.5;
+  auto body = probe_request(p, "gpt-4o-mini");
+  EXPECT_EQ(body["model"], "gpt-4o-mini");
+  EXPECT_EQ(body["messages"][0]["role"], "system");
+  EXPECT_EQ(body["messages"][1]["content"], p.prompt);
+  EXPECT_EQ(body["response_format"]["type"], "json_object");
+  EXPECT_EQ(body["max_tokens"], 20);
+  EXPECT_EQ(body["stream"], false);
+}
+
+}  // namespace
+}  // namespace llmgw::health
