@@ -14,11 +14,20 @@
 // traffic to it stopped), the probes after that until the heal, and time to recover (heal ->
 // first request routed back to it). Times come from polling every 20 ms.
 //
+// --scenario semantic runs the semantic-health scenario instead (issue 10): every provider has a
+// rule-based semantic probe (arithmetic, interval --probe-interval, unhealthy_after 2), the
+// clients ask arithmetic questions and check every answer, and the primary starts answering
+// wrongly (the simulator's `garbage` mode: 200s, off by one) at t=3s until t=12s (of 20). It
+// prints the time to detect (fault applied -> /admin/upstreams says semantically unhealthy) in
+// probe intervals, the wrong answers delivered before and after detection (by request start),
+// and the time to recover.
+//
 // Node built-ins only. Loopback only. Bounded: every process is killed at the end and a hard
 // watchdog ends the run at duration + 60 s whatever happens.
 //
 //   node bench/outage.mjs [--clients 20] [--duration 20] [--stream-share 0.25] [--think-ms 2]
-//                         [--json] [--trace]
+//                         [--json] [--trace] [--scenario availability|semantic]
+//                         [--probe-interval 1000]
 // --trace prints, per fault, every poll that saw a call to the broken target or a change in
 // whether it is routable.
 // Binaries: LLMGW_BIN / LLMGW_SIM_BIN, default build/src/llmgw and build/src/sim/llmgw-sim.
@@ -39,8 +48,13 @@ const { values: opt } = parseArgs({
     'think-ms': { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
+    scenario: { type: 'string', default: 'availability' },
+    'probe-interval': { type: 'string', default: '1000' },
   },
 });
+const SEMANTIC = opt.scenario === 'semantic';
+if (!SEMANTIC && opt.scenario !== 'availability') throw new Error(`unknown --scenario ${opt.scenario}`);
+const PROBE_INTERVAL_MS = Math.max(100, Math.min(60_000, Number(opt['probe-interval'])));
 const CLIENTS = Math.max(1, Math.min(200, Number(opt.clients)));
 const DURATION_MS = Math.max(5, Math.min(120, Number(opt.duration))) * 1000;
 const STREAM_SHARE = Math.max(0, Math.min(1, Number(opt['stream-share'])));
@@ -55,11 +69,13 @@ const FAULT_COUNT = 1_000_000_000;
 
 // The schedule, in ms from the start of the load. Each fault is applied at `at` and healed at
 // `heal` on simulator `sim`.
-const SCHEDULE = [
+const SCHEDULE = (SEMANTIC ? [
+  { name: 'primary answers wrongly', sim: 'primary', at: 3000, heal: 12000, fault: { mode: 'garbage' } },
+] : [
   { name: 'primary 503 storm', sim: 'primary', at: 3000, heal: 8000, fault: { mode: 'error', status: 503, message: 'bench storm' } },
   { name: 'secondary hangs', sim: 'secondary', at: 10000, heal: 14000, fault: { mode: 'hang' } },
   { name: 'primary refuses connections', sim: 'primary', at: 16000, heal: 19000, fault: { mode: 'refuse' } },
-].map((f) => ({ ...f, at: (f.at * DURATION_MS) / 20000, heal: (f.heal * DURATION_MS) / 20000 }));
+]).map((f) => ({ ...f, at: (f.at * DURATION_MS) / 20000, heal: (f.heal * DURATION_MS) / 20000 }));
 
 // ---------------------------------------------------------------------------------------------
 // Processes
@@ -147,13 +163,19 @@ function gatewayConfig(sims) {
     health:
       active: { kind: http, path: /models, interval: 1s, unhealthy_interval: 250ms, timeout: 300ms, healthy_after: 2, unhealthy_after: 2 }
       passive: { consecutive_failures: 3, failure_rate: 0.5, min_requests: 20, window: 10s, eject_for: 1s, max_eject_for: 4s }
-    circuit_breaker: { open_after_failure_rate: 0.5, min_requests: 10, window: 2s, open_for: 1s, half_open_probes: 1 }
+${SEMANTIC ? `      semantic: { interval: ${PROBE_INTERVAL_MS}ms, model: m-probe, probes: [ arithmetic ], unhealthy_after: 2 }
+` : ''}    circuit_breaker: { open_after_failure_rate: 0.5, min_requests: 10, window: 2s, open_for: 1s, half_open_probes: 1 }
 `;
+  const probes = SEMANTIC ? `probes:
+  - name: arithmetic
+    prompt: "What is 17 + 25? Reply with the number only."
+    expect: { regex: '^\\s*42\\s*$', max_latency: 1s }
+` : '';
   return `server: { listen: "${HOST}:0", admin_listen: "${HOST}:0", threads: 2, drain_timeout: 2s }
 logging: { level: warn, format: text, access_log: "off" }
 auth: { required: false }
 providers:
-${sims.map(provider).join('')}models:
+${sims.map(provider).join('')}${probes}models:
   - name: chat
     strategy: weighted
     targets:
@@ -170,13 +192,29 @@ ${sims.map(provider).join('')}models:
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// The answer's text: a completion's content, or a stream's content deltas joined.
+function answerText(text, streaming) {
+  try {
+    if (!streaming) return JSON.parse(text).choices?.[0]?.message?.content ?? '';
+    let out = '';
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('data: {')) continue;
+      out += JSON.parse(line.slice(6)).choices?.[0]?.delta?.content ?? '';
+    }
+    return out;
+  } catch {
+    return '';
+  }
+}
+
 async function oneRequest(url, i, streaming) {
   const t0 = performance.now();
-  const body = JSON.stringify({
-    model: 'chat',
-    stream: streaming,
-    messages: [{ role: 'user', content: `request ${i} needs an answer in a few words` }],
-  });
+  // The semantic scenario asks what it can check: the simulator answers arithmetic right, and
+  // off by one in `garbage` mode.
+  const a = i < 0 ? 1 : i % 97;
+  const b = i < 0 ? 1 : 7 + (i % 13);
+  const content = SEMANTIC ? `What is ${a} + ${b}?` : `request ${i} needs an answer in a few words`;
+  const body = JSON.stringify({ model: 'chat', stream: streaming, messages: [{ role: 'user', content }] });
   try {
     const res = await fetch(url, {
       method: 'POST',
@@ -188,9 +226,13 @@ async function oneRequest(url, i, streaming) {
     let ok = res.status === 200;
     if (ok && streaming) ok = text.includes('data: [DONE]') && !/^data: \{"error"/m.test(text);
     if (ok && res.headers.get('x-llmgw-degraded')) ok = false;
-    return { t0, ms: performance.now() - t0, ok, status: res.status, error: ok ? null : text.slice(0, 200) };
+    const wrong = SEMANTIC && ok && answerText(text, streaming).trim() !== String(a + b);
+    return {
+      t0, ms: performance.now() - t0, ok, wrong, status: res.status,
+      provider: res.headers.get('x-llmgw-provider'), error: ok ? null : text.slice(0, 200),
+    };
   } catch (e) {
-    return { t0, ms: performance.now() - t0, ok: false, status: 0, error: String(e.message ?? e) };
+    return { t0, ms: performance.now() - t0, ok: false, wrong: false, status: 0, error: String(e.message ?? e) };
   }
 }
 
@@ -236,10 +278,12 @@ async function poller(gwAdmin, sims, t0, stopAt, samples) {
         fetch(`${gwAdmin}/admin/upstreams`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json()),
       ]);
       const attempts = attemptCounts(metricsText);
-      const sample = { t, calls: {}, connectFails: {}, failed: {}, routable: {} };
+      const sample = { t, calls: {}, connectFails: {}, failed: {}, routable: {}, semantic: {} };
       sims.forEach((s, i) => {
         const a = attempts[s.name] ?? {};
-        sample.routable[s.name] = upstreams.upstreams.find((u) => u.name === s.name)?.routable ?? true;
+        const u = upstreams.upstreams.find((x) => x.name === s.name);
+        sample.routable[s.name] = u?.routable ?? true;
+        sample.semantic[s.name] = u?.checks?.semantic;
         sample.calls[s.name] = counts[i];
         sample.connectFails[s.name] = a.connect ?? 0;
         sample.failed[s.name] = Object.entries(a).filter(([k]) => k !== 'success').reduce((x, [, v]) => x + v, 0);
@@ -300,6 +344,24 @@ function analyseFault(f, samples, marks) {
   };
 }
 
+// The semantic scenario: when the gateway saw the primary's wrong answers (its probes), and how
+// many wrong answers clients got before and after that (by when the request started).
+function analyseSemantic(f, samples, results, t0) {
+  const detected = samples.find((s) => s.t > f.at && s.semantic[f.sim] === 'unhealthy');
+  const back = samples.find((s) => s.t > f.heal && s.semantic[f.sim] === 'healthy');
+  const wrong = results.filter((r) => r.wrong);
+  const detectT = detected ? detected.t : Infinity;
+  return {
+    probe_interval_ms: PROBE_INTERVAL_MS,
+    detect_ms: detected ? Math.round(detected.t - f.at) : null,
+    detect_intervals: detected ? Number(((detected.t - f.at) / PROBE_INTERVAL_MS).toFixed(2)) : null,
+    wrong_answers: wrong.length,
+    wrong_before_detect: wrong.filter((r) => r.t0 - t0 < detectT).length,
+    wrong_after_detect: wrong.filter((r) => r.t0 - t0 >= detectT).length,
+    recover_ms: back ? Math.round(back.t - f.heal) : null,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------
@@ -356,6 +418,7 @@ async function main() {
   const ok = results.filter((r) => r.ok).length;
   const lat = results.map((r) => r.ms).sort((a, b) => a - b);
   const faults = SCHEDULE.map((f) => analyseFault(f, samples, marks.get(f)));
+  const semantic = SEMANTIC ? analyseSemantic(SCHEDULE[0], samples, results, t0) : undefined;
   const failures = results.filter((r) => !r.ok);
   const summary = {
     clients: CLIENTS,
@@ -368,6 +431,7 @@ async function main() {
     p99_ms: pct(lat, 99),
     max_ms: lat.at(-1),
     faults,
+    semantic,
     failures_sample: failures.slice(0, 5).map((r) => ({ at_ms: Math.round(r.t0 - t0), status: r.status, error: r.error })),
     schedule_applied: applied,
     poll_ms: POLL_MS,
@@ -391,7 +455,7 @@ async function main() {
   }
   const f1 = (x) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1));
   console.log(`llmgw outage bench: ${CLIENTS} clients, ${DURATION_MS / 1000} s, ${Math.round(STREAM_SHARE * 100)}% streaming, ` +
-    `3 sims (weighted 6/3/1), active+passive+breaker on every provider`);
+    `3 sims (weighted 6/3/1), active+passive+breaker${SEMANTIC ? `+semantic probes (every ${PROBE_INTERVAL_MS} ms)` : ''} on every provider`);
   console.log(`schedule: ${applied.map((a) => `t=${(a.at_ms / 1000).toFixed(1)}s ${a.what}`).join('; ')}`);
   console.log('');
   console.log(`requests      ${results.length} (${(results.length / (DURATION_MS / 1000)).toFixed(0)}/s)`);
@@ -422,6 +486,14 @@ async function main() {
   console.log(`time to recover: heal -> first call routed back. Resolution ~${POLL_MS} ms (polling).`);
   console.log('calls wasted (sim): calls the broken sim answered with the fault. A refused connection never reaches');
   console.log('the sim: it only sees requests sent on connections opened before; failed connects are counted by the gateway.');
+  if (semantic) {
+    const m = semantic;
+    console.log('');
+    console.log(`semantic: wrong answers from the primary detected after ${m.detect_ms ?? 'n/a'} ms ` +
+      `(${m.detect_intervals ?? '-'} probe intervals, unhealthy_after 2); recovered ${m.recover_ms ?? 'n/a'} ms after the heal`);
+    console.log(`wrong answers delivered: ${m.wrong_answers} (${m.wrong_before_detect} from requests started before ` +
+      `detection, ${m.wrong_after_detect} after)`);
+  }
   if (failures.length) {
     console.log('\nfailed requests (first 5):');
     for (const f of summary.failures_sample) console.log(`  t=${f.at_ms} ms status ${f.status}: ${f.error}`);

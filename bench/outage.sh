@@ -4,6 +4,8 @@
 # secondary hang, primary refusing connections). Prints success rate, p50/p99 latency, calls
 # wasted on broken targets, time to detect and time to recover per fault. Loopback only.
 #   bench/outage.sh [--clients N] [--duration S] [--stream-share F] [--think-ms MS] [--json]
+#   bench/outage.sh --scenario semantic [--probe-interval MS]   # a primary answering wrongly:
+#     time to detect in probe intervals, wrong answers delivered before and after detection
 # Uses build/src/llmgw and build/src/sim/llmgw-sim (or LLMGW_BIN / LLMGW_SIM_BIN); builds them
 # first (scripts/build.sh, serialised) when missing.
 set -euo pipefail

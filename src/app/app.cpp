@@ -202,7 +202,14 @@ private:
       if (!semantic) {
         continue;
       }
-      health::ProbeTarget t{*route.config, {}, route.adapter, route.health, route.identity};
+      health::ProbeTarget t{*route.config, {}, route.adapter, route.health, route.identity, {}};
+      for (const auto& model : cfg.models) {
+        for (const auto& target : model.targets) {
+          if (target.provider == name && target.model == semantic->model) {
+            t.price = target.price;
+          }
+        }
+      }
       for (const auto& probe_name : semantic->probes) {
         for (const auto& probe : cfg.probes) {
           if (probe.name == probe_name) {
@@ -215,8 +222,18 @@ private:
     return out;
   }
 
+  void on_probe_budget(const health::BudgetReport& r) {
+    if (r.paused) {
+      spdlog::warn("semantic probes of provider={} paused: ${:.4f} spent of max_usd_per_day ${:.4f}; "
+                   "they resume when the day is over",
+                   r.provider, r.spent_usd, r.max_usd);
+    } else {
+      spdlog::info("semantic probes of provider={} resumed: a new day's budget", r.provider);
+    }
+  }
+
   void on_probe(const health::ProbeReport& r) {
-    metrics_.semantic_probe(r.provider, r.probe, health::to_string(r.result.verdict));
+    metrics_.semantic_probe(r.provider, r.probe, health::to_string(r.result.verdict), r.cost_usd);
     if (r.result.verdict == health::ProbeVerdict::fail) {
       spdlog::info("semantic probe failed: provider={} probe={} rule={} latency_ms={} detail=\"{}\"",
                    r.provider, r.probe, r.result.check, r.latency.count(), r.result.detail);
@@ -349,8 +366,10 @@ private:
   // Semantic probes: their own upstream client on the control thread (declared before the
   // probers, which use it until they are gone).
   upstream::Client probe_client_{control_.get_executor()};
-  health::SemanticProbers probers_{control_, probe_client_,
-                                   [this](const health::ProbeReport& r) { on_probe(r); }};
+  health::SemanticProbers probers_{
+      control_, probe_client_,
+      health::ProbeObserver{[this](const health::ProbeReport& r) { on_probe(r); },
+                            [this](const health::BudgetReport& r) { on_probe_budget(r); }}};
   server::Server* server_ = nullptr;
   std::string listen_;
   unsigned threads_ = 1;

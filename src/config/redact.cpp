@@ -67,6 +67,9 @@ Json health_json(const HealthConfig& h) {
                      {"probes", s.probes},
                      {"unhealthy_after", s.unhealthy_after},
                      {"healthy_after", s.healthy_after}};
+    if (s.max_usd_per_day) {
+      j["semantic"]["max_usd_per_day"] = *s.max_usd_per_day;
+    }
   }
   return j;
 }

@@ -8,6 +8,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "llmgw/config/probe_template.hpp"
 #include "llmgw/exchange/exchange.hpp"
 
 namespace llmgw::health {
@@ -23,6 +24,11 @@ struct Prober {
   config::TargetConfig model;  // the provider's semantic.model, as a target
   asio::cancellation_signal cancel;
   bool stopped = false;
+  // Spend against semantic.max_usd_per_day: a day runs from its first probe, on the injected
+  // clock (a rolling day, not a calendar one: no time zone to agree on).
+  double spent_usd = 0;
+  common::Clock::time_point day_started{};
+  bool paused = false;
 
   explicit Prober(ProbeTarget t)
       : target(std::move(t)), endpoint(upstream::Endpoint::from(target.provider, 1)) {
@@ -98,6 +104,10 @@ struct SemanticProbers::Impl {
       if (!slept || prober->stopped) {
         co_return;
       }
+      wait = jittered(interval);
+      if (over_budget(*prober)) {
+        continue;  // not a verdict either way: the last one stands
+      }
       auto round = co_await run_round(*prober);
       if (prober->stopped) {
         co_return;
@@ -105,7 +115,37 @@ struct SemanticProbers::Impl {
       if (round.verdict != ProbeVerdict::unknown) {
         prober->target.health->set_semantic(round.verdict == ProbeVerdict::pass, round.detail);
       }
-      wait = jittered(interval);
+    }
+  }
+
+  // Whether this round must be skipped because the day's probe budget is spent; starts a new
+  // day when the last one is over.
+  bool over_budget(Prober& prober) {
+    const auto& cap = prober.target.provider.health.semantic->max_usd_per_day;
+    const auto now = env.clock->now();
+    if (prober.day_started == common::Clock::time_point{} ||
+        now - prober.day_started >= std::chrono::hours(24)) {
+      prober.day_started = now;
+      prober.spent_usd = 0;
+      if (prober.paused) {
+        prober.paused = false;
+        report_budget(prober, cap.value_or(0));
+      }
+    }
+    if (!cap || prober.spent_usd < *cap) {
+      return false;
+    }
+    if (!prober.paused) {
+      prober.paused = true;
+      report_budget(prober, *cap);
+    }
+    return true;
+  }
+
+  void report_budget(const Prober& prober, double cap) {
+    if (observer.budget) {
+      observer.budget(
+          BudgetReport{prober.target.provider.name, prober.paused, prober.spent_usd, cap});
     }
   }
 
@@ -113,7 +153,12 @@ struct SemanticProbers::Impl {
   asio::awaitable<ProbeResult> run_round(Prober& prober) {
     auto probes = prober.target.probes;  // sync() may replace the list while we wait
     ProbeResult round{ProbeVerdict::unknown, {}, {}};
-    for (const auto& probe : probes) {
+    for (const auto& listed : probes) {
+      // A templated probe asks a new question every run (values 10..99).
+      std::uniform_int_distribution<std::int64_t> value(10, 99);
+      config::TemplateValues values{value(rng), value(rng)};
+      const auto probe =
+          config::is_templated(listed) ? config::instantiate(listed, values) : listed;
       auto result = co_await run_probe(prober, probe);
       if (prober.stopped) {
         co_return round;
@@ -145,7 +190,13 @@ struct SemanticProbers::Impl {
                                         started + budget);
     const auto latency = duration_cast<milliseconds>(env.clock->now() - started);
     ProbeResult result;
+    double cost = 0;
     if (asked) {
+      const auto& price = prober.target.price;
+      cost = (static_cast<double>(asked->usage.prompt_tokens) * price.input_per_mtok +
+              static_cast<double>(asked->usage.completion_tokens) * price.output_per_mtok) /
+             1e6;
+      prober.spent_usd += cost;
       result = check_answer(probe.expect, answer_text(asked->body), latency);
     } else {
       const auto& failure = asked.error();
@@ -162,8 +213,8 @@ struct SemanticProbers::Impl {
                              failure.message};
       }
     }
-    if (observer && !prober.stopped) {
-      observer(ProbeReport{prober.target.provider.name, probe.name, result, latency});
+    if (observer.probe && !prober.stopped) {
+      observer.probe(ProbeReport{prober.target.provider.name, probe.name, result, latency, cost});
     }
     co_return result;
   }

@@ -117,6 +117,8 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_health_events_total").Help("Health transitions of providers: ejected, ejection_ended, circuit_open, circuit_half_open, circuit_closed, cooldown, active_failing, key_rejected, operator_ejected, ...").Register(*registry);
   prometheus::Family<prometheus::Counter>& semantic_probes =
       BuildCounter().Name("llmgw_semantic_probe_total").Help("Semantic probes sent, by verdict: pass, fail (an answer broke a rule), unknown (no answer to judge)").Register(*registry);
+  prometheus::Family<prometheus::Counter>& semantic_probe_cost =
+      BuildCounter().Name("llmgw_semantic_probe_cost_usd_total").Help("What the semantic probes cost: tokens x the probed target's price").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -291,7 +293,11 @@ void Metrics::health_event(std::string_view provider, std::string_view event) {
 }
 
 void Metrics::semantic_probe(std::string_view provider, std::string_view probe,
-                             std::string_view verdict) {
+                             std::string_view verdict, double cost_usd) {
+  auto& cost = impl_->semantic_probe_cost.Add({{"provider", std::string(provider)}});
+  if (cost_usd > 0) {
+    cost.Increment(cost_usd);
+  }
   impl_->semantic_probes
       .Add({{"provider", std::string(provider)},
             {"probe", std::string(probe)},

@@ -29,7 +29,7 @@ describe('semantic probes on a primary that starts answering wrong', () => {
         simProvider(ctx.primary, {
           health: {
             semantic: {
-              interval: `${INTERVAL_MS}ms`, model: 'probe-model', probes: ['arithmetic'],
+              interval: `${INTERVAL_MS}ms`, model: 'probe-model', probes: ['arithmetic', 'rotating'],
               unhealthy_after: 2, healthy_after: 1,
             },
           },
@@ -40,6 +40,11 @@ describe('semantic probes on a primary that starts answering wrong', () => {
         name: 'arithmetic',
         prompt: 'What is 17 + 25? Reply with the number only.',
         expect: { regex: '^\\s*42\\s*$', max_latency: '2s' },
+      }, {
+        // A new question every run; the expected answer is computed.
+        name: 'rotating',
+        prompt: 'What is {{a}} + {{b}}?',
+        expect: { regex: '^\\s*{{a+b}}\\s*$' },
       }],
       models: [{
         name: 'chat', strategy: 'priority',
@@ -58,6 +63,11 @@ describe('semantic probes on a primary that starts answering wrong', () => {
     await waitFor(async () => (await metricValue(await gw.metrics(), 'llmgw_semantic_probe_total',
       { provider: 'sem-primary', probe: 'arithmetic', verdict: 'pass' })) >= 1,
     { timeout: 5000, what: 'a passing probe' });
+    await waitFor(async () => (await metricValue(await gw.metrics(), 'llmgw_semantic_probe_total',
+      { provider: 'sem-primary', probe: 'rotating', verdict: 'pass' })) >= 2,
+    { timeout: 5000, what: 'two passing rounds of the templated probe' });
+    const asked = (await ctx.primary.stats()).last_request;
+    assert.doesNotMatch(JSON.stringify(asked?.body ?? ''), /\{\{/, 'placeholders are filled in');
     const u = await upstream(gw, 'sem-primary');
     assert.equal(u.checks.semantic, 'healthy');
     assert.equal(u.routable, true);
@@ -94,6 +104,8 @@ describe('semantic probes on a primary that starts answering wrong', () => {
     const m = await gw.metrics();
     assert.ok(metricValue(m, 'llmgw_semantic_probe_total',
       { provider: 'sem-primary', probe: 'arithmetic', verdict: 'fail' }) >= 2);
+    assert.ok(metricValue(m, 'llmgw_semantic_probe_total',
+      { provider: 'sem-primary', probe: 'rotating', verdict: 'fail' }) >= 1);
     assert.equal(metricValue(m, 'llmgw_upstream_healthy', { provider: 'sem-primary', check: 'semantic' }), 0);
     assert.ok(gw.stdout.lines.some((l) => /health: provider=sem-primary event=semantic_failing/.test(l)),
       'the transition is in the daemon log');

@@ -81,6 +81,7 @@ struct SemanticHealthConfig {
   std::vector<std::string> probes;  // names from Config::probes; required, non-empty
   unsigned unhealthy_after = 2;
   unsigned healthy_after = 1;       // rounds of probes in a row (each runs every probe)
+  std::optional<double> max_usd_per_day;  // probe spend cap per provider; past it, probing pauses
 };
 
 struct HealthConfig {

@@ -35,6 +35,9 @@ struct ProbeTarget {
   std::shared_ptr<const providers::ProviderAdapter> adapter;
   std::shared_ptr<TargetHealth> health;
   std::string identity;
+  // The price of the probed model (the models[].targets entry with this provider and
+  // semantic.model), for the probes' cost; zero when no target lists one.
+  config::Price price;
 };
 
 /// One probe's outcome, for metrics and the log (the prober itself logs nothing).
@@ -43,8 +46,21 @@ struct ProbeReport {
   const std::string& probe;
   const ProbeResult& result;
   std::chrono::milliseconds latency;
+  double cost_usd = 0;  // tokens the answer used × the target's price
 };
-using ProbeObserver = std::function<void(const ProbeReport&)>;
+
+/// Probing of `provider` paused (its max_usd_per_day is spent) or resumed (a new day).
+struct BudgetReport {
+  const std::string& provider;
+  bool paused;
+  double spent_usd;
+  double max_usd;
+};
+
+struct ProbeObserver {
+  std::function<void(const ProbeReport&)> probe;
+  std::function<void(const BudgetReport&)> budget;
+};
 
 struct ProberEnvironment {
   const common::Clock* clock = &common::SteadyClock::instance();

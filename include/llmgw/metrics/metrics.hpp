@@ -52,8 +52,9 @@ public:
   void request_refused(std::string_view reason);
   /// A health transition of a provider (event: ejected, circuit_open, cooldown, ...).
   void health_event(std::string_view provider, std::string_view event);
-  /// One semantic probe's verdict (pass, fail, unknown).
-  void semantic_probe(std::string_view provider, std::string_view probe, std::string_view verdict);
+  /// One semantic probe's verdict (pass, fail, unknown) and what it cost.
+  void semantic_probe(std::string_view provider, std::string_view probe, std::string_view verdict,
+                      double cost_usd);
   /// Requests cut short at shutdown (drain_timeout): answered with server_shutting_down.
   void shutdown_abort(bool streaming);
 

@@ -3,6 +3,7 @@
 
 #include "config/schema_loader.hpp"
 #include "llmgw/common/strings.hpp"
+#include "llmgw/config/probe_template.hpp"
 
 namespace llmgw::config::schema {
 
@@ -14,9 +15,16 @@ void SchemaLoader::probe(const Value& v, ProbeConfig& p) {
     return;
   }
   name(m, p.name, probes_, false);
-  required_string(m, "prompt", p.prompt);
+  if (auto at = required_string(m, "prompt", p.prompt)) {
+    if (auto why = template_problem(p.prompt, true)) {
+      r_.error(*at, *why);
+    }
+  }
   if (auto sv = m.get("system")) {
     if (auto text = detail::read_string(r_, *sv)) {
+      if (auto why = template_problem(*text, true)) {
+        r_.error(*sv, *why);
+      }
       p.system = std::move(*text);
     }
   }
@@ -55,11 +63,15 @@ void SchemaLoader::expect(const Value& v, ProbeExpect& e) {
                "min_chars", "max_chars", "judge"});
   if (auto rv = m.get("regex")) {
     if (auto s = detail::read_string(r_, *rv)) {
-      if (auto why = regex_limits_problem(*s)) {
-        r_.error(*rv, "invalid regex: " + *why);
+      // A templated pattern is checked as it will be sent: with sample values in place.
+      auto sample = render_template(*s, TemplateValues{12, 30});
+      if (auto why = template_problem(*s, false)) {
+        r_.error(*rv, *why);
+      } else if (auto limits = regex_limits_problem(sample)) {
+        r_.error(*rv, "invalid regex: " + *limits);
       } else {
         try {
-          std::regex compiled(*s, std::regex::ECMAScript);
+          std::regex compiled(sample, std::regex::ECMAScript);
           e.regex = std::move(*s);
         } catch (const std::regex_error& err) {
           r_.error(*rv, std::string("invalid regex: ") + err.what());
@@ -81,8 +93,15 @@ void SchemaLoader::expect(const Value& v, ProbeExpect& e) {
       }
     }
   }
-  optional_string(m, "contains", e.contains);
-  optional_string(m, "not_contains", e.not_contains);
+  for (auto [key, field] : {std::pair{"contains", &e.contains},
+                            std::pair{"not_contains", &e.not_contains}}) {
+    optional_string(m, key, *field);
+    if (*field) {
+      if (auto why = template_problem(**field, false)) {
+        r_.error(*m.get(key), *why);
+      }
+    }
+  }
   m.read("min_chars", e.min_chars, 0, kNoMax);
   m.read("max_chars", e.max_chars, 0, kNoMax);
   if (e.min_chars && e.max_chars && *e.min_chars > *e.max_chars) {

@@ -153,7 +153,8 @@ void SchemaLoader::health(const Value& v, HealthConfig& h) {
   }
   if (auto s = m.get("semantic")) {
     SemanticHealthConfig c;
-    MapReader sm(r_, *s, {"interval", "model", "probes", "unhealthy_after", "healthy_after"});
+    MapReader sm(r_, *s, {"interval", "model", "probes", "unhealthy_after", "healthy_after",
+                           "max_usd_per_day"});
     if (sm.ok()) {
       sm.read("interval", c.interval, kPositive);
       required_string(sm, "model", c.model);
@@ -165,6 +166,7 @@ void SchemaLoader::health(const Value& v, HealthConfig& h) {
       }
       sm.read("unhealthy_after", c.unhealthy_after, 1, 1000);
       sm.read("healthy_after", c.healthy_after, 1, 1000);
+      sm.read("max_usd_per_day", c.max_usd_per_day, 0.0, 1e9);
     }
     h.semantic = std::move(c);
   }

@@ -7,6 +7,7 @@
 //  - unknown keys and missing required keys name the key itself as the path;
 //  - auth.required with no keys is valid (every request is then refused with 401).
 #include "llmgw/config/loader.hpp"
+#include "llmgw/config/probe_template.hpp"
 
 #include <gtest/gtest.h>
 
@@ -484,6 +485,48 @@ TEST(Loader, ProbeSettingsAndRequiredKeys) {
                 "t.yaml:4:17: probes[0].max_tokens: must be between 1 and 100000",
                 "t.yaml:5:30: probes[0].expect.required_keys: needs json: true",
             }));
+}
+
+TEST(Loader, TemplatedProbesAreCheckedAsTheyWillBeSent) {
+  auto cfg = load_ok(R"(probes:
+  - name: rotating
+    prompt: "What is {{a}} + {{b}}? Reply with the number only."
+    expect: { regex: '^\s*{{a+b}}\s*$', not_contains: "{{a*b}}" }
+)");
+  ASSERT_TRUE(cfg);
+  EXPECT_TRUE(is_templated(cfg->probes.at(0)));
+  EXPECT_EQ(errors_of(R"(probes:
+  - name: r
+    prompt: "What is {{a}} + {{c}}?"
+    expect: { contains: "{{a/b}}", regex: '^{{a+b}\s*$' }
+  - name: s
+    prompt: "What is {{a+b}}?"
+)"),
+            (Strings{
+                "t.yaml:3:13: probes[0].prompt: unknown template value '{{c}}' (expected {{a}} "
+                "or {{b}} in a prompt)",
+                "t.yaml:4:25: probes[0].expect.contains: unknown template value '{{a/b}}' "
+                "(expected {{a}}, {{b}}, {{a+b}}, {{a-b}} or {{a*b}})",
+                "t.yaml:4:43: probes[0].expect.regex: '{{' without its closing '}}'",
+                "t.yaml:6:13: probes[1].prompt: unknown template value '{{a+b}}' (expected {{a}} "
+                "or {{b}} in a prompt)",
+            }));
+}
+
+TEST(ProbeTemplate, RendersEachValue) {
+  TemplateValues v{12, 30};
+  EXPECT_EQ(render_template("{{a}}+{{ b }}={{a+b}}, {{a-b}}, {{a*b}}", v), "12+30=42, -18, 360");
+  ProbeConfig p;
+  p.prompt = "What is {{a}} + {{b}}?";
+  p.expect.regex = R"(^\s*{{a+b}}\s*$)";
+  p.expect.contains = "{{a+b}}";
+  auto sent = instantiate(p, v);
+  EXPECT_EQ(sent.prompt, "What is 12 + 30?");
+  EXPECT_EQ(*sent.expect.regex, R"(^\s*42\s*$)");
+  EXPECT_EQ(*sent.expect.contains, "42");
+  ProbeConfig fixed;
+  fixed.prompt = "What is 17 + 25?";
+  EXPECT_FALSE(is_templated(fixed));
 }
 
 // std::regex overflows a long on a huge repeat count or backreference (fuzz_config found it):

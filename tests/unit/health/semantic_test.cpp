@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "fakes/manual_time.hpp"
 #include "fakes/scripted_transport.hpp"
@@ -117,9 +118,9 @@ class Prober : public ::testing::Test {
     health = std::make_shared<TargetHealth>(provider);
   }
 
-  void start() {
+  void start(config::Price price = {}) {
     probers.sync({ProbeTarget{provider, {arithmetic}, providers::make_adapter(provider.kind),
-                              health, HealthRegistry::identity(provider)}});
+                              health, HealthRegistry::identity(provider), price}});
   }
 
   bool healthy() { return health->snapshot(time.now()).semantic_healthy.value_or(false); }
@@ -143,12 +144,19 @@ class Prober : public ::testing::Test {
   fakes::ScriptedTransport transport{time};
   std::vector<std::string> reports;  // "probe:verdict:rule"
   SemanticProbers probers{ctx, transport,
-                          [this](const ProbeReport& r) {
-                            reports.push_back(r.probe + ":" +
+                          ProbeObserver{[this](const ProbeReport& r) {
+                                          reports.push_back(
+                                              r.probe + ":" +
                                               std::string(to_string(r.result.verdict)) + ":" +
                                               r.result.check);
-                          },
+                                          cost += r.cost_usd;
+                                        },
+                                        [this](const BudgetReport& r) {
+                                          budget.push_back(r.paused ? "paused" : "resumed");
+                                        }},
                           ProberEnvironment{&time, &time, 42}};
+  double cost = 0;
+  std::vector<std::string> budget;
   config::ProviderConfig provider;
   config::ProbeConfig arithmetic;
   std::shared_ptr<TargetHealth> health;
@@ -224,6 +232,44 @@ TEST_F(Prober, StoppedProbersSendNothingMore) {
   auto sent = transport.sent().size();
   run_until([] { return false; }, 60s);
   EXPECT_EQ(transport.sent().size(), sent);
+}
+
+TEST_F(Prober, ATemplatedProbeAsksANewQuestionEveryRoundAndChecksItsOwnAnswer) {
+  arithmetic.prompt = "What is {{a}} + {{b}}?";
+  arithmetic.expect.regex = R"(^\s*{{a+b}}\s*$)";
+  transport.script(kPrimary, {says("7")});  // values are 10..99: never their sum
+  start();
+  run_until([&] { return reports.size() >= 3; }, 60s);
+  ASSERT_GE(transport.sent().size(), 3u);
+  std::set<std::string> prompts;
+  for (const auto& sent : transport.sent()) {
+    auto prompt = json::parse(sent.body)["messages"].back()["content"].get<std::string>();
+    EXPECT_EQ(prompt.find("{{"), std::string::npos) << prompt;
+    prompts.insert(prompt);
+  }
+  EXPECT_GE(prompts.size(), 2u) << "the question rotates";
+  auto failure = health->snapshot(time.now()).semantic_last_failure;
+  EXPECT_EQ(failure.find("{{"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("does not match \"7\""), std::string::npos) << failure;
+}
+
+TEST_F(Prober, ProbesAreCostedAndPauseForTheDayPastMaxUsdPerDay) {
+  // says(): 5 prompt + 1 completion tokens; at $1,000,000 per million each probe costs $5 + $2.
+  provider.health.semantic->max_usd_per_day = 20;
+  transport.script(kPrimary, {says("42")});
+  start(config::Price{1'000'000, 2'000'000});
+  run_until([&] { return !budget.empty(); }, 300s);
+  EXPECT_EQ(transport.sent().size(), 3u) << "$7 a probe: the third passes $20";
+  EXPECT_DOUBLE_EQ(cost, 21.0);
+  EXPECT_EQ(budget, std::vector<std::string>{"paused"});
+  // Nothing more for the rest of the day...
+  run_until([] { return false; }, std::chrono::hours(23));
+  EXPECT_EQ(transport.sent().size(), 3u);
+  // ...then a new day's budget.
+  run_until([&] { return transport.sent().size() > 3; }, std::chrono::hours(2));
+  EXPECT_GT(transport.sent().size(), 3u);
+  EXPECT_EQ(budget, (std::vector<std::string>{"paused", "resumed"}));
+  EXPECT_TRUE(healthy()) << "a paused prober keeps the last verdict";
 }
 
 TEST_F(Prober, ProbeRequestsCarryTheProbesSettings) {
