@@ -322,7 +322,8 @@ Answer make_answer(const Conversation& conversation, const AnswerOptions& option
   const std::string_view last_text =
       last_user && last_user->text ? std::string_view(*last_user->text) : std::string_view();
 
-  if (conversation.has_tools && !options.garbage) {
+  const bool right = options.wrong == Wrong::none;
+  if (conversation.has_tools && right) {
     if (auto call = parse_tool_command(last_text)) {
       const auto half = call->arguments.size() / 2;
       answer.argument_fragments = {call->arguments.substr(0, half), call->arguments.substr(half)};
@@ -334,15 +335,37 @@ Answer make_answer(const Conversation& conversation, const AnswerOptions& option
   }
 
   std::string content;
-  if (auto number = eval_arithmetic(last_text)) {
-    content = std::to_string(options.garbage ? *number + 1 : *number);
-  } else if (options.garbage) {
-    content = "lorem ipsum dolor";
-  } else if (last_text == "!history") {
-    content = history_json(conversation);
-  } else {
-    content.reserve(options.name.size() + 3 + last_text.size());
-    content.append("[").append(options.name).append("] ").append(last_text);
+  switch (options.wrong) {
+    case Wrong::empty_text:
+      break;
+    case Wrong::repetition:
+      for (int i = 0; i < 40; ++i) {
+        content += "and then the answer is ";
+      }
+      break;
+    case Wrong::refusal:
+      content = "I'm sorry, but I can't help with that.";
+      break;
+    case Wrong::bad_json:
+      content = R"({"ok": true, "answer": "cut sh)";
+      break;
+    case Wrong::none:
+    case Wrong::off_by_one:
+      if (auto number = eval_arithmetic(last_text)) {
+        content = std::to_string(right ? *number : *number + 1);
+      } else if (!right) {
+        content = "lorem ipsum dolor";
+      } else if (last_text == "!history") {
+        content = history_json(conversation);
+      } else {
+        content.reserve(options.name.size() + 3 + last_text.size());
+        content.append("[").append(options.name).append("] ").append(last_text);
+      }
+      break;
+  }
+  if (conversation.json_mode && (right || options.wrong == Wrong::off_by_one)) {
+    // JSON mode: the same answer as a JSON object (still wrong when it was wrong).
+    content = nlohmann::json{{"ok", true}, {"answer", content}}.dump();
   }
   if (continuation) {
     auto own = strip_name(content);

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "wire.hpp"
+
 namespace llmgw::sim {
 
 struct Message {
@@ -21,6 +23,7 @@ struct Message {
 struct Conversation {
   std::vector<Message> messages;
   bool has_tools = false;
+  bool json_mode = false;       // the request asked for a JSON object (response_format, MIME type)
   std::int64_t max_tokens = 0;  // <= 0: unlimited
   std::int64_t tokens_per_message = 3;
 };
@@ -49,7 +52,7 @@ struct Answer {
 
 struct AnswerOptions {
   std::string_view name;
-  bool garbage = false;  // fault mode: well-formed but wrong
+  Wrong wrong = Wrong::none;
 };
 
 Answer make_answer(const Conversation& conversation, const AnswerOptions& options);

@@ -211,7 +211,7 @@ class AnthropicFormat final : public WireFormat {
     return reply;
   }
 
-  Reply handle(const ApiRequest& request, bool garbage) const override {
+  Reply handle(const ApiRequest& request, Wrong garbage) const override {
     if (request.header("anthropic-version").empty()) {
       return invalid_request("anthropic-version: header is required");
     }
@@ -470,7 +470,7 @@ class AnthropicFormat final : public WireFormat {
     return parsed;
   }
 
-  Reply messages(const ApiRequest& request, bool garbage) const {
+  Reply messages(const ApiRequest& request, Wrong garbage) const {
     Reply error;
     auto body = parse_body(request, error);
     if (!body) {
@@ -483,7 +483,7 @@ class AnthropicFormat final : public WireFormat {
     auto answer = make_answer(parsed->conversation, {info_.name, garbage});
     // "!refusal": the model declines (stop_reason refusal, no output), for the gateway's
     // content_filter mapping.
-    const bool refusal = !garbage && last_user_text(parsed->conversation) == "!refusal";
+    const bool refusal = garbage == Wrong::none && last_user_text(parsed->conversation) == "!refusal";
     std::string_view stop_reason = answer.finish == FinishReason::length      ? "max_tokens"
                                    : answer.finish == FinishReason::tool_calls ? "tool_use"
                                                                                : "end_turn";
@@ -650,7 +650,7 @@ class AnthropicFormat final : public WireFormat {
       return error;
     }
     Json out;
-    out["input_tokens"] = make_answer(parsed->conversation, {info_.name, false}).prompt_tokens;
+    out["input_tokens"] = make_answer(parsed->conversation, {info_.name, Wrong::none}).prompt_tokens;
     Reply reply;
     reply.body = dump(out);
     return reply;

@@ -11,7 +11,7 @@ using Json = nlohmann::ordered_json;
 // Bounds the `deep` answer's size (two bytes per level) well below what a client would buffer.
 constexpr std::int64_t kMaxDepth = 8'000'000;
 
-constexpr std::array<std::pair<FaultMode, std::string_view>, 15> kModes{{
+constexpr std::array<std::pair<FaultMode, std::string_view>, 19> kModes{{
     {FaultMode::none, "none"},
     {FaultMode::error, "error"},
     {FaultMode::hang, "hang"},
@@ -27,7 +27,26 @@ constexpr std::array<std::pair<FaultMode, std::string_view>, 15> kModes{{
     {FaultMode::wrong_shape, "wrong_shape"},
     {FaultMode::truncated, "truncated"},
     {FaultMode::deep, "deep"},
+    {FaultMode::empty_answer, "empty_answer"},
+    {FaultMode::repetition, "repetition"},
+    {FaultMode::refusal, "refusal"},
+    {FaultMode::bad_json, "bad_json"},
 }};
+
+}  // namespace
+
+Wrong wrong_of(FaultMode mode) {
+  switch (mode) {
+    case FaultMode::garbage: return Wrong::off_by_one;
+    case FaultMode::empty_answer: return Wrong::empty_text;
+    case FaultMode::repetition: return Wrong::repetition;
+    case FaultMode::refusal: return Wrong::refusal;
+    case FaultMode::bad_json: return Wrong::bad_json;
+    default: return Wrong::none;
+  }
+}
+
+namespace {
 
 // Integers may arrive as numbers or numeric strings (shell-written JSON often quotes them).
 bool read_integer(const Json& json, const char* key, std::int64_t& out, std::string& error) {

@@ -36,7 +36,15 @@ enum class FaultMode {
   truncated,    // streams end cleanly after `after_chunks` content events, without their
                 // terminal event; non-streams: half of the JSON body, Content-Length correct
   deep,         // a `depth`-level nested value inside an otherwise normal answer
+  // Wrong content in a well-formed answer (sim::Wrong), for semantic health.
+  empty_answer,  // content ""
+  repetition,    // a runaway repetition loop
+  refusal,       // a refusal phrase
+  bad_json,      // content that is not JSON
 };
+
+/// The kind of wrong answer a mode asks for (Wrong::none for modes that are not about content).
+Wrong wrong_of(FaultMode mode);
 
 std::string_view fault_mode_name(FaultMode mode);
 

@@ -374,7 +374,7 @@ class GeminiFormat final : public WireFormat {
     return error_reply(status, message, fields.type, std::move(details));
   }
 
-  Reply handle(const ApiRequest& request, bool garbage) const override {
+  Reply handle(const ApiRequest& request, Wrong garbage) const override {
     const std::string_view path = request.path;
     if (request.method == "GET" && path == kPrefix) {
       return list_models();
@@ -404,10 +404,10 @@ class GeminiFormat final : public WireFormat {
       return count_tokens(request, model);
     }
     if (method == "embedContent") {
-      return embed_content(request, model, garbage);
+      return embed_content(request, model, garbage != Wrong::none);
     }
     if (method == "batchEmbedContents") {
-      return batch_embed_contents(request, model, garbage);
+      return batch_embed_contents(request, model, garbage != Wrong::none);
     }
     return not_found(request);
   }
@@ -566,6 +566,8 @@ class GeminiFormat final : public WireFormat {
       if (limit && limit->is_number_integer() && limit->get<std::int64_t>() > 0) {
         conversation.max_tokens = limit->get<std::int64_t>();
       }
+      const Json* mime = field(*config, "responseMimeType", "response_mime_type");
+      conversation.json_mode = mime && mime->is_string() && *mime == "application/json";
     }
     return conversation;
   }
@@ -576,7 +578,7 @@ class GeminiFormat final : public WireFormat {
   }
 
   Reply generate(const ApiRequest& request, const std::string& model, Mode mode,
-                 bool garbage) const {
+                 Wrong garbage) const {
     Reply error;
     auto body = parse_body(request, error);
     if (!body) {
@@ -588,7 +590,7 @@ class GeminiFormat final : public WireFormat {
     }
     auto answer = make_answer(*conversation, {info_.name, garbage});
     Special special = Special::none;
-    if (!garbage) {
+    if (garbage == Wrong::none) {
       const auto text = last_user_text(*conversation);
       special = text == "!blocked"      ? Special::blocked
                 : text == "!safety"     ? Special::safety
@@ -708,7 +710,7 @@ class GeminiFormat final : public WireFormat {
     if (!conversation) {
       return error;
     }
-    const auto tokens = make_answer(*conversation, {info_.name, false}).prompt_tokens;
+    const auto tokens = make_answer(*conversation, {info_.name, Wrong::none}).prompt_tokens;
     Json details;
     details["modality"] = "TEXT";
     details["tokenCount"] = tokens;

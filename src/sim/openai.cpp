@@ -267,7 +267,7 @@ class OpenAiFormat final : public WireFormat {
     return reply;
   }
 
-  Reply handle(const ApiRequest& request, bool garbage) const override {
+  Reply handle(const ApiRequest& request, Wrong garbage) const override {
     const std::string_view path = request.path;
     const bool post = request.method == "POST";
     if (post && path == "/v1/chat/completions") {
@@ -277,7 +277,7 @@ class OpenAiFormat final : public WireFormat {
       return legacy(request, garbage);
     }
     if (post && path == "/v1/embeddings") {
-      return embeddings(request, garbage);
+      return embeddings(request, garbage != Wrong::none);
     }
     if (request.method == "GET" && path == "/v1/models") {
       return list_models();
@@ -291,7 +291,7 @@ class OpenAiFormat final : public WireFormat {
   }
 
  private:
-  Reply chat(const ApiRequest& request, bool garbage) const {
+  Reply chat(const ApiRequest& request, Wrong garbage) const {
     Reply error;
     auto parsed = parse_model_request(request, error);
     if (!parsed) {
@@ -342,6 +342,10 @@ class OpenAiFormat final : public WireFormat {
     }
     auto tools = body->find("tools");
     conversation.has_tools = tools != body->end() && tools->is_array() && !tools->empty();
+    if (auto rf = body->find("response_format"); rf != body->end() && rf->is_object()) {
+      const auto type = rf->value("type", std::string());
+      conversation.json_mode = type == "json_object" || type == "json_schema";
+    }
     auto limit = integer_field(*body, "max_completion_tokens");
     if (!limit) {
       limit = integer_field(*body, "max_tokens");
@@ -460,7 +464,7 @@ class OpenAiFormat final : public WireFormat {
     return reply;
   }
 
-  Reply legacy(const ApiRequest& request, bool garbage) const {
+  Reply legacy(const ApiRequest& request, Wrong garbage) const {
     Reply error;
     auto parsed = parse_model_request(request, error);
     if (!parsed) {

@@ -525,6 +525,10 @@ class Server {
       case FaultMode::slow_chunks:
       case FaultMode::die_after:
       case FaultMode::garbage:
+      case FaultMode::empty_answer:
+      case FaultMode::repetition:
+      case FaultMode::refusal:
+      case FaultMode::bad_json:
       case FaultMode::gzip:
       case FaultMode::empty:
       case FaultMode::wrong_shape:
@@ -535,7 +539,7 @@ class Server {
 
     Reply reply;
     try {
-      reply = format.handle(*request, decision.mode == FaultMode::garbage);
+      reply = format.handle(*request, wrong_of(decision.mode));
       if (reply.status == 200 && is_hostile(decision.mode)) {
         make_hostile(reply, decision.mode, *spec);
       }

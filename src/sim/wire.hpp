@@ -24,6 +24,17 @@ inline common::Result<nlohmann::ordered_json, api::JsonError> parse_untrusted(
   return api::parse_ordered_json(text, kUntrustedJson);
 }
 
+/// How a well-formed 200 answer is wrong on purpose (fault modes), for the gateway's semantic
+/// health: its probes and live-traffic signals must tell these from right answers.
+enum class Wrong {
+  none,
+  off_by_one,  // garbage: arithmetic off by one, anything else "lorem ipsum dolor"
+  empty_text,  // empty_answer: a normal answer whose content is ""
+  repetition,  // repetition: a runaway loop of one phrase
+  refusal,     // refusal: "I'm sorry, but I can't help with that."
+  bad_json,    // bad_json: content that is not JSON (cut short), whatever was asked
+};
+
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct ApiRequest {
@@ -87,7 +98,7 @@ class WireFormat {
   virtual Reply not_found(const ApiRequest& request) const = 0;
   virtual Reply error(unsigned status, const ErrorFields& fields) const = 0;
   virtual Reply payload_too_large() const = 0;
-  virtual Reply handle(const ApiRequest& request, bool garbage) const = 0;
+  virtual Reply handle(const ApiRequest& request, Wrong wrong) const = 0;
 };
 
 std::unique_ptr<WireFormat> make_openai_format(const SimInfo& info);

@@ -123,3 +123,58 @@ describe('semantic probes on a primary that starts answering wrong', () => {
     assert.equal(metricValue(m, 'llmgw_upstream_healthy', { provider: 'sem-primary', check: 'semantic' }), 1);
   });
 });
+
+// The simulator's other ways of answering wrongly (each a well-formed 200), each caught by the
+// probe rule made for it; the first failing probe of a round is the one reported.
+describe('each way of answering wrongly fails the probe rule made for it', () => {
+  const ctx = {};
+  before(async () => {
+    ctx.sim = await startSim({ name: 'sem-wrong' });
+    ctx.gw = await startGateway({
+      providers: [simProvider(ctx.sim, {
+        health: {
+          semantic: {
+            interval: '200ms', model: 'probe-model', unhealthy_after: 1, healthy_after: 1,
+            probes: ['nonempty', 'no_refusal', 'bounded', 'json_mode'],
+          },
+        },
+      })],
+      probes: [
+        { name: 'nonempty', prompt: 'Say hello.', expect: { min_chars: 1 } },
+        { name: 'no_refusal', prompt: 'Say hello.', expect: { not_contains: "I'm sorry" } },
+        { name: 'bounded', prompt: 'Say hello.', expect: { max_chars: 300 } },
+        {
+          name: 'json_mode', prompt: 'Return a JSON object with key ok set to true.',
+          response_format: 'json_object', expect: { json: true, required_keys: ['ok'] },
+        },
+      ],
+      models: [{ name: 'chat', targets: [{ provider: 'sem-wrong', model: 'm' }] }],
+      auth: { required: false },
+    });
+  });
+  after(async () => {
+    await ctx.gw?.stop('SIGKILL').catch(() => {});
+    await ctx.sim?.kill().catch(() => {});
+  });
+
+  for (const [mode, probe, rule] of [
+    ['empty_answer', 'nonempty', 'min_chars'],
+    ['refusal', 'no_refusal', 'not_contains'],
+    ['repetition', 'bounded', 'max_chars'],
+    ['bad_json', 'json_mode', 'json'],
+  ]) {
+    test(`${mode}: probe ${probe} fails on ${rule}, and passes again once the answers are right`, async () => {
+      const { gw, sim } = ctx;
+      await waitFor(async () => (await upstream(gw, 'sem-wrong')).checks.semantic === 'healthy',
+        { timeout: 5000, interval: 10, what: 'healthy before the fault' });
+      await sim.fault({ mode });
+      await waitFor(async () => (await upstream(gw, 'sem-wrong')).checks.semantic === 'unhealthy',
+        { timeout: 5000, interval: 10, what: `unhealthy under ${mode}` });
+      const u = await upstream(gw, 'sem-wrong');
+      assert.match(u.semantic_last_failure, new RegExp(`^probe ${probe}: ${rule}: `));
+      await sim.fault({ mode: 'none' });
+      await waitFor(async () => (await upstream(gw, 'sem-wrong')).checks.semantic === 'healthy',
+        { timeout: 5000, interval: 10, what: 'healthy after the fault' });
+    });
+  }
+});
