@@ -9,7 +9,7 @@ namespace {
 // libstdc++'s std::regex matches recursively (a frame per character for some patterns): an
 // upstream's answer is untrusted and may be long, so only its start is matched. Probe answers
 // worth matching are short ("42", a one-line JSON object).
-constexpr std::size_t kMaxRegexInput = 4096;
+constexpr std::size_t kMaxRegexInput = 1024;
 
 ProbeResult failed(std::string check, std::string detail) {
   return ProbeResult{ProbeVerdict::fail, std::move(check), std::move(detail)};
