@@ -6,13 +6,17 @@
 namespace llmgw::health {
 namespace {
 
-// libstdc++'s std::regex matches recursively (a frame per character for some patterns): an
-// upstream's answer is untrusted and may be long, so only its start is matched. Probe answers
-// worth matching are short ("42", a one-line JSON object).
+// libstdc++'s std::regex matches recursively (a frame per character for some patterns) and
+// has no step limit: an upstream's answer is untrusted and may be long, so longer answers are
+// not matched at all. Probe answers worth matching are short ("42", a one-line JSON object).
 constexpr std::size_t kMaxRegexInput = 1024;
 
 ProbeResult failed(std::string check, std::string detail) {
   return ProbeResult{ProbeVerdict::fail, std::move(check), std::move(detail)};
+}
+
+ProbeResult unknown(std::string check, std::string detail) {
+  return ProbeResult{ProbeVerdict::unknown, std::move(check), std::move(detail)};
 }
 
 std::string quoted(std::string_view text) { return "\"" + excerpt(text) + "\""; }
@@ -62,16 +66,22 @@ ProbeResult check_answer(const config::ProbeExpect& e, std::string_view answer,
     return failed("not_contains", "\"" + *e.not_contains + "\" in " + quoted(answer));
   }
   if (e.regex) {
+    if (answer.size() > kMaxRegexInput) {
+      // Matching a prefix could pass or fail wrongly (`$`, lookaheads): say nothing. Long
+      // answers are what max_chars is for.
+      return unknown("regex", "answer of " + std::to_string(answer.size()) +
+                                  " bytes, longer than the " + std::to_string(kMaxRegexInput) +
+                                  " a regex is matched against");
+    }
     try {
       std::regex re(*e.regex, std::regex::ECMAScript);
-      auto subject = answer.substr(0, kMaxRegexInput);
-      if (!std::regex_search(subject.begin(), subject.end(), re)) {
+      if (!std::regex_search(answer.begin(), answer.end(), re)) {
         return failed("regex", "/" + *e.regex + "/ does not match " + quoted(answer));
       }
     } catch (const std::regex_error& err) {
       // error_complexity / error_stack: the matcher gave up. Neither good nor bad news about
       // the upstream.
-      return ProbeResult{ProbeVerdict::unknown, "regex", std::string("regex gave up: ") + err.what()};
+      return unknown("regex", std::string("regex gave up: ") + err.what());
     }
   }
   if (e.json) {

@@ -37,22 +37,53 @@ struct Prober {
   }
 };
 
-// The text of a translated (OpenAI-shaped) chat answer: the first choice's content.
+// The text of a translated (OpenAI-shaped) chat answer: the first choice's content. The
+// adapter checked the shape only as far as relaying needs, so nothing here may throw.
 std::string answer_text(const std::string& body) {
   auto parsed = nlohmann::json::parse(body, nullptr, false);
   if (!parsed.is_object()) {
     return {};
   }
   auto choices = parsed.find("choices");
-  if (choices == parsed.end() || !choices->is_array() || choices->empty()) {
+  if (choices == parsed.end() || !choices->is_array() || choices->empty() ||
+      !(*choices)[0].is_object()) {
     return {};
   }
-  const auto& message = (*choices)[0].value("message", nlohmann::json::object());
-  auto content = message.find("content");
-  if (content != message.end() && content->is_string()) {
+  auto message = (*choices)[0].find("message");
+  if (message == (*choices)[0].end() || !message->is_object()) {
+    return {};
+  }
+  auto content = message->find("content");
+  if (content != message->end() && content->is_string()) {
     return content->get<std::string>();
   }
   return {};
+}
+
+// A probe's verdict from what the exchange brought back. Outside the coroutine: g++ 12
+// mishandles aggregates built from string literals in coroutine bodies.
+ProbeResult judge(const common::Result<exchange::Answer, api::Failure>& asked,
+                  const config::ProbeConfig& probe, milliseconds latency, milliseconds budget) {
+  if (asked) {
+    return check_answer(probe.expect, answer_text(asked.value().body), latency);
+  }
+  const auto& failure = asked.error();
+  const bool slow =
+      failure.cls == api::FailureClass::timeout || failure.cls == api::FailureClass::stall;
+  if (failure.cls == api::FailureClass::bad_response) {
+    return ProbeResult{ProbeVerdict::fail, "bad_response", failure.message};
+  }
+  if (slow && probe.expect.max_latency) {
+    return ProbeResult{ProbeVerdict::fail, "max_latency",
+                       "no answer within " + std::to_string(budget.count()) + "ms"};
+  }
+  // No answer at all (refused, 5xx, 429, timeout): nothing learned about its content.
+  return ProbeResult{ProbeVerdict::unknown, std::string(api::to_string(failure.cls)),
+                     failure.message};
+}
+
+ProbeResult unknown_round(std::string why) {
+  return ProbeResult{ProbeVerdict::unknown, "error", std::move(why)};
 }
 
 std::string describe(const std::string& probe, const ProbeResult& r) {
@@ -108,7 +139,14 @@ struct SemanticProbers::Impl {
       if (over_budget(*prober)) {
         continue;  // not a verdict either way: the last one stands
       }
-      auto round = co_await run_round(*prober);
+      ProbeResult round;
+      try {
+        round = co_await run_round(*prober);
+      } catch (const std::exception& e) {
+        // A bug on our side must not end this provider's probing for good: the round learned
+        // nothing, the next one runs.
+        round = unknown_round(e.what());
+      }
       if (prober->stopped) {
         co_return;
       }
@@ -189,7 +227,6 @@ struct SemanticProbers::Impl {
                                         body, providers::RequestOptions{}, correlation,
                                         started + budget);
     const auto latency = duration_cast<milliseconds>(env.clock->now() - started);
-    ProbeResult result;
     double cost = 0;
     if (asked) {
       const auto& price = prober.target.price;
@@ -197,22 +234,8 @@ struct SemanticProbers::Impl {
               static_cast<double>(asked->usage.completion_tokens) * price.output_per_mtok) /
              1e6;
       prober.spent_usd += cost;
-      result = check_answer(probe.expect, answer_text(asked->body), latency);
-    } else {
-      const auto& failure = asked.error();
-      const bool slow = failure.cls == api::FailureClass::timeout ||
-                        failure.cls == api::FailureClass::stall;
-      if (failure.cls == api::FailureClass::bad_response) {
-        result = ProbeResult{ProbeVerdict::fail, "bad_response", failure.message};
-      } else if (slow && probe.expect.max_latency) {
-        result = ProbeResult{ProbeVerdict::fail, "max_latency",
-                             "no answer within " + std::to_string(budget.count()) + "ms"};
-      } else {
-        // No answer at all (refused, 5xx, 429, timeout): nothing learned about its content.
-        result = ProbeResult{ProbeVerdict::unknown, std::string(api::to_string(failure.cls)),
-                             failure.message};
-      }
     }
+    const ProbeResult result = judge(asked, probe, latency, budget);
     if (observer.probe && !prober.stopped) {
       observer.probe(ProbeReport{prober.target.provider.name, probe.name, result, latency, cost});
     }
@@ -251,7 +274,10 @@ void SemanticProbers::sync(std::vector<ProbeTarget> targets) {
     }
     auto it = impl_->probers.find(t.identity);
     if (it != impl_->probers.end()) {
+      // Same identity: same endpoint and semantic settings. What may change in place is read
+      // afresh at the next round.
       it->second->target.probes = std::move(t.probes);
+      it->second->target.price = t.price;
       next.emplace(t.identity, it->second);
       impl_->probers.erase(it);
       continue;

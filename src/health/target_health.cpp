@@ -425,7 +425,7 @@ std::string HealthRegistry::identity(const config::ProviderConfig& p) {
   }
   if (const auto& sem = p.health.semantic) {
     id += "|s" + d(sem->interval) + n(sem->healthy_after) + n(sem->unhealthy_after) +
-          n(sem->probes.size());
+          n(sem->max_usd_per_day.value_or(-1)) + n(sem->probes.size());
     for (const auto& probe : sem->probes) {
       id += probe + "/";
     }

@@ -343,8 +343,9 @@ class OpenAiFormat final : public WireFormat {
     auto tools = body->find("tools");
     conversation.has_tools = tools != body->end() && tools->is_array() && !tools->empty();
     if (auto rf = body->find("response_format"); rf != body->end() && rf->is_object()) {
-      const auto type = rf->value("type", std::string());
-      conversation.json_mode = type == "json_object" || type == "json_schema";
+      auto type = rf->find("type");
+      conversation.json_mode = type != rf->end() && type->is_string() &&
+                               (*type == "json_object" || *type == "json_schema");
     }
     auto limit = integer_field(*body, "max_completion_tokens");
     if (!limit) {

@@ -1,4 +1,5 @@
 // The config schema, probes: semantic health probes and what their answers must contain.
+#include <array>
 #include <regex>
 
 #include "config/schema_loader.hpp"
@@ -63,14 +64,27 @@ void SchemaLoader::expect(const Value& v, ProbeExpect& e) {
                "min_chars", "max_chars", "judge"});
   if (auto rv = m.get("regex")) {
     if (auto s = detail::read_string(r_, *rv)) {
-      // A templated pattern is checked as it will be sent: with sample values in place.
-      auto sample = render_template(*s, TemplateValues{12, 30});
+      // A templated pattern is checked as it will be sent, with values in place: the extremes
+      // of the draw (10..99), which give the longest and the negative results.
+      std::string sample = render_template(*s, TemplateValues{12, 30});
+      std::optional<std::string> limits;
+      constexpr std::array<TemplateValues, 3> kExtremes{
+          TemplateValues{10, 99}, TemplateValues{99, 10}, TemplateValues{99, 99}};
+      for (const auto& values : kExtremes) {
+        if (auto why = regex_limits_problem(render_template(*s, values)); why && !limits) {
+          limits = why;
+          sample = render_template(*s, values);
+        }
+      }
       if (auto why = template_problem(*s, false)) {
         r_.error(*rv, *why);
-      } else if (auto limits = regex_limits_problem(sample)) {
+      } else if (limits || (limits = regex_limits_problem(sample))) {
         r_.error(*rv, "invalid regex: " + *limits);
       } else {
         try {
+          for (const auto& values : kExtremes) {
+            std::regex each(render_template(*s, values), std::regex::ECMAScript);
+          }
           std::regex compiled(sample, std::regex::ECMAScript);
           e.regex = std::move(*s);
         } catch (const std::regex_error& err) {

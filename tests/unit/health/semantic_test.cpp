@@ -69,12 +69,20 @@ TEST(ProbeCheck, SlowerThanMaxLatencyFailsWhateverItSays) {
   EXPECT_EQ(check(e, "42", 501ms).check, "max_latency");
 }
 
-TEST(ProbeCheck, OnlyTheStartOfAHugeAnswerIsMatched) {
+TEST(ProbeCheck, AnAnswerTooLongToMatchIsUnknownNotJudged) {
   config::ProbeExpect e;
   e.regex = "(a|b)*c";  // recursion per character in libstdc++: must not blow the stack
   std::string huge(1'000'000, 'a');
   auto r = check(e, huge);
-  EXPECT_NE(r.verdict, ProbeVerdict::pass);
+  EXPECT_EQ(r.verdict, ProbeVerdict::unknown);
+  EXPECT_EQ(r.check, "regex");
+  // A valid JSON answer past the limit neither passes nor fails on `\}\s*$`.
+  e.regex = R"(\}\s*$)";
+  EXPECT_EQ(check(e, "{\"a\": \"" + std::string(2000, 'x') + "\"}").verdict, ProbeVerdict::unknown);
+  EXPECT_EQ(check(e, "{\"a\": 1}").verdict, ProbeVerdict::pass);
+  // max_chars still fails it, before the regex is tried.
+  e.max_chars = 100;
+  EXPECT_EQ(check(e, huge).check, "max_chars");
 }
 
 TEST(ProbeCheck, ExcerptsCutAtACharacterBoundary) {
@@ -222,6 +230,17 @@ TEST_F(Prober, AProbeSlowerThanMaxLatencyFails) {
   run_until([&] { return !healthy(); }, 60s);
   EXPECT_FALSE(healthy());
   EXPECT_EQ(reports.at(0), "arithmetic:fail:max_latency");
+}
+
+TEST_F(Prober, AnAnswerOfTheWrongShapeFailsAndProbingGoesOn) {
+  // Passes the adapter's check (a `choices` array) but is no chat answer.
+  transport.script(kPrimary, {Reply::json(200, R"({"id":"c1","object":"chat.completion",)"
+                                               R"("model":"m","choices":[1]})")});
+  start();
+  run_until([&] { return reports.size() >= 3; }, 60s);
+  ASSERT_GE(reports.size(), 3u) << "the prober kept running";
+  EXPECT_EQ(reports[0], "arithmetic:fail:regex");
+  EXPECT_FALSE(healthy());
 }
 
 TEST_F(Prober, StoppedProbersSendNothingMore) {
