@@ -1,5 +1,6 @@
 #include "llmgw/config/probe_template.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace llmgw::config {
@@ -16,26 +17,29 @@ std::optional<std::int64_t> value_of(std::string_view name, const TemplateValues
   return std::nullopt;
 }
 
-// Calls f(name) for each "{{name}}" in text (spaces inside the braces ignored), and
-// f(nullopt) for an opening "{{" that never closes.
-template <class F>
-void each_placeholder(std::string_view text, F&& f) {
-  std::size_t at = 0;
-  while ((at = text.find("{{", at)) != std::string_view::npos) {
-    auto end = text.find("}}", at + 2);
-    if (end == std::string_view::npos) {
-      f(std::optional<std::string>());
-      return;
-    }
-    std::string name;
-    for (char c : text.substr(at + 2, end - at - 2)) {
-      if (c != ' ') {
-        name += c;
-      }
-    }
-    f(std::optional<std::string>(std::move(name)));
-    at = end + 2;
+// The next "{{name}}" at or after `from`: where it opens and ends (past its "}}") and its name
+// without spaces. nullopt when there is none; `end` == npos for an opening that never closes.
+struct Placeholder {
+  std::size_t open;
+  std::size_t end;
+  std::string name;
+};
+std::optional<Placeholder> next_placeholder(std::string_view text, std::size_t from) {
+  auto open = text.find("{{", from);
+  if (open == std::string_view::npos) {
+    return std::nullopt;
   }
+  auto close = text.find("}}", open + 2);
+  if (close == std::string_view::npos) {
+    return Placeholder{open, std::string_view::npos, {}};
+  }
+  std::string name;
+  for (char c : text.substr(open + 2, close - open - 2)) {
+    if (c != ' ') {
+      name += c;
+    }
+  }
+  return Placeholder{open, close + 2, std::move(name)};
 }
 
 }  // namespace
@@ -43,54 +47,36 @@ void each_placeholder(std::string_view text, F&& f) {
 bool is_templated(std::string_view text) { return text.find("{{") != std::string_view::npos; }
 
 std::optional<std::string> template_problem(std::string_view text, bool in_prompt) {
-  std::optional<std::string> problem;
-  each_placeholder(text, [&](const std::optional<std::string>& name) {
-    if (problem) {
-      return;
+  for (auto p = next_placeholder(text, 0); p; p = next_placeholder(text, p->end)) {
+    if (p->end == std::string_view::npos) {
+      return "'{{' without its closing '}}'";
     }
-    if (!name) {
-      problem = "'{{' without its closing '}}'";
-      return;
+    const bool known = std::find(kNames.begin(), kNames.end(), p->name) != kNames.end();
+    if (!known || (in_prompt && p->name != "a" && p->name != "b")) {
+      return "unknown template value '{{" + p->name + "}}' (expected " +
+             (in_prompt ? std::string("{{a}} or {{b}} in a prompt")
+                        : std::string("{{a}}, {{b}}, {{a+b}}, {{a-b}} or {{a*b}}")) +
+             ")";
     }
-    bool known = false;
-    for (auto n : kNames) {
-      known = known || n == *name;
-    }
-    if (!known || (in_prompt && *name != "a" && *name != "b")) {
-      problem = "unknown template value '{{" + *name + "}}' (expected " +
-                (in_prompt ? std::string("{{a}} or {{b}} in a prompt")
-                           : std::string("{{a}}, {{b}}, {{a+b}}, {{a-b}} or {{a*b}}")) +
-                ")";
-    }
-  });
-  return problem;
+  }
+  return std::nullopt;
 }
 
 std::string render_template(std::string_view text, const TemplateValues& v) {
   std::string out;
   out.reserve(text.size());
   std::size_t at = 0;
-  while (at < text.size()) {
-    auto open = text.find("{{", at);
-    auto close = open == std::string_view::npos ? open : text.find("}}", open + 2);
-    if (close == std::string_view::npos) {
-      out.append(text.substr(at));
-      break;
-    }
-    out.append(text.substr(at, open - at));
-    std::string name;
-    for (char c : text.substr(open + 2, close - open - 2)) {
-      if (c != ' ') {
-        name += c;
-      }
-    }
-    if (auto value = value_of(name, v)) {
+  for (auto p = next_placeholder(text, 0); p && p->end != std::string_view::npos;
+       p = next_placeholder(text, p->end)) {
+    out.append(text.substr(at, p->open - at));
+    if (auto value = value_of(p->name, v)) {
       out += std::to_string(*value);
     } else {
-      out.append(text.substr(open, close + 2 - open));  // the loader refuses these; kept as is
+      out.append(text.substr(p->open, p->end - p->open));  // the loader refuses these
     }
-    at = close + 2;
+    at = p->end;
   }
+  out.append(text.substr(at));
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "health/jitter.hpp"
 #include "llmgw/upstream/client.hpp"
 
 namespace llmgw::health {
@@ -25,13 +26,6 @@ struct Checker {
   Checker(CheckTarget t, asio::io_context& ioc)
       : target(std::move(t)), endpoint(upstream::Endpoint::from(target.provider, 1)), timer(ioc) {}
 };
-
-milliseconds jittered(milliseconds base, std::mt19937_64& rng) {
-  // ±10% so that many gateways (or many providers) don't probe in lockstep.
-  auto spread = std::max<long long>(1, base.count() / 10);
-  std::uniform_int_distribution<long long> d(-spread, spread);
-  return milliseconds(std::max<long long>(1, base.count() + d(rng)));
-}
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "llmgw/config/probe_template.hpp"
+#include "health/jitter.hpp"
 #include "llmgw/exchange/exchange.hpp"
 
 namespace llmgw::health {
@@ -117,13 +118,6 @@ struct SemanticProbers::Impl {
         env(e),
         rng(e.seed ? e.seed : std::random_device{}()) {}
 
-  milliseconds jittered(milliseconds base) {
-    // ±10% so that probes of many providers (or many gateways) do not go out in lockstep.
-    auto spread = std::max<long long>(1, base.count() / 10);
-    std::uniform_int_distribution<long long> d(-spread, spread);
-    return milliseconds(std::max<long long>(1, base.count() + d(rng)));
-  }
-
   asio::awaitable<void> run(std::shared_ptr<Prober> prober) {
     const auto interval = prober->target.provider.health.semantic->interval;
     // The first round somewhere in the first interval: a reload that adds many probed
@@ -135,7 +129,7 @@ struct SemanticProbers::Impl {
       if (!slept || prober->stopped) {
         co_return;
       }
-      wait = jittered(interval);
+      wait = jittered(interval, rng);
       if (over_budget(*prober)) {
         continue;  // not a verdict either way: the last one stands
       }
