@@ -25,6 +25,7 @@
 #include "llmgw/health/semantic_prober.hpp"
 #include "llmgw/health/target_health.hpp"
 #include "llmgw/metrics/metrics.hpp"
+#include "llmgw/router/model_asker.hpp"
 #include "llmgw/router/route_table.hpp"
 #include "llmgw/server/server.hpp"
 
@@ -82,13 +83,6 @@ void warn_about(const config::Config& cfg) {
   for (const auto& p : cfg.providers) {
     if (!p.tls_verify) {
       spdlog::warn("provider '{}': TLS certificate verification is OFF (tls_verify: false)", p.name);
-    }
-  }
-  for (const auto& probe : cfg.probes) {
-    if (probe.expect.judge) {
-      spdlog::warn("probe '{}': judge verdicts are not evaluated by this version; the probe's "
-                   "other rules still apply",
-                   probe.name);
     }
   }
 }
@@ -366,10 +360,15 @@ private:
   // Semantic probes: their own upstream client on the control thread (declared before the
   // probers, which use it until they are gone).
   upstream::Client probe_client_{control_.get_executor()};
+  // Judge and embeddings calls of the probes, routed over the live table.
+  router::RoutedModelAsker grader_{probe_client_, common::SteadyClock::instance(),
+                                   [this] { return state_.table.load(); }};
   health::SemanticProbers probers_{
       control_, probe_client_,
       health::ProbeObserver{[this](const health::ProbeReport& r) { on_probe(r); },
-                            [this](const health::BudgetReport& r) { on_probe_budget(r); }}};
+                            [this](const health::BudgetReport& r) { on_probe_budget(r); }},
+      health::ProberEnvironment{&common::SteadyClock::instance(),
+                                &common::SteadySleeper::instance(), 0, &grader_}};
   server::Server* server_ = nullptr;
   std::string listen_;
   unsigned threads_ = 1;

@@ -84,7 +84,7 @@ bool is_templated(const ProbeConfig& p) {
   const auto& e = p.expect;
   auto opt = [](const std::optional<std::string>& s) { return s && is_templated(*s); };
   return is_templated(p.prompt) || is_templated(p.system) || opt(e.regex) || opt(e.contains) ||
-         opt(e.not_contains);
+         opt(e.not_contains) || (e.similar_to && is_templated(e.similar_to->text));
 }
 
 ProbeConfig instantiate(const ProbeConfig& probe, const TemplateValues& v) {
@@ -95,6 +95,9 @@ ProbeConfig instantiate(const ProbeConfig& probe, const TemplateValues& v) {
     if (*s) {
       **s = render_template(**s, v);
     }
+  }
+  if (out.expect.similar_to) {
+    out.expect.similar_to->text = render_template(probe.expect.similar_to->text, v);
   }
   return out;
 }

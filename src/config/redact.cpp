@@ -137,6 +137,11 @@ Json probe_json(const ProbeConfig& p) {
     expect["judge"] = {
         {"model", e.judge->model}, {"rubric", e.judge->rubric}, {"min_score", e.judge->min_score}};
   }
+  if (e.similar_to) {
+    expect["similar_to"] = {{"text", e.similar_to->text},
+                            {"min_cosine", e.similar_to->min_cosine},
+                            {"model", e.similar_to->model}};
+  }
   return {{"name", p.name},
           {"prompt", p.prompt},
           {"system", p.system},

@@ -19,6 +19,9 @@ namespace asio = boost::asio;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
+// The longest a judge or embeddings call may take (within the probe interval).
+constexpr milliseconds kGraderBudget{60'000};
+
 struct Prober {
   ProbeTarget target;
   upstream::Endpoint endpoint;
@@ -37,29 +40,6 @@ struct Prober {
     model.model = target.provider.health.semantic->model;
   }
 };
-
-// The text of a translated (OpenAI-shaped) chat answer: the first choice's content. The
-// adapter checked the shape only as far as relaying needs, so nothing here may throw.
-std::string answer_text(const std::string& body) {
-  auto parsed = nlohmann::json::parse(body, nullptr, false);
-  if (!parsed.is_object()) {
-    return {};
-  }
-  auto choices = parsed.find("choices");
-  if (choices == parsed.end() || !choices->is_array() || choices->empty() ||
-      !(*choices)[0].is_object()) {
-    return {};
-  }
-  auto message = (*choices)[0].find("message");
-  if (message == (*choices)[0].end() || !message->is_object()) {
-    return {};
-  }
-  auto content = message->find("content");
-  if (content != message->end() && content->is_string()) {
-    return content->get<std::string>();
-  }
-  return {};
-}
 
 // A probe's verdict from what the exchange brought back. Outside the coroutine: g++ 12
 // mishandles aggregates built from string literals in coroutine bodies.
@@ -81,6 +61,18 @@ ProbeResult judge(const common::Result<exchange::Answer, api::Failure>& asked,
   // No answer at all (refused, 5xx, 429, timeout): nothing learned about its content.
   return ProbeResult{ProbeVerdict::unknown, std::string(api::to_string(failure.cls)),
                      failure.message};
+}
+
+// A grader's (judge, embeddings model) failure to answer: the probe learned nothing.
+ProbeResult grader_failed(std::string_view check, const std::string& model,
+                          const api::Failure& failure) {
+  return ProbeResult{ProbeVerdict::unknown, std::string(check),
+                     model + " did not answer: " + std::string(api::to_string(failure.cls)) +
+                         ": " + failure.message};
+}
+
+ProbeResult no_grader() {
+  return ProbeResult{ProbeVerdict::unknown, "judge", "no model to grade answers with"};
 }
 
 ProbeResult unknown_round(std::string why) {
@@ -229,9 +221,57 @@ struct SemanticProbers::Impl {
              1e6;
       prober.spent_usd += cost;
     }
-    const ProbeResult result = judge(asked, probe, latency, budget);
+    ProbeResult result = judge(asked, probe, latency, budget);
+    if (asked && result.verdict == ProbeVerdict::pass && !prober.stopped) {
+      result = co_await grade(prober, probe, answer_text(asked->body));
+    }
     if (observer.probe && !prober.stopped) {
       observer.probe(ProbeReport{prober.target.provider.name, probe.name, result, latency, cost});
+    }
+    co_return result;
+  }
+
+  // The model-graded verdicts of an answer that kept every rule: the judge's grade, then the
+  // similarity to the reference. Their cost counts against the prober's daily budget.
+  asio::awaitable<ProbeResult> grade(Prober& prober, const config::ProbeConfig& probe,
+                                     std::string answer) {
+    const auto& expect = probe.expect;
+    ProbeResult result{ProbeVerdict::pass, {}, {}};
+    if (!expect.judge && !expect.similar_to) {
+      co_return result;
+    }
+    if (!env.asker) {
+      result = no_grader();
+      co_return result;
+    }
+    const auto& semantic = *prober.target.provider.health.semantic;
+    const auto budget = std::min<milliseconds>(semantic.interval, kGraderBudget);
+    if (expect.judge) {
+      auto asked = co_await env.asker->ask(expect.judge->model, providers::Operation::chat,
+                                           judge_request(*expect.judge, probe.prompt, answer),
+                                           prober.target.provider.name,
+                                           env.clock->now() + budget);
+      if (!asked) {
+        result = grader_failed("judge", expect.judge->model, asked.error());
+        co_return result;
+      }
+      prober.spent_usd += asked->cost_usd;
+      result = judge_verdict(*expect.judge, answer_text(asked->body));
+      if (result.verdict != ProbeVerdict::pass) {
+        co_return result;
+      }
+    }
+    if (expect.similar_to) {
+      auto asked = co_await env.asker->ask(
+          expect.similar_to->model, providers::Operation::embeddings,
+          similarity_request(*expect.similar_to, answer), prober.target.provider.name,
+          env.clock->now() + budget);
+      if (!asked) {
+        result = grader_failed("similar_to", expect.similar_to->model, asked.error());
+        co_return result;
+      }
+      prober.spent_usd += asked->cost_usd;
+      result = similarity_verdict(*expect.similar_to, asked->body, answer);
     }
     co_return result;
   }

@@ -124,9 +124,15 @@ struct ProviderConfig {
 };
 
 struct JudgeConfig {
-  std::string model;
-  std::string rubric;
-  double min_score = 0.5;
+  std::string model;   // a name in Config::models: the judge call is routed, never to the judged
+  std::string rubric;  // the grading instructions
+  double min_score = 7;  // 0..10: the judge grades on that scale
+};
+
+struct SimilarConfig {
+  std::string text;         // the reference answer (templated like other expect strings)
+  double min_cosine = 0.8;  // -1..1
+  std::string model;        // an embeddings model in Config::models, routed like the judge
 };
 
 struct ProbeExpect {
@@ -139,6 +145,7 @@ struct ProbeExpect {
   std::optional<std::uint64_t> max_chars;
   std::vector<std::string> required_keys;  // with json: top-level keys the object must have
   std::optional<JudgeConfig> judge;
+  std::optional<SimilarConfig> similar_to;
 };
 
 struct ProbeConfig {

@@ -5,7 +5,10 @@
 // other, each a single exchange with that provider's `semantic.model` (exchange::ask, no router,
 // no retry). A round fails when one probe's answer breaks a rule, passes when every answer
 // keeps them; a round that learned nothing (the provider did not answer: availability is the
-// active and passive checks' business) changes nothing. TargetHealth turns rounds into a
+// active and passive checks' business) changes nothing. An answer that keeps every rule is then
+// graded by the models its probe names (judge, similar_to), asked through a ModelAsker that
+// never sends them to the provider being judged; a grader that cannot answer makes the probe
+// unknown, never failed. TargetHealth turns rounds into a
 // verdict (unhealthy_after / healthy_after in a row), and an unhealthy verdict takes the
 // provider out of routing like a failing active check.
 //
@@ -22,6 +25,7 @@
 #include "llmgw/common/clock.hpp"
 #include "llmgw/common/timer.hpp"
 #include "llmgw/config/config.hpp"
+#include "llmgw/health/judge.hpp"
 #include "llmgw/health/probe_check.hpp"
 #include "llmgw/health/target_health.hpp"
 #include "llmgw/providers/adapter.hpp"
@@ -66,6 +70,8 @@ struct ProberEnvironment {
   const common::Clock* clock = &common::SteadyClock::instance();
   common::Sleeper* sleeper = &common::SteadySleeper::instance();
   std::uint64_t seed = 0;  // 0: from std::random_device
+  // Where `judge` and `similar_to` verdicts are asked; null: those verdicts are unknown.
+  ModelAsker* asker = nullptr;
 };
 
 /// The canonical (OpenAI) chat request a probe sends.

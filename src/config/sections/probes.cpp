@@ -61,7 +61,7 @@ std::optional<std::string> SchemaLoader::regex_limits_problem(const std::string&
 void SchemaLoader::expect(const Value& v, ProbeExpect& e) {
   MapReader m(r_, v,
               {"regex", "max_latency", "json", "required_keys", "contains", "not_contains",
-               "min_chars", "max_chars", "judge"});
+               "min_chars", "max_chars", "judge", "similar_to"});
   if (auto rv = m.get("regex")) {
     if (auto s = detail::read_string(r_, *rv)) {
       // A templated pattern is checked as it will be sent, with values in place: the extremes
@@ -131,9 +131,25 @@ void SchemaLoader::expect(const Value& v, ProbeExpect& e) {
         refs_.push_back(Ref{Ref::Kind::model, j.model, *at});
       }
       required_string(jm, "rubric", j.rubric);
-      jm.read("min_score", j.min_score, 0.0, 1.0);
+      jm.read("min_score", j.min_score, 0.0, 10.0);
     }
     e.judge = std::move(j);
+  }
+  if (auto sv = m.get("similar_to")) {
+    SimilarConfig s;
+    MapReader sm(r_, *sv, {"text", "min_cosine", "model"});
+    if (sm.ok()) {
+      if (auto at = required_string(sm, "text", s.text)) {
+        if (auto why = template_problem(s.text, false)) {
+          r_.error(*at, *why);
+        }
+      }
+      sm.read("min_cosine", s.min_cosine, -1.0, 1.0);
+      if (auto at = required_string(sm, "model", s.model)) {
+        refs_.push_back(Ref{Ref::Kind::model, s.model, *at});
+      }
+    }
+    e.similar_to = std::move(s);
   }
 }
 

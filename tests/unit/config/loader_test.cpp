@@ -459,6 +459,28 @@ TEST(Loader, ProbesAreValidated) {
             }));
 }
 
+TEST(Loader, SimilarToAndJudgeScales) {
+  EXPECT_EQ(errors_of(R"(probes:
+  - name: capital
+    prompt: "What is the capital of France?"
+    expect:
+      similar_to: { text: "Paris {{c}}", min_cosine: 1.5 }
+      judge: { model: m, rubric: r, min_score: 11 }
+models:
+  - name: m
+    targets: [ { provider: p, model: x } ]
+providers:
+  - { name: p, kind: openai_compatible, base_url: "http://127.0.0.1:1/v1" }
+)"),
+            (Strings{
+                "t.yaml:5:19: probes[0].expect.similar_to.model: missing required key 'model'",
+                "t.yaml:5:27: probes[0].expect.similar_to.text: unknown template value '{{c}}' "
+                "(expected {{a}}, {{b}}, {{a+b}}, {{a-b}} or {{a*b}})",
+                "t.yaml:5:54: probes[0].expect.similar_to.min_cosine: must be between -1 and 1",
+                "t.yaml:6:48: probes[0].expect.judge.min_score: must be between 0 and 10",
+            }));
+}
+
 TEST(Loader, ProbeSettingsAndRequiredKeys) {
   auto cfg = load_ok(R"(probes:
   - name: j
@@ -666,7 +688,7 @@ probes:
     prompt: "Return a JSON object with key ok set to true."
     response_format: json_object
     expect: { json: true, contains: '"ok"', not_contains: sorry, min_chars: 5, max_chars: 200,
-              judge: { model: cheap, rubric: "Is it JSON?", min_score: 0.7 } }
+              judge: { model: cheap, rubric: "Is it JSON?", min_score: 7.5 } }
 models:
   - name: smart
     strategy: weighted
@@ -773,7 +795,7 @@ TEST(Loader, FullConfigParsesEverySection) {
   EXPECT_EQ(c.probes[1].response_format, "json_object");
   EXPECT_EQ(c.probes[1].expect.contains, "\"ok\"");
   ASSERT_TRUE(c.probes[1].expect.judge);
-  EXPECT_DOUBLE_EQ(c.probes[1].expect.judge->min_score, 0.7);
+  EXPECT_DOUBLE_EQ(c.probes[1].expect.judge->min_score, 7.5);
 
   const auto* smart = c.find_model("smart");
   ASSERT_NE(smart, nullptr);

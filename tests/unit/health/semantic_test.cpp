@@ -106,6 +106,43 @@ Reply says(const std::string& text) {
 
 constexpr const char* kPrimary = "127.0.0.1:7";
 
+// A judge or embeddings model: answers from a script, records what it was asked.
+class FakeAsker : public ModelAsker {
+public:
+  struct Call {
+    std::string model;
+    providers::Operation op;
+    json body;
+    std::string avoid;
+  };
+  boost::asio::awaitable<common::Result<ModelAnswer, api::Failure>> ask(
+      std::string model, providers::Operation op, json body, std::string avoid,
+      upstream::Deadline) override {
+    calls.push_back(Call{std::move(model), op, std::move(body), std::move(avoid)});
+    if (!reply) {
+      api::Failure f;
+      f.cls = api::FailureClass::server_error;
+      f.message = "judge down";
+      co_return common::err(std::move(f));
+    }
+    ModelAnswer answer;
+    answer.body = *reply;
+    answer.provider = "judge-provider";
+    answer.cost_usd = 0.5;
+    co_return answer;
+  }
+  std::optional<std::string> reply;  // nullopt: the call fails
+  std::vector<Call> calls;
+};
+
+// The OpenAI chat answer body of a judge saying `text`.
+std::string judge_says(const std::string& text) {
+  return json{{"choices", json::array({{{"index", 0},
+                                        {"message", {{"role", "assistant"}, {"content", text}}},
+                                        {"finish_reason", "stop"}}})}}
+      .dump();
+}
+
 class Prober : public ::testing::Test {
  protected:
   Prober() {
@@ -150,6 +187,7 @@ class Prober : public ::testing::Test {
   boost::asio::io_context ctx;
   fakes::ManualTime time;
   fakes::ScriptedTransport transport{time};
+  FakeAsker asker;
   std::vector<std::string> reports;  // "probe:verdict:rule"
   SemanticProbers probers{ctx, transport,
                           ProbeObserver{[this](const ProbeReport& r) {
@@ -162,7 +200,7 @@ class Prober : public ::testing::Test {
                                         [this](const BudgetReport& r) {
                                           budget.push_back(r.paused ? "paused" : "resumed");
                                         }},
-                          ProberEnvironment{&time, &time, 42}};
+                          ProberEnvironment{&time, &time, 42, &asker}};
   double cost = 0;
   std::vector<std::string> budget;
   config::ProviderConfig provider;
@@ -289,6 +327,76 @@ TEST_F(Prober, ProbesAreCostedAndPauseForTheDayPastMaxUsdPerDay) {
   EXPECT_GT(transport.sent().size(), 3u);
   EXPECT_EQ(budget, (std::vector<std::string>{"paused", "resumed"}));
   EXPECT_TRUE(healthy()) << "a paused prober keeps the last verdict";
+}
+
+TEST_F(Prober, AJudgeGradesAnswersThatKeepTheRulesAndNeverGradesItsOwnProvider) {
+  arithmetic.expect.judge = config::JudgeConfig{"grader", "Is the sum right?", 7};
+  transport.script(kPrimary, {says("42")});
+  asker.reply = judge_says(R"({"score": 2, "reason": "wrong"})");
+  start();
+  run_until([&] { return !healthy(); }, 60s);
+  EXPECT_FALSE(healthy());
+  ASSERT_FALSE(asker.calls.empty());
+  const auto& call = asker.calls[0];
+  EXPECT_EQ(call.model, "grader");
+  EXPECT_EQ(call.avoid, "primary") << "a provider is never its own judge";
+  EXPECT_EQ(call.op, providers::Operation::chat);
+  auto system = call.body["messages"][0]["content"].get<std::string>();
+  EXPECT_EQ(system.rfind(kJudgePreamble, 0), 0u) << system;
+  EXPECT_NE(system.find("Rubric: Is the sum right?"), std::string::npos);
+  EXPECT_EQ(call.body["messages"][1]["content"],
+            "Question:\n" + arithmetic.prompt + "\n\nAnswer:\n42");
+  EXPECT_EQ(reports.at(0), "arithmetic:fail:judge");
+  EXPECT_NE(health->snapshot(time.now()).semantic_last_failure.find("graded 2.0/10"),
+            std::string::npos);
+  // A good grade brings it back; the judge's cost is the probe's.
+  asker.reply = judge_says(R"({"score": 9})");
+  run_until([&] { return healthy(); }, 60s);
+  EXPECT_TRUE(healthy());
+}
+
+TEST_F(Prober, AnAnswerThatBreaksARuleIsNotSentToTheJudge) {
+  arithmetic.expect.judge = config::JudgeConfig{"grader", "r", 7};
+  transport.script(kPrimary, {says("43")});
+  asker.reply = judge_says(R"({"score": 10})");
+  start();
+  run_until([&] { return !healthy(); }, 60s);
+  EXPECT_FALSE(healthy());
+  EXPECT_TRUE(asker.calls.empty());
+  EXPECT_EQ(reports.at(0), "arithmetic:fail:regex");
+}
+
+TEST_F(Prober, AJudgeThatCannotAnswerOrGradeMakesTheProbeUnknownNotFailed) {
+  arithmetic.expect.judge = config::JudgeConfig{"grader", "r", 7};
+  transport.script(kPrimary, {says("42")});
+  asker.reply = std::nullopt;  // the judge's calls fail
+  start();
+  run_until([&] { return reports.size() >= 3; }, 60s);
+  ASSERT_GE(reports.size(), 3u);
+  EXPECT_EQ(reports[0], "arithmetic:unknown:judge");
+  asker.reply = judge_says("I would rather not say.");  // an answer with no grade
+  run_until([&] { return reports.size() >= 6; }, 60s);
+  EXPECT_EQ(reports.back(), "arithmetic:unknown:judge");
+  EXPECT_TRUE(healthy());
+}
+
+TEST_F(Prober, SimilarToComparesTheAnswerWithTheReferenceThroughEmbeddings) {
+  arithmetic.expect.regex.reset();
+  arithmetic.expect.similar_to = config::SimilarConfig{"Paris is the capital.", 0.8, "embed"};
+  transport.script(kPrimary, {says("Lyon")});
+  // cos([1,0],[0.6,0.8]) = 0.6: dissimilar.
+  asker.reply = R"({"data":[{"embedding":[1,0]},{"embedding":[0.6,0.8]}]})";
+  start();
+  run_until([&] { return !healthy(); }, 60s);
+  EXPECT_FALSE(healthy());
+  ASSERT_FALSE(asker.calls.empty());
+  EXPECT_EQ(asker.calls[0].op, providers::Operation::embeddings);
+  EXPECT_EQ(asker.calls[0].avoid, "primary");
+  EXPECT_EQ(asker.calls[0].body["input"], json::array({"Lyon", "Paris is the capital."}));
+  EXPECT_EQ(reports.at(0), "arithmetic:fail:similar_to");
+  asker.reply = R"({"data":[{"embedding":[1,0]},{"embedding":[0.9,0.1]}]})";
+  run_until([&] { return healthy(); }, 60s);
+  EXPECT_TRUE(healthy());
 }
 
 TEST_F(Prober, ProbeRequestsCarryTheProbesSettings) {
