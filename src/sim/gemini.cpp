@@ -21,7 +21,6 @@ using Json = nlohmann::ordered_json;
 
 constexpr std::string_view kPrefix = "/v1beta/models";
 constexpr std::string_view kJsonType = "application/json; charset=UTF-8";
-constexpr std::int64_t kDefaultDimensions = 8;  // as the OpenAI face; real models use 768-3072
 constexpr std::int64_t kMaxDimensions = 16384;
 
 std::string pretty(const Json& value) {
@@ -733,7 +732,7 @@ class GeminiFormat final : public WireFormat {
       return false;
     }
     text = parts_text(*content);
-    dimensions = kDefaultDimensions;
+    dimensions = kDefaultEmbeddingDimensions;
     if (const Json* size = field(request, "outputDimensionality", "output_dimensionality")) {
       if (!size->is_number_integer() || size->get<std::int64_t>() < 1 ||
           size->get<std::int64_t>() > kMaxDimensions) {

@@ -606,7 +606,7 @@ class OpenAiFormat final : public WireFormat {
       return invalid_type("input", "a non-empty string or array");
     }
 
-    std::int64_t dimensions = 8;
+    std::int64_t dimensions = kDefaultEmbeddingDimensions;
     if (auto it = body->find("dimensions"); it != body->end() && !it->is_null()) {
       if (!it->is_number_integer() || it->get<std::int64_t>() < 1 ||
           it->get<std::int64_t>() > kMaxDimensions) {
