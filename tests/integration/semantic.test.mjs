@@ -178,3 +178,241 @@ describe('each way of answering wrongly fails the probe rule made for it', () =>
     });
   }
 });
+
+// Model-graded probes (probes[].expect.judge and similar_to): after an answer keeps every rule,
+// a judge model grades it / an embeddings model measures how close it is to a reference. Both
+// are routed over the config's models, never to the provider being probed; a grader that cannot
+// answer leaves the verdict unknown (no health change).
+const probeCount = async (gw, provider, probe, verdict) =>
+  metricValue(await gw.metrics(), 'llmgw_semantic_probe_total', { provider, probe, verdict }) ?? 0;
+
+const JUDGE_PREAMBLE = 'You grade an answer against a rubric.';
+const SUM_PROMPT = 'What is {{a}} + {{b}}? Reply with the number only.';
+
+// A provider probed by one probe, graded by `grader` / `embedder` (which the caller defines).
+const judgedProvider = (sim, probe) => simProvider(sim, {
+  health: {
+    semantic: {
+      interval: '200ms', model: 'probe-model', probes: [probe], unhealthy_after: 2, healthy_after: 1,
+    },
+  },
+});
+
+describe('judge: a simulator grades the probed answers', () => {
+  const ctx = {};
+  before(async () => {
+    ctx.a = await startSim({ name: 'sem-judged' });
+    ctx.j = await startSim({ name: 'sem-judge' });
+    ctx.gw = await startGateway({
+      providers: [judgedProvider(ctx.a, 'sum_judged'), simProvider(ctx.j)],
+      probes: [{
+        // No rule of its own: only the judge can fail it.
+        name: 'sum_judged', prompt: SUM_PROMPT,
+        expect: { judge: { model: 'grader', rubric: 'Is the sum right?', min_score: 7 } },
+      }],
+      models: [
+        { name: 'chat', targets: [{ provider: 'sem-judged', model: 'm' }] },
+        { name: 'grader', targets: [{ provider: 'sem-judge', model: 'judge-model' }] },
+      ],
+      auth: { required: false },
+    });
+  });
+  after(async () => {
+    await ctx.gw?.stop('SIGKILL').catch(() => {});
+    await Promise.all([ctx.a?.kill(), ctx.j?.kill()].map((p) => p?.catch(() => {})));
+  });
+
+  test('right sums are graded 10 by the judge: the probe passes', async () => {
+    const { gw, a, j } = ctx;
+    await waitFor(async () => (await probeCount(gw, 'sem-judged', 'sum_judged', 'pass')) >= 2,
+      { timeout: 5000, what: 'two judged passes' });
+    const u = await upstream(gw, 'sem-judged');
+    assert.equal(u.checks.semantic, 'healthy');
+    assert.equal(u.routable, true);
+    assert.equal(await probeCount(gw, 'sem-judged', 'sum_judged', 'fail'), 0);
+    // The judge got the instantiated question and the probed answer.
+    const asked = (await j.stats()).last_request;
+    assert.equal(asked.path, '/v1/chat/completions');
+    assert.equal(asked.body.model, 'judge-model');
+    const [system, user] = asked.body.messages;
+    assert.equal(system.role, 'system');
+    assert.ok(system.content.startsWith(JUDGE_PREAMBLE), system.content);
+    assert.match(system.content, /Is the sum right\?/);
+    const m = user.content.match(/^Question:\nWhat is (\d+) \+ (\d+)\? Reply with the number only\.\n\nAnswer:\n(-?\d+)$/);
+    assert.ok(m, `judge's user message: ${JSON.stringify(user.content)}`);
+    assert.equal(Number(m[3]), Number(m[1]) + Number(m[2]));
+    // The probed provider only ever answers probes, never grades.
+    const probed = (await a.stats()).last_request;
+    assert.equal(probed.body.model, 'probe-model');
+    assert.ok(!probed.body.messages.some((x) => x.role === 'system'), 'no judge request to the probed provider');
+  });
+
+  test('garbage on the probed provider: graded 0, semantically unhealthy; back once right', async () => {
+    const { gw, a } = ctx;
+    await a.fault({ mode: 'garbage' });
+    await waitFor(async () => (await upstream(gw, 'sem-judged')).checks.semantic === 'unhealthy',
+      { timeout: 5000, interval: 10, what: 'semantic unhealthy under garbage' });
+    const u = await upstream(gw, 'sem-judged');
+    assert.equal(u.routable, false);
+    assert.match(u.semantic_last_failure,
+      /^probe sum_judged: judge: graded 0\.0\/10 by grader, below 7\.0: /);
+    assert.ok(await probeCount(gw, 'sem-judged', 'sum_judged', 'fail') >= 2);
+    assert.ok(gw.stdout.lines.some((l) => /semantic probe failed: provider=sem-judged probe=sum_judged rule=judge /.test(l)),
+      'the failing probe is in the daemon log');
+
+    await a.fault({ mode: 'none' });
+    await waitFor(async () => (await upstream(gw, 'sem-judged')).checks.semantic === 'healthy',
+      { timeout: 5000, interval: 10, what: 'semantic healthy again' });
+    assert.equal((await upstream(gw, 'sem-judged')).routable, true);
+  });
+});
+
+describe('judge: never the provider being judged', () => {
+  const ctx = {};
+  before(async () => {
+    ctx.a = await startSim({ name: 'sem-self' });
+    ctx.gw = await startGateway({
+      providers: [judgedProvider(ctx.a, 'sum_self')],
+      probes: [{
+        name: 'sum_self', prompt: SUM_PROMPT,
+        expect: { judge: { model: 'grader', rubric: 'Is the sum right?' } },
+      }],
+      // The grader's only target is the probed provider itself.
+      models: [{ name: 'grader', targets: [{ provider: 'sem-self', model: 'judge-model' }] }],
+      auth: { required: false },
+      logging: { level: 'debug' },
+    });
+  });
+  after(async () => {
+    await ctx.gw?.stop('SIGKILL').catch(() => {});
+    await ctx.a?.kill().catch(() => {});
+  });
+
+  test('a grader whose only target is the probed provider: unknown, no judge request, health kept', async () => {
+    const { gw, a } = ctx;
+    await waitFor(async () => (await probeCount(gw, 'sem-self', 'sum_self', 'unknown')) >= 3,
+      { timeout: 5000, what: 'three unknown verdicts' });
+    // Sim requests first, then the probes counted: with no judge call the sim has seen at most
+    // one probe more (in flight) than the gateway counted; a judge call per probe would double it.
+    const seen = (await a.stats()).by_path['/v1/chat/completions'] ?? 0;
+    const m = await gw.metrics();
+    const counted = ['pass', 'fail', 'unknown'].reduce((n, verdict) => n + (metricValue(m,
+      'llmgw_semantic_probe_total', { provider: 'sem-self', probe: 'sum_self', verdict }) ?? 0), 0);
+    assert.ok(seen >= 3 && seen <= counted + 1, `the probed sim saw ${seen} chat requests for ${counted} probes`);
+    assert.equal(metricValue(m, 'llmgw_semantic_probe_total', { provider: 'sem-self', probe: 'sum_self', verdict: 'pass' }) ?? 0, 0,
+      'never graded (the probed sim, as judge, would have passed it)');
+    assert.equal(metricValue(m, 'llmgw_semantic_probe_total', { provider: 'sem-self', probe: 'sum_self', verdict: 'fail' }) ?? 0, 0);
+    const probed = (await a.stats()).last_request;
+    assert.equal(probed.body.model, 'probe-model');
+    const u = await upstream(gw, 'sem-self');
+    assert.equal(u.checks.semantic, 'healthy');
+    assert.equal(u.routable, true);
+    assert.ok(gw.stdout.lines.some((l) =>
+      /semantic probe got no answer: provider=sem-self probe=sum_self \(judge: grader did not answer: .*no routable target other than 'sem-self'/.test(l)),
+    'the reason is in the daemon log');
+  });
+});
+
+describe('judge: a grader that cannot answer decides nothing', () => {
+  const ctx = {};
+  before(async () => {
+    ctx.a = await startSim({ name: 'sem-graded' });
+    ctx.j = await startSim({ name: 'sem-judge-down' });
+    ctx.gw = await startGateway({
+      providers: [judgedProvider(ctx.a, 'sum_graded'), simProvider(ctx.j)],
+      probes: [{
+        name: 'sum_graded', prompt: SUM_PROMPT,
+        expect: { judge: { model: 'grader', rubric: 'Is the sum right?', min_score: 7 } },
+      }],
+      models: [{ name: 'grader', targets: [{ provider: 'sem-judge-down', model: 'judge-model' }] }],
+      auth: { required: false },
+      logging: { level: 'debug' },
+    });
+  });
+  after(async () => {
+    await ctx.gw?.stop('SIGKILL').catch(() => {});
+    await Promise.all([ctx.a?.kill(), ctx.j?.kill()].map((p) => p?.catch(() => {})));
+  });
+
+  test('judge answering 500: unknown, the probed provider stays healthy even while answering wrong', async () => {
+    const { gw, a, j } = ctx;
+    await waitFor(async () => (await probeCount(gw, 'sem-graded', 'sum_graded', 'pass')) >= 1,
+      { timeout: 5000, what: 'a judged pass' });
+    // The judge breaks first (seen as an unknown verdict), then the probed provider answers wrong:
+    // no probe can be graded from then on.
+    await j.fault({ mode: 'error', status: 500 });
+    const u0 = await probeCount(gw, 'sem-graded', 'sum_graded', 'unknown');
+    await waitFor(async () => (await probeCount(gw, 'sem-graded', 'sum_graded', 'unknown')) > u0,
+      { timeout: 5000, what: 'an unknown verdict with the judge down' });
+    await a.fault({ mode: 'garbage' });
+    const u1 = await probeCount(gw, 'sem-graded', 'sum_graded', 'unknown');
+    await waitFor(async () => (await probeCount(gw, 'sem-graded', 'sum_graded', 'unknown')) >= u1 + 3,
+      { timeout: 5000, what: 'three more unknown verdicts under garbage' });
+    assert.equal(await probeCount(gw, 'sem-graded', 'sum_graded', 'fail'), 0);
+    const u = await upstream(gw, 'sem-graded');
+    assert.equal(u.checks.semantic, 'healthy');
+    assert.equal(u.routable, true);
+    assert.ok(((await j.stats()).by_path['/v1/chat/completions'] ?? 0) >= 4, 'the judge was asked');
+    assert.ok(gw.stdout.lines.some((l) =>
+      /semantic probe got no answer: provider=sem-graded probe=sum_graded \(judge: grader did not answer: /.test(l)),
+    'the reason is in the daemon log');
+
+    // The judge back: the wrong answers it now grades take the provider out.
+    await j.fault({ mode: 'none' });
+    await waitFor(async () => (await upstream(gw, 'sem-graded')).checks.semantic === 'unhealthy',
+      { timeout: 5000, interval: 10, what: 'unhealthy once the judge answers again' });
+    assert.match((await upstream(gw, 'sem-graded')).semantic_last_failure, /judge: graded 0\.0\/10 by grader/);
+    await a.fault({ mode: 'none' });
+    await waitFor(async () => (await upstream(gw, 'sem-graded')).checks.semantic === 'healthy',
+      { timeout: 5000, interval: 10, what: 'healthy again' });
+  });
+});
+
+describe('similar_to: an embeddings model measures the answer against a reference', () => {
+  const ctx = {};
+  const REFERENCE = 'The capital of France is Paris.';
+  before(async () => {
+    ctx.a = await startSim({ name: 'sem-geo' });
+    ctx.e = await startSim({ name: 'sem-embedder' });
+    ctx.gw = await startGateway({
+      providers: [judgedProvider(ctx.a, 'capital'), simProvider(ctx.e)],
+      probes: [{
+        // The sim echoes the question ("[sem-geo] What is the capital of France?"): it shares
+        // most of its words with the reference (cosine about 0.7).
+        name: 'capital', prompt: 'What is the capital of France?',
+        expect: { similar_to: { text: REFERENCE, min_cosine: 0.5, model: 'embedder' } },
+      }],
+      models: [{ name: 'embedder', targets: [{ provider: 'sem-embedder', model: 'embed-model' }] }],
+      auth: { required: false },
+    });
+  });
+  after(async () => {
+    await ctx.gw?.stop('SIGKILL').catch(() => {});
+    await Promise.all([ctx.a?.kill(), ctx.e?.kill()].map((p) => p?.catch(() => {})));
+  });
+
+  test('a close answer passes; lorem ipsum (garbage) fails on similar_to; back once right', async () => {
+    const { gw, a, e } = ctx;
+    await waitFor(async () => (await probeCount(gw, 'sem-geo', 'capital', 'pass')) >= 2,
+      { timeout: 5000, what: 'two passes' });
+    assert.equal((await upstream(gw, 'sem-geo')).checks.semantic, 'healthy');
+    const asked = (await e.stats()).last_request;
+    assert.equal(asked.path, '/v1/embeddings');
+    assert.equal(asked.body.model, 'embed-model');
+    assert.deepEqual(asked.body.input, ['[sem-geo] What is the capital of France?', REFERENCE]);
+    assert.equal((await a.stats()).by_path['/v1/embeddings'], undefined, 'nothing embedded by the probed provider');
+
+    await a.fault({ mode: 'garbage' });
+    await waitFor(async () => (await upstream(gw, 'sem-geo')).checks.semantic === 'unhealthy',
+      { timeout: 5000, interval: 10, what: 'semantic unhealthy under garbage' });
+    const u = await upstream(gw, 'sem-geo');
+    assert.equal(u.routable, false);
+    assert.match(u.semantic_last_failure,
+      /^probe capital: similar_to: cosine -?\d\.\d{3} to the reference, below 0\.500: "lorem ipsum dolor"/);
+    assert.ok(await probeCount(gw, 'sem-geo', 'capital', 'fail') >= 2);
+
+    await a.fault({ mode: 'none' });
+    await waitFor(async () => (await upstream(gw, 'sem-geo')).checks.semantic === 'healthy',
+      { timeout: 5000, interval: 10, what: 'semantic healthy again' });
+  });
+});
