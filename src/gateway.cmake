@@ -27,12 +27,12 @@ llmgw_module(exchange SOURCES exchange/exchange.cpp
   DEPS llmgw_upstream llmgw_providers llmgw_config llmgw_api)
 
 llmgw_module(health SOURCES health/target_health.cpp health/active_checker.cpp
-  health/probe_check.cpp health/semantic_prober.cpp health/judge.cpp
+  health/probe_check.cpp health/semantic_prober.cpp health/judge.cpp health/live_signals.cpp
   DEPS llmgw_exchange llmgw_resilience llmgw_upstream llmgw_providers llmgw_api)
 
 llmgw_module(router SOURCES router/route_table.cpp router/model_state.cpp router/router.cpp
   router/attempt.cpp router/attempt_state.cpp router/plan.cpp router/continuation.cpp
-  router/balancer.cpp router/model_asker.cpp
+  router/balancer.cpp router/model_asker.cpp router/answer_watch.cpp
   DEPS llmgw_exchange llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics
   llmgw_api)
 

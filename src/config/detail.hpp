@@ -43,6 +43,14 @@ inline constexpr std::array<EnumName<ActiveHealthConfig::Kind>, 2> kActiveKinds{
     {"tcp", ActiveHealthConfig::Kind::tcp},
     {"http", ActiveHealthConfig::Kind::http},
 }};
+inline constexpr std::array<EnumName<LiveSignalsConfig::Action>, 2> kSignalActions{{
+    {"degrade", LiveSignalsConfig::Action::degrade},
+    {"eject", LiveSignalsConfig::Action::eject},
+}};
+inline constexpr std::array<EnumName<OnBadAnswer>, 2> kOnBadAnswer{{
+    {"serve", OnBadAnswer::serve},
+    {"retry_elsewhere", OnBadAnswer::retry_elsewhere},
+}};
 inline constexpr std::array<EnumName<Overflow>, 4> kOverflows{{
     {"truncate_oldest", Overflow::truncate_oldest},
     {"summarize", Overflow::summarize},

@@ -70,6 +70,22 @@ Json health_json(const HealthConfig& h) {
     if (s.max_usd_per_day) {
       j["semantic"]["max_usd_per_day"] = *s.max_usd_per_day;
     }
+    j["semantic"]["on_bad_answer"] = detail::enum_name(detail::kOnBadAnswer, s.on_bad_answer);
+    if (s.signals) {
+      const auto& g = *s.signals;
+      j["semantic"]["signals"] = {
+          {"window", format_duration(g.window)},
+          {"min_answers", g.min_answers},
+          {"action", detail::enum_name(detail::kSignalActions, g.action)},
+          {"empty", g.empty},
+          {"repetition", g.repetition},
+          {"invalid_json", g.invalid_json},
+          {"finish_length", g.finish_length},
+          {"content_filter", g.content_filter},
+          {"refusal", g.refusal},
+          {"slow_tokens", g.slow_tokens},
+          {"slow_below", g.slow_below}};
+    }
   }
   return j;
 }

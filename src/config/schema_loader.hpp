@@ -162,6 +162,7 @@ class SchemaLoader {
   void limits(const Value& v, RateLimits& out);
   void headers(const Value& v, std::map<std::string, std::string>& out);
   void health(const Value& v, HealthConfig& h);
+  LiveSignalsConfig live_signals(const Value& v);
 
   // src/config/sections/probes.cpp
   void probe(const Value& v, ProbeConfig& p);

@@ -34,7 +34,12 @@ TargetHealth::TargetHealth(const config::ProviderConfig& provider,
   }
   if (provider.health.semantic) {
     const auto& sem = *provider.health.semantic;
-    semantic_.emplace(sem.healthy_after, sem.unhealthy_after, true);
+    if (!sem.probes.empty()) {
+      semantic_.emplace(sem.healthy_after, sem.unhealthy_after, true);
+    }
+    if (sem.signals) {
+      signals_.emplace(*sem.signals);
+    }
   }
   if (provider.health.passive) {
     passive_.emplace(*provider.health.passive);
@@ -80,6 +85,17 @@ Verdict TargetHealth::evaluate_locked(TimePoint now, bool admit) {
     return {false, "semantic probes failing (" + semantic_detail_ + ")", milliseconds(1000),
             false};
   }
+  // A degraded target stays routable; every check below still applies to it.
+  Verdict ok;
+  if (signals_) {
+    if (auto breach = signals_->breach(now)) {
+      if (signals_->action() == config::LiveSignalsConfig::Action::eject) {
+        return {false, "live answers: " + breach->describe(), milliseconds(1000), false};
+      }
+      ok.degraded = true;
+      ok.reason = "degraded: live answers: " + breach->describe();
+    }
+  }
   if (passive_ && passive_->ejected(now)) {
     return {false, passive_->describe(now),
             duration_cast<milliseconds>(passive_->ejected_until() - now), false, true};
@@ -104,7 +120,7 @@ Verdict TargetHealth::evaluate_locked(TimePoint now, bool admit) {
     return {false, "at max_connections (" + std::to_string(limit) + " in flight)",
             milliseconds(0), true};
   }
-  return {};
+  return ok;
 }
 
 Verdict TargetHealth::try_admit(TimePoint now) { return evaluate(now, true); }
@@ -225,6 +241,20 @@ void TargetHealth::record_check(std::optional<resilience::HealthThreshold>& chec
   emit();
 }
 
+SignalSet TargetHealth::record_answer(TimePoint now, const AnswerFacts& facts) {
+  if (!signals_) {
+    return {};
+  }
+  SignalSet shown;
+  {
+    std::lock_guard lock(mutex_);
+    shown = signals_->record(now, facts);
+    observe(now);
+  }
+  emit();
+  return shown;
+}
+
 void TargetHealth::operator_eject(TimePoint now) {
   {
     std::lock_guard lock(mutex_);
@@ -254,6 +284,7 @@ void TargetHealth::operator_restore() {
 bool TargetHealth::clear_locked(TimePoint now) {
   return !operator_ejected_ && !(key_rejected_ && now < key_rejected_until_) &&
          (!active_ || active_->healthy()) && (!semantic_ || semantic_->healthy()) &&
+         (!signals_ || !signals_->breach(now)) &&
          (!passive_ || !passive_->ejected(now)) &&
          now >= cooldown_until_ &&
          (!breaker_ || breaker_->state(now) == resilience::CircuitState::closed);
@@ -294,6 +325,18 @@ void TargetHealth::observe(TimePoint now) {
     seen_semantic_ok_ = semantic_->healthy();
     queue(seen_semantic_ok_ ? "semantic_passing" : "semantic_failing",
           seen_semantic_ok_ ? "semantic probes pass again" : semantic_detail_, !seen_semantic_ok_);
+  }
+  if (signals_) {
+    auto breach = signals_->breach(now);
+    if (breach.has_value() == seen_signals_ok_) {
+      seen_signals_ok_ = !breach;
+      const bool ejects = signals_->action() == config::LiveSignalsConfig::Action::eject;
+      if (breach) {
+        queue(ejects ? "signals_ejected" : "signals_degraded", breach->describe(), true);
+      } else {
+        queue("signals_recovered", "live answers look right again", false);
+      }
+    }
   }
   if (passive_) {
     bool ejected = passive_->ejected(now);
@@ -388,6 +431,17 @@ HealthSnapshot TargetHealth::snapshot(TimePoint now) {
     s.semantic_healthy = semantic_->healthy();
     s.semantic_last_failure = semantic_detail_;
   }
+  if (signals_) {
+    HealthSnapshot::Signals sig;
+    sig.answers = signals_->answers(now);
+    sig.shares = signals_->shares(now);
+    if (auto breach = signals_->breach(now)) {
+      sig.breach = breach->describe();
+    }
+    sig.ejects = signals_->action() == config::LiveSignalsConfig::Action::eject;
+    sig.baseline_tokens_per_second = signals_->baseline_tokens_per_second();
+    s.signals = std::move(sig);
+  }
   if (passive_) {
     s.passive_healthy = !passive_->ejected(now);
     s.ejections = passive_->ejections();
@@ -429,7 +483,12 @@ std::string HealthRegistry::identity(const config::ProviderConfig& p) {
     for (const auto& probe : sem->probes) {
       id += probe + "/";
     }
-    id += sem->model;  // last, like the path above
+    if (const auto& g = sem->signals) {
+      id += "|g" + d(g->window) + n(g->min_answers) + n(static_cast<int>(g->action)) +
+            n(g->empty) + n(g->repetition) + n(g->invalid_json) + n(g->finish_length) +
+            n(g->content_filter) + n(g->refusal) + n(g->slow_tokens) + n(g->slow_below);
+    }
+    id += "|m" + sem->model;  // last, like the path above
   }
   if (const auto& ps = p.health.passive) {
     id += "|p" + n(ps->consecutive_failures) + n(ps->failure_rate) + n(ps->min_requests) +

@@ -119,6 +119,10 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_semantic_probe_total").Help("Semantic probes sent, by verdict: pass, fail (an answer broke a rule), unknown (no answer to judge)").Register(*registry);
   prometheus::Family<prometheus::Counter>& semantic_probe_cost =
       BuildCounter().Name("llmgw_semantic_probe_cost_usd_total").Help("What the semantic probes cost: tokens x the probed target's price").Register(*registry);
+  prometheus::Family<prometheus::Counter>& semantic_signals =
+      BuildCounter().Name("llmgw_semantic_signal_total").Help("Served answers showing a sign of a bad answer (live-traffic semantic signals), by signal").Register(*registry);
+  prometheus::Family<prometheus::Counter>& bad_answer_retries =
+      BuildCounter().Name("llmgw_bad_answer_retries_total").Help("Non-streamed answers held back for another target (on_bad_answer: retry_elsewhere), by the signal that held them").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -302,6 +306,18 @@ void Metrics::semantic_probe(std::string_view provider, std::string_view probe,
       .Add({{"provider", std::string(provider)},
             {"probe", std::string(probe)},
             {"verdict", std::string(verdict)}})
+      .Increment();
+}
+
+void Metrics::semantic_signal(std::string_view provider, std::string_view signal) {
+  impl_->semantic_signals
+      .Add({{"provider", std::string(provider)}, {"signal", std::string(signal)}})
+      .Increment();
+}
+
+void Metrics::bad_answer_retry(std::string_view provider, std::string_view signal) {
+  impl_->bad_answer_retries
+      .Add({{"provider", std::string(provider)}, {"signal", std::string(signal)}})
       .Increment();
 }
 

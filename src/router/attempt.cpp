@@ -6,6 +6,7 @@
 #include "llmgw/api/json.hpp"
 #include "llmgw/exchange/exchange.hpp"
 #include "llmgw/metrics/metrics.hpp"
+#include "router/answer_watch.hpp"
 
 namespace llmgw::router {
 namespace {
@@ -231,6 +232,16 @@ bool native_dialect(const api::ResponseSink& sink, const providers::ProviderAdap
   return sink.dialect() != api::Dialect::openai && sink.dialect() == adapter.dialect();
 }
 
+AttemptResult hold(std::string body, const CallOutcome& out, health::Signal signal,
+                   const PlannedTarget* served) {
+  AttemptResult result;
+  result.failure = held_back(signal);
+  result.served_by = served;
+  result.held = HeldAnswer{std::move(body), out.usage, out.provider,
+                           out.served_model, signal, served->target->price};
+  return result;
+}
+
 AttemptResult gone_result(const PlannedTarget* served) {
   AttemptResult gone;
   gone.served_by = served;
@@ -339,9 +350,9 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
       headers.emplace_back("content-type", "application/json");
       out.status = failure.status;
       co_await sink.send(failure.status, std::move(headers), std::move(failure.body));
-      co_return AttemptResult{true, {}, false, false, served};
+      co_return AttemptResult{true, {}, false, false, served, {}};
     }
-    co_return AttemptResult{false, std::move(failure), false, false, served};
+    co_return AttemptResult{false, std::move(failure), false, false, served, {}};
   }
   auto& resp = reply->value();
   if (sprov.health) {
@@ -355,9 +366,19 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
       // A 2xx that is no answer: fail over like a 5xx, never hand it on as a success.
       metrics.upstream_request(provider_name, api::to_string(translated.error().cls),
                                seconds_since(env, t0));
-      co_return AttemptResult{false, std::move(translated.error()), false, false, served};
+      co_return AttemptResult{false, std::move(translated.error()), false, false, served,
+                            {}};
     }
     metrics.upstream_request(provider_name, "success", seconds_since(env, t0));
+    if (!opts.native && watches(sprov, req.op)) {
+      const auto now = env.clock->now();
+      const auto bad = watch_complete(sprov, metrics, *translated, *req.body, out.usage, now,
+                                      now - t0);
+      if (bad) {
+        metrics.bad_answer_retry(provider_name, health::to_string(*bad));
+        co_return hold(std::move(*translated), out, *bad, served);
+      }
+    }
     auto headers = response_headers(req, out);
     headers.emplace_back("content-type", "application/json");
     out.status = 200;
@@ -367,7 +388,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     } else {
       co_await sink.send(200, std::move(headers), std::move(*translated));
     }
-    co_return AttemptResult{true, {}, false, false, served};
+    co_return AttemptResult{true, {}, false, false, served, {}};
   }
 
   // A stream's outcome is known only at its end (one that breaks is that failure, not a
@@ -388,6 +409,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     translator->relay_native(&native);
   }
   bool started = continuing;
+  auto first_at = env.clock->now();  // when this attempt's first event went out
   std::optional<ContinuationFilter> filter;
   if (continuing) {
     filter.emplace(tracker, left_out_space);
@@ -441,6 +463,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
           co_return gone_result(served);
         }
         out.ttft_seconds = seconds_since(env, req.started);
+        first_at = env.clock->now();
       }
       if (filter) {
         pending = filter->rewrite(pending);
@@ -457,9 +480,14 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     }
     if (eof) {
       out.usage = translator->usage();
+      if (watches(sprov, req.op)) {
+        const auto now = env.clock->now();
+        watch_stream(sprov, metrics, tracker.text(), tracker.finish_reason(),
+                     tracker.tool_call_started(), *req.body, out.usage, now, now - first_at);
+      }
       metrics.upstream_request(provider_name, "success", header_seconds);
       co_await sink.end_stream();
-      co_return AttemptResult{true, {}, false, false, served};
+      co_return AttemptResult{true, {}, false, false, served, {}};
     }
   }
 

@@ -16,12 +16,24 @@
 
 namespace llmgw::router {
 
+/// A complete answer held back because it looked bad (on_bad_answer: retry_elsewhere): served
+/// after all when no other target does better.
+struct HeldAnswer {
+  std::string body;
+  providers::Usage usage;
+  std::string provider;
+  std::string served_model;
+  health::Signal signal = health::Signal::empty;
+  config::Price price;  // the serving target's
+};
+
 struct AttemptResult {
   bool finished = false;  // a response went to the client; stop
   api::Failure failure;   // when !finished, or when finished but the stream broke after start
   bool broke_after_start = false;
   bool client_gone = false;
   const PlannedTarget* served_by = nullptr;  // the hedge partner when it won
+  std::optional<HeldAnswer> held;  // with a bad_response failure: the answer held back
 };
 
 // A second target to race against the first when the first is slow (models[].hedge).

@@ -61,6 +61,7 @@ public:
   std::string text;  // of choice 0
   bool tool_call = false;
   bool finished = false;
+  std::string finish_reason;
 
   bool null() override { return scalar(); }
   bool boolean(bool) override { return scalar(); }
@@ -84,6 +85,7 @@ public:
       model = std::move(v);
     } else if (in_choice() && key() == "finish_reason") {
       choice_.finished = true;
+      choice_.finish_reason = std::move(v);
     } else if (in_choice() && key() == "text") {
       choice_.text += v;  // a legacy completions chunk
     } else if (in_delta() && key() == "content") {
@@ -117,6 +119,9 @@ public:
       text += choice_.text;
       tool_call = tool_call || choice_.tool_call;
       finished = finished || choice_.finished;
+      if (choice_.finished) {
+        finish_reason = std::move(choice_.finish_reason);
+      }
     }
     return true;
   }
@@ -142,6 +147,7 @@ private:
     std::string text;
     bool tool_call = false;
     bool finished = false;
+    std::string finish_reason;
   };
 
   static bool scalar() { return true; }
@@ -192,6 +198,9 @@ void StreamTracker::observe_data(std::string_view data) {
   text_ += scan.text;
   tool_call_ = tool_call_ || scan.tool_call;
   finished_ = finished_ || scan.finished;
+  if (scan.finished) {
+    finish_reason_ = std::move(scan.finish_reason);
+  }
 }
 
 void StreamTracker::observe_chunk(const nlohmann::json& j) {
@@ -219,6 +228,7 @@ void StreamTracker::observe_chunk(const nlohmann::json& j) {
     }
     if (auto fr = c.find("finish_reason"); fr != c.end() && fr->is_string()) {
       finished_ = true;
+      finish_reason_ = fr->get<std::string>();
     }
     if (auto text = c.find("text"); text != c.end() && text->is_string()) {
       text_ += text->get_ref<const std::string&>();  // a legacy completions chunk

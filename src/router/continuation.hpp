@@ -33,6 +33,7 @@ public:
   const std::string& text() const { return text_; }
   bool tool_call_started() const { return tool_call_; }
   bool finished() const { return finished_; }  // a finish_reason was sent
+  const std::string& finish_reason() const { return finish_reason_; }  // the last one sent
 
 private:
   void observe_event(std::string_view data);
@@ -43,6 +44,7 @@ private:
   std::string text_;
   bool tool_call_ = false;
   bool finished_ = false;
+  std::string finish_reason_;
 };
 
 /// How a chat continues: the partial answer as an assistant turn, then an instruction to go

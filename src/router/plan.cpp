@@ -97,7 +97,7 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
     double max_ejected_percent = 100;
     // Only least_latency reads the estimate, and reading it takes the target's lock.
     const bool wants_latency = m->strategy == config::Strategy::least_latency;
-    auto add_candidate = [&](const PlannedTarget& planned) {
+    auto add_candidate = [&](const PlannedTarget& planned, bool is_degraded = false) {
       const auto& t = *planned.target;
       const auto* p = planned.provider;
       BalanceCandidate c;
@@ -106,6 +106,7 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
       c.inflight = p->health ? p->health->inflight.load(std::memory_order_relaxed) : 0;
       c.ewma_ttft_ms = wants_latency && p->health ? p->health->ewma_ttft_ms(in.now) : 0;
       c.cost = estimated_cost(t, in);
+      c.degraded = is_degraded;
       c.region_preferred =
           !in.preferred_region.empty() && p->config->region == in.preferred_region;
       candidates.push_back(c);
@@ -151,6 +152,10 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
           }
           continue;
         }
+        if (verdict.degraded) {
+          add_candidate(planned, true);
+          continue;
+        }
       }
       add_candidate(planned);
     }
@@ -192,6 +197,10 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
         order.push_back(i);
       }
     }
+    // Degraded targets (their live answers look bad) after every clean one, whatever the
+    // strategy: they serve only when the clean ones cannot.
+    std::stable_partition(order.begin(), order.end(),
+                          [&](std::size_t i) { return !candidates[i].degraded; });
     plan.targets.reserve(plan.targets.size() + order.size());
     for (auto i : order) {
       plan.targets.push_back(routable[i]);

@@ -60,6 +60,26 @@ std::optional<api::GatewayError> unservable(const Plan& plan) {
                               std::string(first.substr(0, n)));
 }
 
+double cost_of(const providers::Usage& usage, const config::Price& price) {
+  return (static_cast<double>(usage.prompt_tokens) * price.input_per_mtok +
+          static_cast<double>(usage.completion_tokens) * price.output_per_mtok) /
+         1e6;
+}
+
+// Serves an answer held back as bad after every other target failed to do better.
+asio::awaitable<void> serve_held(HeldAnswer& held, const CallRequest& req, CallOutcome& out,
+                                 api::ResponseSink& sink) {
+  out.provider = held.provider;
+  out.served_model = held.served_model;
+  out.usage = held.usage;
+  out.status = 200;
+  out.cost_usd = cost_of(out.usage, held.price);
+  auto headers = response_headers(req, out);
+  headers.emplace_back("content-type", "application/json");
+  headers.emplace_back("x-llmgw-bad-answer", std::string(health::to_string(held.signal)));
+  co_await sink.send(200, std::move(headers), std::move(held.body));
+}
+
 // What one finished or failed attempt tells the target's health.
 void record_health(health::TargetHealth& health, const PlannedTarget& p,
                    const AttemptResult& result, const CallOutcome& out, TimePoint now) {
@@ -115,6 +135,9 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   }
   req.context_fallback = model.context.overflow == config::Overflow::fallback_larger;
   AttemptState state(table, *model_route, std::move(plan), req, rng_);
+  // The first answer held back as bad (on_bad_answer: retry_elsewhere): served when no other
+  // target does better, since a doubtful answer beats none.
+  std::optional<HeldAnswer> held;
 
   for (;;) {
     const auto cancellation = co_await asio::this_coro::cancellation_state;
@@ -185,7 +208,15 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       }
       health = served.provider->health.get();
     }
-    if (health) {
+    if (result.held) {
+      // The target answered; what was wrong is its content, which its live signals count.
+      if (health) {
+        health->on_success(now, std::nullopt);
+      }
+      if (!held) {
+        held = std::move(result.held);
+      }
+    } else if (health) {
       record_health(*health, served, result, out, now);
     }
     const auto verdict = state.on_result(p, result);
@@ -200,11 +231,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         metrics_.stream_continuation(req.model, out.status == 200 ? "ok" : "client_gone");
       }
       if (out.status == 200) {
-        const auto& price = served.target->price;
-        out.cost_usd =
-            (static_cast<double>(out.usage.prompt_tokens) * price.input_per_mtok +
-             static_cast<double>(out.usage.completion_tokens) * price.output_per_mtok) /
-            1e6;
+        out.cost_usd = cost_of(out.usage, served.target->price);
         metrics_.tokens(out.provider, out.served_model, out.usage.prompt_tokens,
                         out.usage.completion_tokens);
       }
@@ -212,6 +239,12 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     }
   }
 
+  if (held) {
+    co_await serve_held(*held, req, out, sink);
+    metrics_.tokens(out.provider, out.served_model, out.usage.prompt_tokens,
+                    out.usage.completion_tokens);
+    co_return out;
+  }
   const auto ending = state.conclude(sink.started());
   auto headers = response_headers(req, out);
   switch (ending.kind) {

@@ -26,6 +26,19 @@ json snapshot_json(const health::HealthSnapshot& s, const router::ProviderRoute&
   if (s.semantic_healthy) {
     checks["semantic"] = *s.semantic_healthy ? "healthy" : "unhealthy";
   }
+  json signals = nullptr;
+  if (s.signals) {
+    const auto& g = *s.signals;
+    checks["signals"] = g.breach.empty() ? "healthy" : (g.ejects ? "unhealthy" : "degraded");
+    json rates = json::object();
+    for (std::size_t i = 0; i < health::kSignalCount; ++i) {
+      rates[std::string(health::to_string(static_cast<health::Signal>(i)))] = g.shares[i];
+    }
+    signals = {{"answers", g.answers},
+               {"rates", std::move(rates)},
+               {"breach", g.breach},
+               {"baseline_tokens_per_second", g.baseline_tokens_per_second}};
+  }
   return json{{"name", s.provider},
               {"kind", config::to_string(route.config->kind)},
               {"base_url", route.config->base_url},
@@ -43,7 +56,29 @@ json snapshot_json(const health::HealthSnapshot& s, const router::ProviderRoute&
               {"ejections", s.ejections},
               {"cooldown_ms", s.cooldown_ms},
               {"last_error", s.last_error},
-              {"semantic_last_failure", s.semantic_last_failure}};
+              {"semantic_last_failure", s.semantic_last_failure},
+              {"signals", std::move(signals)}};
+}
+
+// The status page's live-signal cell: the breach, else the worst rate.
+std::string signals_cell(const health::HealthSnapshot& s) {
+  if (!s.signals) {
+    return "-";
+  }
+  const auto& g = *s.signals;
+  if (!g.breach.empty()) {
+    return (g.ejects ? "unhealthy: " : "degraded: ") + g.breach;
+  }
+  std::size_t worst = 0;
+  for (std::size_t i = 1; i < health::kSignalCount; ++i) {
+    worst = g.shares[i] > g.shares[worst] ? i : worst;
+  }
+  char cell[96];
+  std::snprintf(cell, sizeof cell, "healthy (%llu answers; most %s %.0f%%)",
+                static_cast<unsigned long long>(g.answers),
+                std::string(health::to_string(static_cast<health::Signal>(worst))).c_str(),
+                g.shares[worst] * 100);
+  return cell;
 }
 
 std::vector<std::pair<const router::ProviderRoute*, health::HealthSnapshot>> snapshots(
@@ -101,8 +136,8 @@ std::string status_page(const router::RouteTable& table) {
             html_escape(s.provider) + "</td><td>" + (s.routable ? "routable" : "not routable") +
             "</td><td>" + check(s.active_healthy, "unhealthy") + "</td><td>" +
             check(s.passive_healthy, "ejected") + "</td><td>" +
-            check(s.semantic_healthy, "unhealthy") + "</td><td>" +
-            (s.circuit_enabled ? resilience::to_string(s.circuit) : "-") + "</td><td>" +
+            check(s.semantic_healthy, "unhealthy") + "</td><td>" + html_escape(signals_cell(s)) +
+            "</td><td>" + (s.circuit_enabled ? resilience::to_string(s.circuit) : "-") + "</td><td>" +
             std::to_string(s.inflight) + "</td><td>" + ttft + "</td><td>" + rate + " of " +
             std::to_string(s.recent_calls) + "</td><td>" + html_escape(s.reason) + "</td><td>" +
             html_escape(s.last_error) + "</td></tr>\n";
@@ -114,7 +149,8 @@ std::string status_page(const router::RouteTable& table) {
          "font-weight:bold}</style></head><body><h1>llmgw upstreams</h1><p>Refreshes every 2 s. "
          "JSON: <a href=\"/admin/upstreams\">/admin/upstreams</a>, metrics: "
          "<a href=\"/metrics\">/metrics</a>.</p><table><tr><th>provider</th><th>state</th>"
-         "<th>active</th><th>passive</th><th>semantic</th><th>circuit</th><th>in flight</th>"
+         "<th>active</th><th>passive</th><th>semantic</th><th>live answers</th><th>circuit</th>"
+         "<th>in flight</th>"
          "<th>TTFT ms (EWMA)</th>"
          "<th>errors (1 min)</th><th>why</th><th>last error</th></tr>\n" +
          rows + "</table></body></html>\n";
@@ -137,6 +173,11 @@ void refresh_health_gauges(metrics::Metrics& m, const router::RouteTable& table)
     }
     if (s.semantic_healthy) {
       m.set_upstream_healthy(s.provider, "semantic", *s.semantic_healthy);
+    }
+    if (s.signals) {
+      // Degraded counts as healthy here: still routable; the breach is in /admin/upstreams.
+      m.set_upstream_healthy(s.provider, "signals", s.signals->breach.empty() ||
+                                                        !s.signals->ejects);
     }
     if (s.circuit_enabled) {
       m.set_circuit_state(s.provider, static_cast<int>(s.circuit));

@@ -75,13 +75,36 @@ struct PassiveHealthConfig {
   double max_ejected_percent = 50;  // extension: cap on a model's targets ejected at once
 };
 
+/// Live-traffic semantic signals (passive semantic health): the share of a target's recent
+/// answers showing each sign of a bad answer. A share above its threshold marks the target.
+/// Thresholds are fractions 0..1 of the answers in the window; 1 turns a signal off.
+struct LiveSignalsConfig {
+  enum class Action { degrade, eject };
+  Duration window = 300s;
+  unsigned min_answers = 20;      // fewer answers in the window judge nothing
+  Action action = Action::degrade;  // degrade: tried after every clean target; eject: unroutable
+  double empty = 0.2;             // no text and no tool call
+  double repetition = 0.2;        // runaway repetition (repeated 4-gram share of the words)
+  double invalid_json = 0.2;      // not JSON though response_format asked for it
+  double finish_length = 0.5;     // finish_reason "length"
+  double content_filter = 0.2;    // finish_reason "content_filter"
+  double refusal = 0.3;           // a refusal phrase
+  double slow_tokens = 0.5;       // tokens per second below slow_below × the target's baseline
+  double slow_below = 0.25;
+};
+
+enum class OnBadAnswer { serve, retry_elsewhere };
+
 struct SemanticHealthConfig {
   Duration interval = 60s;
-  std::string model;                // the provider's model to probe; required
-  std::vector<std::string> probes;  // names from Config::probes; required, non-empty
+  std::string model;                // the provider's model to probe; required with probes
+  std::vector<std::string> probes;  // names from Config::probes; required unless `signals`
   unsigned unhealthy_after = 2;
   unsigned healthy_after = 1;       // rounds of probes in a row (each runs every probe)
   std::optional<double> max_usd_per_day;  // probe spend cap per provider; past it, probing pauses
+  std::optional<LiveSignalsConfig> signals;
+  // retry_elsewhere: a non-streamed answer with a bad signal goes to another target first.
+  OnBadAnswer on_bad_answer = OnBadAnswer::serve;
 };
 
 struct HealthConfig {

@@ -16,6 +16,7 @@
 
 #include "llmgw/api/failure.hpp"
 #include "llmgw/config/config.hpp"
+#include "llmgw/health/live_signals.hpp"
 #include "llmgw/resilience/circuit_breaker.hpp"
 #include "llmgw/resilience/ewma.hpp"
 #include "llmgw/resilience/health_threshold.hpp"
@@ -34,6 +35,9 @@ struct Verdict {
   std::chrono::milliseconds wait{0};
   bool hard = false;  // operator ejection or provider key rejected: never a last resort
   bool passive_ejection = false;  // ejected by outlier detection (subject to the ejection cap)
+  // Routable, but its live answers show a bad sign (signals action: degrade): every strategy
+  // tries it after the clean targets. `reason` says which sign.
+  bool degraded = false;
 };
 
 /// A change in a target's health, for the daemon log and the metrics: emitted once per
@@ -43,6 +47,7 @@ struct HealthEvent {
   std::string_view kind;  // ejected, ejection_ended, circuit_open, circuit_half_open,
                           // circuit_closed, cooldown, cooldown_ended, active_failing,
                           // active_passing, semantic_failing, semantic_passing,
+                          // signals_degraded, signals_ejected, signals_recovered,
                           // key_rejected, key_accepted, operator_ejected,
                           // operator_restored, reinstated
   std::string reason;
@@ -59,6 +64,14 @@ struct HealthSnapshot {
   std::optional<bool> passive_healthy;  // nullopt when passive detection is off
   std::optional<bool> semantic_healthy;  // nullopt when no semantic probes are configured
   std::string semantic_last_failure;    // the last failing probe round (probe, rule, excerpt)
+  struct Signals {
+    std::uint64_t answers = 0;  // in the window
+    std::array<double, kSignalCount> shares{};
+    std::string breach;  // the signal over its threshold, empty when none
+    bool ejects = false;  // action: eject (else degrade)
+    double baseline_tokens_per_second = 0;
+  };
+  std::optional<Signals> signals;  // nullopt when live signals are off
   resilience::CircuitState circuit = resilience::CircuitState::closed;
   bool circuit_enabled = false;
   bool operator_ejected = false;
@@ -97,6 +110,10 @@ public:
   void set_active(bool passed, const std::string& detail);
   /// Semantic probe rounds, from the prober: `detail` says which probe and rule failed.
   void set_semantic(bool passed, const std::string& detail);
+  /// Whether live answers are watched (health.semantic.signals); fixed for the object's life.
+  bool watches_answers() const { return signals_.has_value(); }
+  /// One served answer, from the router: the signs of a bad answer it showed.
+  SignalSet record_answer(TimePoint now, const AnswerFacts& facts);
   void operator_eject(TimePoint now);
   void operator_restore();
 
@@ -133,6 +150,7 @@ private:
   std::string active_detail_;
   std::optional<resilience::HealthThreshold> semantic_;
   std::string semantic_detail_;
+  std::optional<LiveSignals> signals_;
   std::optional<resilience::OutlierDetector> passive_;
   std::optional<resilience::CircuitBreaker> breaker_;
   resilience::SlidingCounter recent_{std::chrono::seconds(60), 12};
@@ -155,6 +173,7 @@ private:
   bool seen_cooling_ = false;
   bool seen_active_ok_ = true;
   bool seen_semantic_ok_ = true;
+  bool seen_signals_ok_ = true;
   bool seen_key_rejected_ = false;
   bool seen_operator_ejected_ = false;
 };

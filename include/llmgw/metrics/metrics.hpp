@@ -56,6 +56,10 @@ public:
   void semantic_probe(std::string_view provider, std::string_view probe, std::string_view verdict,
                       double cost_usd);
   /// Requests cut short at shutdown (drain_timeout): answered with server_shutting_down.
+  /// A served answer showed a live-traffic signal (empty, repetition, ...).
+  void semantic_signal(std::string_view provider, std::string_view signal);
+  /// An answer held back for another target (on_bad_answer: retry_elsewhere).
+  void bad_answer_retry(std::string_view provider, std::string_view signal);
   void shutdown_abort(bool streaming);
 
 private:

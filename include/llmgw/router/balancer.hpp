@@ -20,6 +20,7 @@ struct BalanceCandidate {
   double ewma_ttft_ms = 0;  // 0 = no sample yet (treated as promising, so it gets explored)
   double cost = 0;          // estimated price of this request on this target
   bool region_preferred = false;
+  bool degraded = false;  // ignored here: the plan puts degraded targets last after ordering
 };
 
 class Balancer {

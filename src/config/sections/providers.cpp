@@ -106,6 +106,29 @@ void SchemaLoader::headers(const Value& v, std::map<std::string, std::string>& o
   }
 }
 
+LiveSignalsConfig SchemaLoader::live_signals(const Value& v) {
+  LiveSignalsConfig c;
+  MapReader m(r_, v,
+              {"window", "min_answers", "action", "empty", "repetition", "invalid_json",
+               "finish_length", "content_filter", "refusal", "slow_tokens", "slow_below"});
+  if (!m.ok()) {
+    return c;
+  }
+  m.read("window", c.window, kPositive);
+  m.read("min_answers", c.min_answers, 1, kNoMax);
+  m.read("action", c.action, detail::kSignalActions);
+  for (auto [key, field] : {std::pair{"empty", &c.empty}, std::pair{"repetition", &c.repetition},
+                            std::pair{"invalid_json", &c.invalid_json},
+                            std::pair{"finish_length", &c.finish_length},
+                            std::pair{"content_filter", &c.content_filter},
+                            std::pair{"refusal", &c.refusal},
+                            std::pair{"slow_tokens", &c.slow_tokens},
+                            std::pair{"slow_below", &c.slow_below}}) {
+    m.read(key, *field, 0.0, 1.0);
+  }
+  return c;
+}
+
 void SchemaLoader::health(const Value& v, HealthConfig& h) {
   MapReader m(r_, v, {"active", "passive", "semantic"});
   if (auto a = m.get("active")) {
@@ -154,19 +177,30 @@ void SchemaLoader::health(const Value& v, HealthConfig& h) {
   if (auto s = m.get("semantic")) {
     SemanticHealthConfig c;
     MapReader sm(r_, *s, {"interval", "model", "probes", "unhealthy_after", "healthy_after",
-                           "max_usd_per_day"});
+                           "max_usd_per_day", "signals", "on_bad_answer"});
     if (sm.ok()) {
       sm.read("interval", c.interval, kPositive);
-      required_string(sm, "model", c.model);
-      if (auto pv = sm.require("probes")) {
+      if (auto sv = sm.get("signals")) {
+        c.signals = live_signals(*sv);
+      }
+      // Probes (and the model they ask) are what semantic health is without live signals.
+      if (auto pv = c.signals ? sm.get("probes") : sm.require("probes")) {
         c.probes = name_list(*pv, Ref::Kind::probe, "probe");
         if (pv->node.IsNull() || (pv->node.IsSequence() && pv->node.size() == 0)) {
           r_.error(*pv, "must name at least one probe");
         }
       }
+      if (!c.probes.empty() || !c.signals) {
+        required_string(sm, "model", c.model);
+      } else if (auto mv = sm.get("model")) {
+        if (auto text = detail::read_string(r_, *mv)) {
+          c.model = std::move(*text);
+        }
+      }
       sm.read("unhealthy_after", c.unhealthy_after, 1, 1000);
       sm.read("healthy_after", c.healthy_after, 1, 1000);
       sm.read("max_usd_per_day", c.max_usd_per_day, 0.0, 1e9);
+      sm.read("on_bad_answer", c.on_bad_answer, detail::kOnBadAnswer);
     }
     h.semantic = std::move(c);
   }

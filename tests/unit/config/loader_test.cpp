@@ -459,6 +459,44 @@ TEST(Loader, ProbesAreValidated) {
             }));
 }
 
+TEST(Loader, LiveSignalsNeedNoProbes) {
+  auto c = load_ok(R"(providers:
+  - name: p
+    kind: openai_compatible
+    base_url: "http://127.0.0.1:1/v1"
+    health:
+      semantic:
+        on_bad_answer: retry_elsewhere
+        signals: { window: 2m, min_answers: 5, action: eject, refusal: 0.1 }
+models:
+  - name: m
+    targets: [ { provider: p, model: x } ]
+)");
+  const auto& sem = *c->providers[0].health.semantic;
+  EXPECT_TRUE(sem.probes.empty());
+  ASSERT_TRUE(sem.signals);
+  EXPECT_EQ(sem.signals->window, std::chrono::milliseconds(120000));
+  EXPECT_EQ(sem.signals->min_answers, 5u);
+  EXPECT_EQ(sem.signals->action, config::LiveSignalsConfig::Action::eject);
+  EXPECT_DOUBLE_EQ(sem.signals->refusal, 0.1);
+  EXPECT_DOUBLE_EQ(sem.signals->empty, 0.2) << "the default";
+  EXPECT_EQ(sem.on_bad_answer, config::OnBadAnswer::retry_elsewhere);
+  EXPECT_EQ(errors_of(R"(providers:
+  - name: p
+    kind: openai_compatible
+    base_url: "http://127.0.0.1:1/v1"
+    health:
+      semantic: { interval: 10s }
+models:
+  - name: m
+    targets: [ { provider: p, model: x } ]
+)"),
+            (Strings{
+                "t.yaml:6:17: providers[0].health.semantic.probes: missing required key 'probes'",
+                "t.yaml:6:17: providers[0].health.semantic.model: missing required key 'model'",
+            }));
+}
+
 TEST(Loader, SimilarToAndJudgeScales) {
   EXPECT_EQ(errors_of(R"(probes:
   - name: capital

@@ -647,5 +647,74 @@ TEST_F(AttemptLoop, AfterAnAllDownPeriodTheFirstTargetThatCanServeDoes) {
   EXPECT_TRUE(health_of("b").peek(time.now()).routable) << "a success is evidence";
 }
 
+
+// ---- live-traffic signals and on_bad_answer ------------------------------------------------
+
+config::SemanticHealthConfig watching(config::OnBadAnswer on_bad) {
+  config::SemanticHealthConfig s;
+  s.signals = config::LiveSignalsConfig{};
+  s.signals->min_answers = 2;
+  s.on_bad_answer = on_bad;
+  return s;
+}
+
+TEST_F(AttemptLoop, RetryElsewhereHoldsABadAnswerBackWhileAnotherTargetTries) {
+  cfg->providers[0].health.semantic = watching(config::OnBadAnswer::retry_elsewhere);
+  transport.script(kA, {Reply::json(200, answer(""))});
+  transport.script(kB, {Reply::json(200, answer("from b"))});
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(out.provider, "b");
+  EXPECT_EQ(sink_json()["choices"][0]["message"]["content"], "from b");
+  EXPECT_TRUE(health_of("a").peek(time.now()).routable) << "an answer is not an outage";
+  auto text = metrics.serialize();
+  EXPECT_NE(text.find(R"(llmgw_semantic_signal_total{provider="a",signal="empty"} 1)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(llmgw_bad_answer_retries_total{provider="a",signal="empty"} 1)"),
+            std::string::npos);
+}
+
+TEST_F(AttemptLoop, AHeldBackAnswerIsServedWhenNothingElseDoesBetter) {
+  cfg->providers[0].health.semantic = watching(config::OnBadAnswer::retry_elsewhere);
+  transport.script(kA, {Reply::json(200, answer("I'm sorry, but I can't help with that."))});
+  transport.script(kB, {Reply::json(500, error_body("down"))});
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(out.provider, "a");
+  EXPECT_EQ(sink.status, 200);
+  EXPECT_EQ(sink.header("x-llmgw-bad-answer"), "refusal");
+  EXPECT_EQ(sink.header("x-llmgw-provider"), "a");
+  EXPECT_NE(sink.body.find("I'm sorry"), std::string::npos);
+  EXPECT_EQ(out.usage.completion_tokens, 2u);
+}
+
+TEST_F(AttemptLoop, WithoutRetryElsewhereBadAnswersAreServedAndCounted) {
+  cfg->providers[0].health.semantic = watching(config::OnBadAnswer::serve);
+  transport.script(kA, {Reply::json(200, answer("")), Reply::json(200, answer(""))});
+  call("pair");
+  EXPECT_EQ(sink.status, 200);
+  EXPECT_EQ(transport.sent_to(kB), 0u);
+  EXPECT_FALSE(health_of("a").peek(time.now()).degraded);
+  call("pair");
+  auto verdict = health_of("a").peek(time.now());
+  EXPECT_TRUE(verdict.routable);
+  EXPECT_TRUE(verdict.degraded) << "2 of 2 answers empty (min_answers 2)";
+}
+
+TEST_F(AttemptLoop, StreamedAnswersAreWatchedWithTheirFinishReason) {
+  cfg->providers[0].health.semantic = watching(config::OnBadAnswer::retry_elsewhere);
+  auto cut = chunk({{"content", "Once upon a"}}, "length");
+  transport.script(kA, {Reply::sse({role_chunk(), cut, "[DONE]"}),
+                        Reply::sse({role_chunk(), cut, "[DONE]"})});
+  call("pair", true);
+  call("pair", true);
+  EXPECT_EQ(transport.sent_to(kB), 0u) << "a stream is never held back";
+  auto text = metrics.serialize();
+  EXPECT_NE(text.find(R"(llmgw_semantic_signal_total{provider="a",signal="finish_length"} 2)"),
+            std::string::npos)
+      << text;
+  EXPECT_TRUE(health_of("a").peek(time.now()).degraded);
+}
+
 }  // namespace
 }  // namespace llmgw::router

@@ -69,6 +69,37 @@ TEST(PlanTargets, PriorityOrderThenFallbacks) {
   EXPECT_EQ(embed.skipped[0], "claude (claude-x): does not offer embeddings");
 }
 
+TEST(PlanTargets, DegradedTargetsComeAfterEveryCleanOneWhateverTheStrategy) {
+  for (auto strategy : {config::Strategy::priority, config::Strategy::weighted,
+                        config::Strategy::round_robin, config::Strategy::least_cost,
+                        config::Strategy::least_busy, config::Strategy::least_latency}) {
+    auto cfg = std::make_shared<config::Config>();
+    cfg->providers = {provider("a", config::ProviderKind::openai),
+                      provider("b", config::ProviderKind::openai)};
+    config::SemanticHealthConfig watched;
+    watched.signals = config::LiveSignalsConfig{};
+    watched.signals->min_answers = 1;
+    cfg->providers[0].health.semantic = watched;
+    config::ModelConfig m;
+    m.name = "m";
+    m.strategy = strategy;
+    m.targets = {target("a", "x"), target("b", "y")};
+    m.targets[1].price = config::Price{100, 100};  // b is dearer: least_cost would pick a
+    cfg->models = {m};
+    auto t = RouteTable::build(cfg, 1);
+    auto now = std::chrono::steady_clock::now();
+    health::AnswerFacts empty;
+    t->provider("a")->health->record_answer(now, empty);
+    std::mt19937_64 rng(1);
+    for (int i = 0; i < 8; ++i) {
+      auto plan = plan_targets(*t, *t->model("m"), input_at(now), rng);
+      ASSERT_EQ(plan.targets.size(), 2u);
+      EXPECT_EQ(plan.targets[0].provider->config->name, "b") << config::to_string(strategy);
+      EXPECT_EQ(plan.targets[1].provider->config->name, "a") << "degraded, still tried";
+    }
+  }
+}
+
 TEST(PlanTargets, UnhealthyTargetsAreSkippedWithTheirReason) {
   auto t = table();
   std::mt19937_64 rng(1);
