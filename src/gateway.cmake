@@ -15,6 +15,10 @@ llmgw_module(providers SOURCES providers/adapter.cpp providers/openai/openai_ada
   providers/openai/openai_shared.cpp providers/azure/azure_adapter.cpp
   DEPS llmgw_api llmgw_config)
 
+# The recent requests user feedback may rate (POST /v1/feedback).
+llmgw_module(feedback SOURCES feedback/recent_requests.cpp
+  DEPS llmgw_common)
+
 llmgw_module(metrics SOURCES metrics/metrics.cpp
   DEPS prometheus-cpp::core)
 
@@ -56,8 +60,8 @@ llmgw_module(http SOURCES server/request_parser.cpp
   DEPS llmgw_asio llmgw_common)
 
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
-  server/admin_handler.cpp server/auth.cpp server/access_log.cpp
-  DEPS llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
+  server/admin_handler.cpp server/auth.cpp server/access_log.cpp server/feedback.cpp
+  DEPS llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp
   DEPS llmgw_server llmgw_router llmgw_config llmgw_metrics spdlog::spdlog)

@@ -84,7 +84,9 @@ Json health_json(const HealthConfig& h) {
           {"content_filter", g.content_filter},
           {"refusal", g.refusal},
           {"slow_tokens", g.slow_tokens},
-          {"slow_below", g.slow_below}};
+          {"slow_below", g.slow_below},
+          {"feedback_below", g.feedback_below},
+          {"min_feedback", g.min_feedback}};
     }
   }
   return j;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 #include <vector>
@@ -135,6 +136,12 @@ SignalSet inspect(const AnswerFacts& facts) {
 }
 
 std::string Breach::describe() const {
+  if (feedback) {
+    char text[96];
+    std::snprintf(text, sizeof text, "mean feedback %.2f over %llu ratings (below %.2f)", share,
+                  static_cast<unsigned long long>(ratings), threshold);
+    return text;
+  }
   return percent(share) + " of recent answers " + std::string(to_string(signal)) +
          " (threshold " + percent(threshold) + ")";
 }
@@ -197,11 +204,30 @@ std::uint64_t LiveSignals::answers(resilience::TimePoint now) const {
   const auto epoch = epoch_of(now);
   std::uint64_t n = 0;
   for (const auto& b : buckets_) {
-    if (b.epoch >= 0 && epoch - b.epoch < static_cast<std::int64_t>(kBuckets)) {
+    if (live(b, epoch)) {
       n += b.answers;
     }
   }
   return n;
+}
+
+void LiveSignals::record_feedback(resilience::TimePoint now, double score) {
+  auto& b = bucket_at(now);
+  ++b.ratings;
+  b.score_sum += std::clamp(score, -1.0, 1.0);
+}
+
+std::pair<std::uint64_t, double> LiveSignals::feedback(resilience::TimePoint now) const {
+  const auto epoch = epoch_of(now);
+  std::uint64_t n = 0;
+  double sum = 0;
+  for (const auto& b : buckets_) {
+    if (live(b, epoch)) {
+      n += b.ratings;
+      sum += b.score_sum;
+    }
+  }
+  return {n, n == 0 ? 0.0 : sum / static_cast<double>(n)};
 }
 
 std::array<double, kSignalCount> LiveSignals::shares(resilience::TimePoint now) const {
@@ -209,7 +235,7 @@ std::array<double, kSignalCount> LiveSignals::shares(resilience::TimePoint now) 
   std::uint64_t n = 0;
   std::array<std::uint64_t, kSignalCount> counts{};
   for (const auto& b : buckets_) {
-    if (b.epoch < 0 || epoch - b.epoch >= static_cast<std::int64_t>(kBuckets)) {
+    if (!live(b, epoch)) {
       continue;
     }
     n += b.answers;
@@ -228,15 +254,18 @@ std::array<double, kSignalCount> LiveSignals::shares(resilience::TimePoint now) 
 }
 
 std::optional<Breach> LiveSignals::breach(resilience::TimePoint now) const {
-  if (answers(now) < config_.min_answers) {
-    return std::nullopt;
-  }
-  const auto s = shares(now);
-  for (std::size_t i = 0; i < kSignalCount; ++i) {
-    const auto signal = static_cast<Signal>(i);
-    if (s[i] > threshold(signal)) {
-      return Breach{signal, s[i], threshold(signal)};
+  if (answers(now) >= config_.min_answers) {
+    const auto s = shares(now);
+    for (std::size_t i = 0; i < kSignalCount; ++i) {
+      const auto signal = static_cast<Signal>(i);
+      if (s[i] > threshold(signal)) {
+        return Breach{signal, s[i], threshold(signal), false, 0};
+      }
     }
+  }
+  const auto [ratings, mean] = feedback(now);
+  if (ratings >= config_.min_feedback && mean < config_.feedback_below) {
+    return Breach{Signal::empty, mean, config_.feedback_below, true, ratings};
   }
   return std::nullopt;
 }

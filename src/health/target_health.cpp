@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <tuple>
 
 #include "llmgw/common/strings.hpp"
 
@@ -255,6 +256,18 @@ SignalSet TargetHealth::record_answer(TimePoint now, const AnswerFacts& facts) {
   return shown;
 }
 
+void TargetHealth::record_feedback(TimePoint now, double score) {
+  if (!signals_) {
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    signals_->record_feedback(now, score);
+    observe(now);
+  }
+  emit();
+}
+
 void TargetHealth::operator_eject(TimePoint now) {
   {
     std::lock_guard lock(mutex_);
@@ -440,6 +453,7 @@ HealthSnapshot TargetHealth::snapshot(TimePoint now) {
     }
     sig.ejects = signals_->action() == config::LiveSignalsConfig::Action::eject;
     sig.baseline_tokens_per_second = signals_->baseline_tokens_per_second();
+    std::tie(sig.ratings, sig.mean_feedback) = signals_->feedback(now);
     s.signals = std::move(sig);
   }
   if (passive_) {
@@ -486,7 +500,8 @@ std::string HealthRegistry::identity(const config::ProviderConfig& p) {
     if (const auto& g = sem->signals) {
       id += "|g" + d(g->window) + n(g->min_answers) + n(static_cast<int>(g->action)) +
             n(g->empty) + n(g->repetition) + n(g->invalid_json) + n(g->finish_length) +
-            n(g->content_filter) + n(g->refusal) + n(g->slow_tokens) + n(g->slow_below);
+            n(g->content_filter) + n(g->refusal) + n(g->slow_tokens) + n(g->slow_below) +
+            n(g->feedback_below) + n(g->min_feedback);
     }
     id += "|m" + sem->model;  // last, like the path above
   }

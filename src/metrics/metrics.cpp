@@ -123,6 +123,8 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_semantic_signal_total").Help("Served answers showing a sign of a bad answer (live-traffic semantic signals), by signal").Register(*registry);
   prometheus::Family<prometheus::Counter>& bad_answer_retries =
       BuildCounter().Name("llmgw_bad_answer_retries_total").Help("Non-streamed answers held back for another target (on_bad_answer: retry_elsewhere), by the signal that held them").Register(*registry);
+  prometheus::Family<prometheus::Counter>& feedback =
+      BuildCounter().Name("llmgw_feedback_total").Help("User ratings of served answers (POST /v1/feedback), by the provider that served and the rating's sign").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -318,6 +320,11 @@ void Metrics::semantic_signal(std::string_view provider, std::string_view signal
 void Metrics::bad_answer_retry(std::string_view provider, std::string_view signal) {
   impl_->bad_answer_retries
       .Add({{"provider", std::string(provider)}, {"signal", std::string(signal)}})
+      .Increment();
+}
+
+void Metrics::feedback(std::string_view provider, std::string_view rating) {
+  impl_->feedback.Add({{"provider", std::string(provider)}, {"rating", std::string(rating)}})
       .Increment();
 }
 

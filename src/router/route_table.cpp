@@ -20,6 +20,8 @@ std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config
       problems->push_back("provider '" + p.name + "': kind '" + std::string(config::to_string(p.kind)) +
                           "' is not supported by this build yet; its targets are skipped");
     }
+    table->wants_feedback_ =
+        table->wants_feedback_ || (p.health.semantic && p.health.semantic->signals);
     table->providers_.emplace(p.name, std::move(route));
   }
   table->keys_by_digest_.reserve(table->config_->keys.size());

@@ -37,7 +37,9 @@ json snapshot_json(const health::HealthSnapshot& s, const router::ProviderRoute&
     signals = {{"answers", g.answers},
                {"rates", std::move(rates)},
                {"breach", g.breach},
-               {"baseline_tokens_per_second", g.baseline_tokens_per_second}};
+               {"baseline_tokens_per_second", g.baseline_tokens_per_second},
+               {"ratings", g.ratings},
+               {"mean_feedback", g.mean_feedback}};
   }
   return json{{"name", s.provider},
               {"kind", config::to_string(route.config->kind)},

@@ -17,6 +17,7 @@
 #include "llmgw/router/router.hpp"
 #include "llmgw/server/server.hpp"
 #include "server/auth.hpp"
+#include "server/feedback.hpp"
 
 namespace llmgw::server {
 namespace {
@@ -285,6 +286,10 @@ public:
       co_await readyz(*table, sink);
       co_return;
     }
+    if (req.path == "/v1/feedback") {
+      co_await answer_feedback(state_, *table, req, sink);
+      co_return;
+    }
     if (req.path == "/v1/models" || req.path.starts_with("/v1/models/")) {
       if (req.method != "GET") {
         co_await send_error(sink, req, api::method_not_allowed(req.method, req.path));
@@ -453,6 +458,7 @@ private:
     ctx.outcome = &outcome;
     ctx.elapsed_seconds = std::chrono::duration<double>(steady_clock::now() - started).count();
     pipeline_.run_taps(ctx);
+    remember_for_feedback(state_, *table, req.request_id, model, ctx.key, outcome);
   }
 
   GatewayState& state_;

@@ -111,3 +111,63 @@ describe('on_bad_answer: retry_elsewhere', () => {
       { provider: 'sig-primary', signal: 'invalid_json' }), 1);
   });
 });
+
+describe('user feedback', () => {
+  const ctx = {};
+  before(() => pair(ctx, { signals: { window: '1m', feedback_below: -0.2, min_feedback: 3 } }));
+  after(() => stop(ctx));
+
+  const rate = (gw, body) => postJson(`${gw.url}/v1/feedback`, body);
+
+  test('bad ratings of the primary\'s answers mark it degraded', async () => {
+    const { gw } = ctx;
+    const ids = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await ask(gw, `What is ${i} + 1?`);
+      assert.equal(r.headers.get('x-llmgw-provider'), 'sig-primary');
+      ids.push(r.headers.get('x-request-id'));
+    }
+    for (const id of ids) {
+      const r = await rate(gw, { request_id: id, score: -1, comment: 'wrong' });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.equal(r.json.provider, 'sig-primary');
+      assert.equal(r.json.model, 'chat');
+    }
+    const u = await upstream(gw, 'sig-primary');
+    assert.equal(u.checks.signals, 'degraded');
+    assert.match(u.reason, /mean feedback -1\.00 over 3 ratings \(below -0\.20\)/);
+    assert.equal(u.signals.ratings, 3);
+    assert.equal(metricValue(await gw.metrics(), 'llmgw_feedback_total',
+      { provider: 'sig-primary', rating: 'negative' }), 3);
+    const next = await ask(gw, 'What is 9 + 1?');
+    assert.equal(next.headers.get('x-llmgw-provider'), 'sig-backup');
+  });
+
+  test('a bad body or an unknown request gets a clear error', async () => {
+    const { gw } = ctx;
+    let r = await rate(gw, { request_id: 'x', score: 2 });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.param, 'score');
+    r = await rate(gw, { score: 1 });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.param, 'request_id');
+    r = await rate(gw, { request_id: 'never-seen', score: 1 });
+    assert.equal(r.status, 404);
+    assert.equal(r.json.error.code, 'request_not_found');
+    r = await rate(gw, { request_id: 'x', score: 1, comment: 'y'.repeat(5000) });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.param, 'comment');
+  });
+});
+
+describe('feedback without live signals', () => {
+  const ctx = {};
+  before(() => pair(ctx, undefined));
+  after(() => stop(ctx));
+
+  test('says it is not enabled', async () => {
+    const r = await postJson(`${ctx.gw.url}/v1/feedback`, { request_id: 'x', score: 1 });
+    assert.equal(r.status, 404);
+    assert.equal(r.json.error.code, 'feedback_not_enabled');
+  });
+});

@@ -91,6 +91,10 @@ struct LiveSignalsConfig {
   double refusal = 0.3;           // a refusal phrase
   double slow_tokens = 0.5;       // tokens per second below slow_below × the target's baseline
   double slow_below = 0.25;
+  // User feedback (POST /v1/feedback) on this provider's answers: a mean score below
+  // feedback_below over at least min_feedback ratings in the window marks it too.
+  double feedback_below = -0.2;  // -1..1; -1 turns it off
+  unsigned min_feedback = 5;
 };
 
 enum class OnBadAnswer { serve, retry_elsewhere };

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "llmgw/config/config.hpp"
 #include "llmgw/resilience/sliding_window.hpp"
@@ -56,12 +57,16 @@ bool looks_like_refusal(std::string_view text);
 /// Whether `text` is a signal-worthy loop (repeated_ngram_share above one half).
 bool runaway_repetition(std::string_view text);
 
-/// One signal over its threshold.
+/// One signal over its threshold, or user feedback below its own.
 struct Breach {
   Signal signal = Signal::empty;
   double share = 0;
   double threshold = 0;
-  std::string describe() const;  // "42% of recent answers empty (threshold 20%)"
+  bool feedback = false;  // then `share` is the mean score and `threshold` feedback_below
+  std::uint64_t ratings = 0;
+  // "42% of recent answers empty (threshold 20%)", "mean feedback -0.60 over 5 ratings
+  // (below -0.20)"
+  std::string describe() const;
 };
 
 /// A target's window of answers and their signals.
@@ -71,7 +76,12 @@ public:
 
   /// Records one answer; returns the signals it showed (slow_tokens included).
   SignalSet record(resilience::TimePoint now, const AnswerFacts& facts);
-  /// The first signal over its threshold, when the window holds at least min_answers.
+  /// One user rating (-1..1) of an answer this target served.
+  void record_feedback(resilience::TimePoint now, double score);
+  /// Ratings in the window and their mean (0 when none).
+  std::pair<std::uint64_t, double> feedback(resilience::TimePoint now) const;
+  /// The first signal over its threshold, when the window holds at least min_answers; else
+  /// the feedback, when it holds at least min_feedback ratings and their mean is too low.
   std::optional<Breach> breach(resilience::TimePoint now) const;
   /// Each signal's share of the answers in the window (0 when there are none).
   std::array<double, kSignalCount> shares(resilience::TimePoint now) const;
@@ -86,7 +96,12 @@ private:
     std::int64_t epoch = -1;
     std::uint64_t answers = 0;
     std::array<std::uint64_t, kSignalCount> counts{};
+    std::uint64_t ratings = 0;
+    double score_sum = 0;
   };
+  bool live(const Bucket& b, std::int64_t epoch) const {
+    return b.epoch >= 0 && epoch - b.epoch < static_cast<std::int64_t>(kBuckets);
+  }
   bool baseline_ready() const { return rated_ >= config_.min_answers; }
   Bucket& bucket_at(resilience::TimePoint now);
   std::int64_t epoch_of(resilience::TimePoint now) const;

@@ -70,6 +70,8 @@ struct HealthSnapshot {
     std::string breach;  // the signal over its threshold, empty when none
     bool ejects = false;  // action: eject (else degrade)
     double baseline_tokens_per_second = 0;
+    std::uint64_t ratings = 0;  // user feedback in the window
+    double mean_feedback = 0;
   };
   std::optional<Signals> signals;  // nullopt when live signals are off
   resilience::CircuitState circuit = resilience::CircuitState::closed;
@@ -114,6 +116,8 @@ public:
   bool watches_answers() const { return signals_.has_value(); }
   /// One served answer, from the router: the signs of a bad answer it showed.
   SignalSet record_answer(TimePoint now, const AnswerFacts& facts);
+  /// A user's rating (-1..1) of an answer this target served (POST /v1/feedback).
+  void record_feedback(TimePoint now, double score);
   void operator_eject(TimePoint now);
   void operator_restore();
 

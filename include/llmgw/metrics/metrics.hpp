@@ -60,6 +60,8 @@ public:
   void semantic_signal(std::string_view provider, std::string_view signal);
   /// An answer held back for another target (on_bad_answer: retry_elsewhere).
   void bad_answer_retry(std::string_view provider, std::string_view signal);
+  /// A user's rating of a served answer: positive, neutral or negative.
+  void feedback(std::string_view provider, std::string_view rating);
   void shutdown_abort(bool streaming);
 
 private:

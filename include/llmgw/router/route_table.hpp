@@ -74,12 +74,16 @@ public:
   /// The key whose configured sha256 (lowercase hex) is `digest`, or null. One hash lookup,
   /// so authentication costs the same with 10 keys as with 10,000.
   const config::KeyConfig* key_by_digest(std::string_view digest) const;
+  /// Whether user feedback changes anything under this config (some provider watches its
+  /// answers): only then are served requests remembered for POST /v1/feedback.
+  bool wants_feedback() const { return wants_feedback_; }
 
 private:
   std::shared_ptr<const config::Config> config_;
   NameMap<ModelRoute> models_;
   NameMap<ProviderRoute> providers_;
   NameMap<const config::KeyConfig*> keys_by_digest_;
+  bool wants_feedback_ = false;
 };
 
 }  // namespace llmgw::router

@@ -14,6 +14,7 @@
 
 #include "llmgw/common/snapshot.hpp"
 #include "llmgw/config/config.hpp"
+#include "llmgw/feedback/recent_requests.hpp"
 #include "llmgw/api/response_sink.hpp"
 #include "llmgw/router/route_table.hpp"
 #include "llmgw/server/access_log.hpp"
@@ -40,6 +41,7 @@ struct GatewayState {
   // written after the handler returned, such as the drain's server_shutting_down, included).
   std::atomic<std::int64_t> busy{0};
   std::unique_ptr<AccessLog> access_log;  // null = off
+  feedback::RecentRequests recent_requests;  // what POST /v1/feedback may rate
   /// Reloads the config file; returns the JSON result body. Runs on the control thread.
   std::function<std::pair<bool, std::string>()> reload;
 };

@@ -110,7 +110,8 @@ LiveSignalsConfig SchemaLoader::live_signals(const Value& v) {
   LiveSignalsConfig c;
   MapReader m(r_, v,
               {"window", "min_answers", "action", "empty", "repetition", "invalid_json",
-               "finish_length", "content_filter", "refusal", "slow_tokens", "slow_below"});
+               "finish_length", "content_filter", "refusal", "slow_tokens", "slow_below",
+               "feedback_below", "min_feedback"});
   if (!m.ok()) {
     return c;
   }
@@ -126,6 +127,8 @@ LiveSignalsConfig SchemaLoader::live_signals(const Value& v) {
                             std::pair{"slow_below", &c.slow_below}}) {
     m.read(key, *field, 0.0, 1.0);
   }
+  m.read("feedback_below", c.feedback_below, -1.0, 1.0);
+  m.read("min_feedback", c.min_feedback, 1, kNoMax);
   return c;
 }
 

@@ -125,6 +125,28 @@ TEST(LiveSignalsWindow, TokensFarBelowTheTargetsOwnBaselineAreSlow) {
   EXPECT_TRUE(s.record(clock.now(), at(10)).has(Signal::slow_tokens)) << "10% of baseline";
 }
 
+TEST(LiveSignalsWindow, ALowMeanRatingIsABreachOnceThereAreEnoughRatings) {
+  common::ManualClock clock;
+  auto c = cfg(10);
+  c.feedback_below = -0.2;
+  c.min_feedback = 3;
+  LiveSignals s(c);
+  s.record_feedback(clock.now(), -1);
+  s.record_feedback(clock.now(), -1);
+  EXPECT_FALSE(s.breach(clock.now())) << "two ratings are not enough";
+  s.record_feedback(clock.now(), 1);
+  auto breach = s.breach(clock.now());
+  ASSERT_TRUE(breach) << "mean -0.33 is below -0.2";
+  EXPECT_TRUE(breach->feedback);
+  EXPECT_EQ(breach->describe(), "mean feedback -0.33 over 3 ratings (below -0.20)");
+  s.record_feedback(clock.now(), 1);
+  EXPECT_FALSE(s.breach(clock.now())) << "mean 0 is not";
+  s.record_feedback(clock.now(), -5);  // clamped to -1
+  EXPECT_NEAR(s.feedback(clock.now()).second, -0.2, 1e-9);
+  clock.advance(61s);
+  EXPECT_EQ(s.feedback(clock.now()).first, 0u);
+}
+
 config::ProviderConfig watched(config::LiveSignalsConfig::Action action) {
   config::ProviderConfig p;
   p.name = "primary";
