@@ -75,7 +75,10 @@ void configure_daemon_log(const config::LoggingConfig& logging) {
   }
 }
 
+void warn_about_probes(const config::Config& cfg);
+
 void warn_about(const config::Config& cfg) {
+  warn_about_probes(cfg);
   if (!cfg.auth.required) {
     spdlog::warn("AUTH IS OFF (auth.required: false): anyone who can reach the listener can use "
                  "every model. Use this only for local development.");
@@ -83,6 +86,17 @@ void warn_about(const config::Config& cfg) {
   for (const auto& p : cfg.providers) {
     if (!p.tls_verify) {
       spdlog::warn("provider '{}': TLS certificate verification is OFF (tls_verify: false)", p.name);
+    }
+  }
+}
+
+void warn_about_probes(const config::Config& cfg) {
+  for (const auto& probe : cfg.probes) {
+    if (probe.expect.judge && probe.expect.judge->min_score > 0 &&
+        probe.expect.judge->min_score <= 1) {
+      spdlog::warn("probe '{}': judge.min_score {} is on the 0..10 scale the judge grades on "
+                   "(a 0..1 value passes almost every answer)",
+                   probe.name, probe.expect.judge->min_score);
     }
   }
 }
@@ -117,6 +131,16 @@ public:
       metrics_.health_event(e.provider, e.kind);
       spdlog::log(e.degraded ? spdlog::level::warn : spdlog::level::info,
                   "health: provider={} event={} reason=\"{}\"", e.provider, e.kind, e.reason);
+    });
+    models_.set_event_sink([this](const router::CanaryEvent& e) {
+      if (e.rolled_back) {
+        metrics_.canary_rollback(e.model);
+        spdlog::warn("canary rolled back: model={} target={} reason=\"{}\" (resume with POST "
+                     "/admin/canary/{}/resume)",
+                     e.model, e.target, e.reason, e.model);
+      } else {
+        spdlog::info("canary resumed: model={} target={} ({})", e.model, e.target, e.reason);
+      }
     });
     install(loaded.config);
     state_.reload = [this] { return reload("admin API"); };

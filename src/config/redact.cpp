@@ -209,6 +209,9 @@ Json model_json(const ModelConfig& m) {
     if (m.canary->rollback_on.semantic_failures) {
       rollback["semantic_failures"] = *m.canary->rollback_on.semantic_failures;
     }
+    if (m.canary->rollback_on.feedback_below) {
+      rollback["feedback_below"] = *m.canary->rollback_on.feedback_below;
+    }
     j["canary"] = {{"target", m.canary->target},
                    {"percent", m.canary->percent},
                    {"rollback_on", std::move(rollback)}};

@@ -23,19 +23,48 @@ std::optional<double> in_range(double v) {
   return v;
 }
 
-// The first number written in `text` ("8", "7.5", "Score: 9/10" → 9).
-std::optional<double> first_number(std::string_view text) {
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (std::isdigit(static_cast<unsigned char>(text[i])) == 0) {
-      continue;
+// The number at the start of `text` ("8", "7.5"), if any.
+std::optional<double> leading_number(std::string_view text) {
+  std::size_t end = 0;
+  while (end < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[end])) != 0 || text[end] == '.')) {
+    ++end;
+  }
+  if (end == 0) {
+    return std::nullopt;
+  }
+  std::string number(text.substr(0, end));
+  return in_range(std::strtod(number.c_str(), nullptr));
+}
+
+// A grade written in prose: "score: 8", "Score = 7.5", "9/10". Any other number ("the answer
+// has 2 sentences") is not a grade.
+std::optional<double> prose_grade(std::string_view text) {
+  std::string lower(text);
+  for (auto& c : lower) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  for (auto at = lower.find("score"); at != std::string::npos; at = lower.find("score", at + 1)) {
+    auto rest = std::string_view(lower).substr(at + 5);
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '"' || rest.front() == ':' ||
+                             rest.front() == '=' || rest.front() == '*')) {
+      rest.remove_prefix(1);
     }
-    std::size_t end = i;
-    while (end < text.size() &&
-           (std::isdigit(static_cast<unsigned char>(text[end])) != 0 || text[end] == '.')) {
-      ++end;
+    if (auto n = leading_number(rest)) {
+      return n;
     }
-    std::string number(text.substr(i, end - i));
-    return in_range(std::strtod(number.c_str(), nullptr));
+  }
+  for (auto at = lower.find("/10"); at != std::string::npos; at = lower.find("/10", at + 1)) {
+    std::size_t begin = at;
+    while (begin > 0 && (std::isdigit(static_cast<unsigned char>(lower[begin - 1])) != 0 ||
+                         lower[begin - 1] == '.')) {
+      --begin;
+    }
+    const bool followed = at + 3 < lower.size() &&
+                          std::isdigit(static_cast<unsigned char>(lower[at + 3])) != 0;
+    if (begin < at && !followed) {
+      return leading_number(std::string_view(lower).substr(begin, at - begin));
+    }
   }
   return std::nullopt;
 }
@@ -81,13 +110,13 @@ std::optional<double> judge_score(std::string_view text) {
           return in_range(score->get<double>());
         }
         if (score->is_string()) {
-          return first_number(score->get_ref<const std::string&>());
+          return leading_number(score->get_ref<const std::string&>());
         }
         return std::nullopt;
       }
     }
   }
-  return first_number(text);
+  return prose_grade(text);
 }
 
 ProbeResult judge_verdict(const config::JudgeConfig& judge, std::string_view text) {

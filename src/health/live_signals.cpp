@@ -15,9 +15,11 @@ constexpr std::size_t kMinWords = 20;
 constexpr std::size_t kMaxWords = 4000;
 constexpr std::size_t kGram = 4;
 constexpr double kLoopShare = 0.5;
-// The baseline moves slowly: a target that turns slow is caught long before its baseline
-// follows it down (about 50 answers for a 2× change to be forgotten).
+// The baseline moves slowly, and a hundred times slower for answers judged slow: a target
+// that turns 5× slower stays flagged for about 1,400 answers before the baseline has come
+// down to it, while a lasting change of model or hardware is accepted in the end.
 constexpr double kBaselineAlpha = 0.02;
+constexpr double kSlowBaselineAlpha = 0.0002;
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -100,10 +102,14 @@ bool looks_like_refusal(std::string_view text) {
   }
   // Refusals open the answer; a phrase deep inside an answer is usually quoting or hedging.
   text = text.substr(0, std::min<std::size_t>(text.size(), 80));
+  // Refusal phrases, not apologies: "I'm sorry to hear that! Here is how…" is an answer.
   static constexpr std::string_view kOpenings[] = {
-      "i'm sorry",   "i am sorry",   "i’m sorry",  "sorry, but i", "i can't",
-      "i can’t",     "i cannot",     "i'm unable", "i am unable",  "i’m unable",
-      "i won't",     "i will not",   "as an ai",   "i'm not able", "i am not able"};
+      "i'm sorry, but",   "i am sorry, but",   "i’m sorry, but",     "sorry, but i can",
+      "i can't help",     "i cannot help",     "i can’t help",       "i can't assist",
+      "i cannot assist",  "i can’t assist",    "i can't provide",    "i cannot provide",
+      "i can't do that",  "i cannot do that",  "i'm unable to",      "i am unable to",
+      "i’m unable to",    "i won't be able",   "i will not be able", "as an ai language model",
+      "i'm not able to",  "i am not able to"};
   std::string head(text.size(), ' ');
   std::transform(text.begin(), text.end(), head.begin(), lower);
   return std::any_of(std::begin(kOpenings), std::end(kOpenings),
@@ -166,15 +172,15 @@ LiveSignals::Bucket& LiveSignals::bucket_at(resilience::TimePoint now) {
   return b;
 }
 
-double LiveSignals::threshold(Signal s) const {
+double threshold_of(const config::LiveSignalsConfig& c, Signal s) {
   switch (s) {
-    case Signal::empty: return config_.empty;
-    case Signal::repetition: return config_.repetition;
-    case Signal::invalid_json: return config_.invalid_json;
-    case Signal::finish_length: return config_.finish_length;
-    case Signal::content_filter: return config_.content_filter;
-    case Signal::refusal: return config_.refusal;
-    case Signal::slow_tokens: return config_.slow_tokens;
+    case Signal::empty: return c.empty;
+    case Signal::repetition: return c.repetition;
+    case Signal::invalid_json: return c.invalid_json;
+    case Signal::finish_length: return c.finish_length;
+    case Signal::content_filter: return c.content_filter;
+    case Signal::refusal: return c.refusal;
+    case Signal::slow_tokens: return c.slow_tokens;
   }
   return 1;
 }
@@ -184,10 +190,12 @@ SignalSet LiveSignals::record(resilience::TimePoint now, const AnswerFacts& fact
   if (facts.tokens_per_second && *facts.tokens_per_second > 0 &&
       std::isfinite(*facts.tokens_per_second)) {
     const double rate = *facts.tokens_per_second;
-    if (baseline_ready() && rate < config_.slow_below * baseline_) {
+    const bool slow = baseline_ready() && rate < config_.slow_below * baseline_;
+    if (slow) {
       signals.add(Signal::slow_tokens);
     }
-    baseline_ = rated_ == 0 ? rate : baseline_ + kBaselineAlpha * (rate - baseline_);
+    const double alpha = slow ? kSlowBaselineAlpha : kBaselineAlpha;
+    baseline_ = rated_ == 0 ? rate : baseline_ + alpha * (rate - baseline_);
     ++rated_;
   }
   auto& b = bucket_at(now);
@@ -258,8 +266,8 @@ std::optional<Breach> LiveSignals::breach(resilience::TimePoint now) const {
     const auto s = shares(now);
     for (std::size_t i = 0; i < kSignalCount; ++i) {
       const auto signal = static_cast<Signal>(i);
-      if (s[i] > threshold(signal)) {
-        return Breach{signal, s[i], threshold(signal), false, 0};
+      if (s[i] > threshold_of(config_, signal)) {
+        return Breach{signal, s[i], threshold_of(config_, signal), false, 0};
       }
     }
   }

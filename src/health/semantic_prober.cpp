@@ -71,8 +71,8 @@ ProbeResult grader_failed(std::string_view check, const std::string& model,
                          ": " + failure.message};
 }
 
-ProbeResult no_grader() {
-  return ProbeResult{ProbeVerdict::unknown, "judge", "no model to grade answers with"};
+ProbeResult no_grader(std::string_view check) {
+  return ProbeResult{ProbeVerdict::unknown, std::string(check), "no model to grade answers with"};
 }
 
 ProbeResult unknown_round(std::string why) {
@@ -223,7 +223,11 @@ struct SemanticProbers::Impl {
     }
     ProbeResult result = judge(asked, probe, latency, budget);
     if (asked && result.verdict == ProbeVerdict::pass && !prober.stopped) {
-      result = co_await grade(prober, probe, answer_text(asked->body));
+      // (Named, never a temporary in the co_await expression: g++ 12.)
+      std::string answer = answer_text(asked->body);
+      const double before = prober.spent_usd;
+      result = co_await grade(prober, probe, std::move(answer));
+      cost += prober.spent_usd - before;  // the judge's and the embeddings model's calls
     }
     if (observer.probe && !prober.stopped) {
       observer.probe(ProbeReport{prober.target.provider.name, probe.name, result, latency, cost});
@@ -241,16 +245,18 @@ struct SemanticProbers::Impl {
       co_return result;
     }
     if (!env.asker) {
-      result = no_grader();
+      result = no_grader(expect.judge ? "judge" : "similar_to");
       co_return result;
     }
     const auto& semantic = *prober.target.provider.health.semantic;
     const auto budget = std::min<milliseconds>(semantic.interval, kGraderBudget);
     if (expect.judge) {
-      auto asked = co_await env.asker->ask(expect.judge->model, providers::Operation::chat,
-                                           judge_request(*expect.judge, probe.prompt, answer),
-                                           prober.target.provider.name,
-                                           env.clock->now() + budget);
+      std::string model = expect.judge->model;
+      auto request = judge_request(*expect.judge, probe.prompt, answer);
+      std::string avoid = prober.target.provider.name;
+      const auto deadline = env.clock->now() + budget;
+      auto asked = co_await env.asker->ask(std::move(model), providers::Operation::chat,
+                                           std::move(request), std::move(avoid), deadline);
       if (!asked) {
         result = grader_failed("judge", expect.judge->model, asked.error());
         co_return result;
@@ -262,10 +268,12 @@ struct SemanticProbers::Impl {
       }
     }
     if (expect.similar_to) {
-      auto asked = co_await env.asker->ask(
-          expect.similar_to->model, providers::Operation::embeddings,
-          similarity_request(*expect.similar_to, answer), prober.target.provider.name,
-          env.clock->now() + budget);
+      std::string model = expect.similar_to->model;
+      auto request = similarity_request(*expect.similar_to, answer);
+      std::string avoid = prober.target.provider.name;
+      const auto deadline = env.clock->now() + budget;
+      auto asked = co_await env.asker->ask(std::move(model), providers::Operation::embeddings,
+                                           std::move(request), std::move(avoid), deadline);
       if (!asked) {
         result = grader_failed("similar_to", expect.similar_to->model, asked.error());
         co_return result;

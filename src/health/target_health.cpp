@@ -297,7 +297,9 @@ void TargetHealth::operator_restore() {
 bool TargetHealth::clear_locked(TimePoint now) {
   return !operator_ejected_ && !(key_rejected_ && now < key_rejected_until_) &&
          (!active_ || active_->healthy()) && (!semantic_ || semantic_->healthy()) &&
-         (!signals_ || !signals_->breach(now)) &&
+         // Watched answers never make a target clear: a breach may also begin by time alone
+         // (clean answers leaving the window), which the lock-free path would not see.
+         !signals_ &&
          (!passive_ || !passive_->ejected(now)) &&
          now >= cooldown_until_ &&
          (!breaker_ || breaker_->state(now) == resilience::CircuitState::closed);
@@ -305,8 +307,9 @@ bool TargetHealth::clear_locked(TimePoint now) {
 
 void TargetHealth::observe(TimePoint now) {
   // Every change of state passes here under the lock. Nothing turns a clear target unclear
-  // by time alone (ejections, cool-downs and open circuits only end by time), so the flag is
-  // never stale in the dangerous direction. Written only on change: it is read per request.
+  // by time alone (ejections, cool-downs and open circuits only end by time; live signals,
+  // which can, keep a target off the fast path), so the flag is never stale in the dangerous
+  // direction. Written only on change: it is read per request.
   bool clear = clear_locked(now);
   if (clear != clear_.load(std::memory_order_relaxed)) {
     clear_.store(clear, std::memory_order_release);

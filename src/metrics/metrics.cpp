@@ -125,6 +125,10 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_bad_answer_retries_total").Help("Non-streamed answers held back for another target (on_bad_answer: retry_elsewhere), by the signal that held them").Register(*registry);
   prometheus::Family<prometheus::Counter>& feedback =
       BuildCounter().Name("llmgw_feedback_total").Help("User ratings of served answers (POST /v1/feedback), by the provider that served and the rating's sign").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& canary_state =
+      BuildGauge().Name("llmgw_canary_state").Help("A model's canary: 1 taking its share of traffic, 0 rolled back (until POST /admin/canary/{model}/resume)").Register(*registry);
+  prometheus::Family<prometheus::Counter>& canary_rollbacks =
+      BuildCounter().Name("llmgw_canary_rollbacks_total").Help("Canaries that rolled themselves back on a breach of rollback_on").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -321,6 +325,14 @@ void Metrics::bad_answer_retry(std::string_view provider, std::string_view signa
   impl_->bad_answer_retries
       .Add({{"provider", std::string(provider)}, {"signal", std::string(signal)}})
       .Increment();
+}
+
+void Metrics::set_canary_active(std::string_view model, bool active) {
+  impl_->canary_state.Add({{"model", std::string(model)}}).Set(active ? 1 : 0);
+}
+
+void Metrics::canary_rollback(std::string_view model) {
+  impl_->canary_rollbacks.Add({{"model", std::string(model)}}).Increment();
 }
 
 void Metrics::feedback(std::string_view provider, std::string_view rating) {

@@ -5,6 +5,12 @@
 #include "llmgw/metrics/metrics.hpp"
 
 namespace llmgw::router {
+namespace {
+
+constexpr double kMinRatedTokens = 16;
+constexpr std::chrono::duration<double> kMinRatedTime{0.05};
+
+}  // namespace
 
 WatchedAnswer watch_body(std::string_view openai_body) {
   WatchedAnswer out;
@@ -56,52 +62,59 @@ std::optional<double> tokens_per_second(const providers::Usage& usage, std::size
   const double tokens = usage.present && usage.completion_tokens > 0
                             ? static_cast<double>(usage.completion_tokens)
                             : static_cast<double>(text_bytes) / 4.0;
-  if (tokens <= 0 || generation.count() <= 0) {
+  // A short answer's rate says more about the clock and the first token than about the
+  // target's speed.
+  if (tokens < kMinRatedTokens || generation < kMinRatedTime) {
     return std::nullopt;
   }
   return tokens / generation.count();
 }
 
-health::SignalSet watch(health::TargetHealth& health, metrics::Metrics& metrics,
-                        std::string_view provider, health::TimePoint now,
-                        const health::AnswerFacts& facts) {
-  const auto shown = health.record_answer(now, facts);
+health::SignalSet watch(const ProviderRoute& provider, metrics::Metrics& metrics,
+                        health::TimePoint now, const health::AnswerFacts& facts) {
+  const bool recorded = provider.health && provider.health->watches_answers();
+  const auto shown =
+      recorded ? provider.health->record_answer(now, facts) : health::inspect(facts);
   for (std::size_t i = 0; shown.any() && i < health::kSignalCount; ++i) {
     const auto signal = static_cast<health::Signal>(i);
     if (shown.has(signal)) {
-      metrics.semantic_signal(provider, health::to_string(signal));
+      metrics.semantic_signal(provider.config->name, health::to_string(signal));
     }
   }
   return shown;
 }
 
-bool watches(const ProviderRoute& provider, providers::Operation op) {
-  return op == providers::Operation::chat && provider.health && provider.health->watches_answers();
+bool watches(const PlannedTarget& target, providers::Operation op) {
+  const auto& health = target.provider->health;
+  return op == providers::Operation::chat &&
+         (target.canary != nullptr || (health && health->watches_answers()));
 }
 
-std::optional<health::Signal> watch_complete(const ProviderRoute& provider,
-                                             metrics::Metrics& metrics, std::string_view body,
-                                             const nlohmann::json& request,
-                                             const providers::Usage& usage, health::TimePoint now,
-                                             std::chrono::duration<double> generation) {
+Watched watch_complete(const PlannedTarget& target, metrics::Metrics& metrics,
+                       std::string_view body, const nlohmann::json& request,
+                       const providers::Usage& usage, health::TimePoint now,
+                       std::chrono::duration<double> generation) {
   const auto seen = watch_body(body);
   health::AnswerFacts facts{seen.text, seen.finish_reason, seen.tool_call, asks_for_json(request),
                             tokens_per_second(usage, seen.text.size(), generation)};
-  const auto shown = watch(*provider.health, metrics, provider.config->name, now, facts);
-  const auto& semantic = provider.config->health.semantic;
-  if (!semantic || semantic->on_bad_answer != config::OnBadAnswer::retry_elsewhere) {
-    return std::nullopt;
+  Watched out;
+  out.shown = watch(*target.provider, metrics, now, facts);
+  const auto& semantic = target.provider->config->health.semantic;
+  if (semantic && semantic->signals &&
+      semantic->on_bad_answer == config::OnBadAnswer::retry_elsewhere) {
+    out.hold = retry_worthy(out.shown, &*semantic->signals);
   }
-  return retry_worthy(shown);
+  return out;
 }
 
-void watch_stream(const ProviderRoute& provider, metrics::Metrics& metrics, std::string_view text,
-                  std::string_view finish_reason, bool tool_call, const nlohmann::json& request,
-                  const providers::Usage& usage, health::TimePoint now,
-                  std::chrono::duration<double> generation) {
+health::SignalSet watch_stream(const PlannedTarget& target, metrics::Metrics& metrics,
+                               std::string_view text, std::string_view finish_reason,
+                               bool tool_call, const nlohmann::json& request,
+                               const providers::Usage& usage, health::TimePoint now,
+                               std::chrono::duration<double> generation) {
   health::AnswerFacts facts{text, finish_reason, tool_call, asks_for_json(request),
                             tokens_per_second(usage, text.size(), generation)};
-  watch(*provider.health, metrics, provider.config->name, now, facts);
+  return watch(*target.provider, metrics, now, facts);
 }
 
 api::Failure held_back(health::Signal signal) {
@@ -113,12 +126,19 @@ api::Failure held_back(health::Signal signal) {
   return f;
 }
 
-std::optional<health::Signal> retry_worthy(health::SignalSet shown) {
-  for (auto s : {health::Signal::empty, health::Signal::repetition, health::Signal::invalid_json,
-                 health::Signal::refusal, health::Signal::content_filter}) {
-    if (shown.has(s)) {
-      return s;
+std::optional<health::Signal> retry_worthy(health::SignalSet shown,
+                                           const config::LiveSignalsConfig* thresholds) {
+  using health::Signal;
+  for (auto s : {Signal::empty, Signal::repetition, Signal::invalid_json, Signal::refusal,
+                 Signal::content_filter}) {
+    if (!shown.has(s)) {
+      continue;
     }
+    // A signal turned off (threshold 1) is not a reason to ask again either.
+    if (thresholds && health::threshold_of(*thresholds, s) >= 1) {
+      continue;
+    }
+    return s;
   }
   return std::nullopt;
 }

@@ -12,6 +12,7 @@
 #include "llmgw/health/target_health.hpp"
 #include "llmgw/providers/adapter.hpp"
 #include "llmgw/router/route_table.hpp"
+#include "router/plan.hpp"
 
 namespace llmgw::metrics {
 class Metrics;
@@ -35,28 +36,32 @@ bool asks_for_json(const nlohmann::json& request);
 std::optional<double> tokens_per_second(const providers::Usage& usage, std::size_t text_bytes,
                                         std::chrono::duration<double> generation);
 
-/// Records the answer in `health` and counts its signals in the metrics.
-health::SignalSet watch(health::TargetHealth& health, metrics::Metrics& metrics,
-                        std::string_view provider, health::TimePoint now,
-                        const health::AnswerFacts& facts);
+/// Records the answer in its provider's health (when that watches answers) and counts its
+/// signals in the metrics.
+health::SignalSet watch(const ProviderRoute& provider, metrics::Metrics& metrics,
+                        health::TimePoint now, const health::AnswerFacts& facts);
 
-/// Whether `provider`'s answers to this operation are watched (and so worth reading).
-bool watches(const ProviderRoute& provider, providers::Operation op);
+/// Whether answers of `target` to this operation are watched (and so worth reading): its
+/// provider watches its answers, or it is a canary (judged by its answers).
+bool watches(const PlannedTarget& target, providers::Operation op);
 
-/// A complete (OpenAI-shaped) chat answer from `provider`, watched: returns the signal for
-/// which it must be held back while another target tries (on_bad_answer: retry_elsewhere),
-/// if any.
-std::optional<health::Signal> watch_complete(const ProviderRoute& provider,
-                                             metrics::Metrics& metrics, std::string_view body,
-                                             const nlohmann::json& request,
-                                             const providers::Usage& usage, health::TimePoint now,
-                                             std::chrono::duration<double> generation);
+struct Watched {
+  health::SignalSet shown;            // the signs of a bad answer it showed
+  std::optional<health::Signal> hold;  // hold it back for this one (retry_elsewhere)
+};
 
-/// A finished stream from `provider`, watched (text and finish reason as the tracker saw them).
-void watch_stream(const ProviderRoute& provider, metrics::Metrics& metrics, std::string_view text,
-                  std::string_view finish_reason, bool tool_call, const nlohmann::json& request,
-                  const providers::Usage& usage, health::TimePoint now,
-                  std::chrono::duration<double> generation);
+/// A complete (OpenAI-shaped) chat answer from `target`, watched.
+Watched watch_complete(const PlannedTarget& target, metrics::Metrics& metrics,
+                       std::string_view body, const nlohmann::json& request,
+                       const providers::Usage& usage, health::TimePoint now,
+                       std::chrono::duration<double> generation);
+
+/// A finished stream from `target`, watched (text and finish reason as the tracker saw them).
+health::SignalSet watch_stream(const PlannedTarget& target, metrics::Metrics& metrics,
+                               std::string_view text, std::string_view finish_reason,
+                               bool tool_call, const nlohmann::json& request,
+                               const providers::Usage& usage, health::TimePoint now,
+                               std::chrono::duration<double> generation);
 
 /// The failure of an attempt whose answer is held back for `signal`.
 api::Failure held_back(health::Signal signal);
@@ -64,6 +69,8 @@ api::Failure held_back(health::Signal signal);
 /// The signal that makes a complete answer worth another target's try (empty, repetition,
 /// invalid JSON, refusal, content filter), if any. A cut-off (length) or slow answer is not:
 /// another target would be cut off by the same max_tokens, and the answer is already here.
-std::optional<health::Signal> retry_worthy(health::SignalSet shown);
+/// `thresholds`: the provider's signals config, whose turned-off signals (1) do not count.
+std::optional<health::Signal> retry_worthy(health::SignalSet shown,
+                                           const config::LiveSignalsConfig* thresholds = nullptr);
 
 }  // namespace llmgw::router

@@ -344,15 +344,15 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     // A continuation cannot hand a client fault on: the client already has a 200 and half an
     // answer. It is that target's failure to continue; the stream then goes on elsewhere or
     // ends with an error event, never silently.
-    if (policy.client_fault && !larger_context_may_help && !continuing) {
+    if (policy.client_fault && !larger_context_may_help && !continuing && !req.holding_answer) {
       // The client's own mistake: the provider's answer is the most useful one it can get.
       auto headers = response_headers(req, out);
       headers.emplace_back("content-type", "application/json");
       out.status = failure.status;
       co_await sink.send(failure.status, std::move(headers), std::move(failure.body));
-      co_return AttemptResult{true, {}, false, false, served, {}};
+      co_return AttemptResult{true, {}, false, false, served, {}, {}};
     }
-    co_return AttemptResult{false, std::move(failure), false, false, served, {}};
+    co_return AttemptResult{false, std::move(failure), false, false, served, {}, {}};
   }
   auto& resp = reply->value();
   if (sprov.health) {
@@ -367,16 +367,20 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
       metrics.upstream_request(provider_name, api::to_string(translated.error().cls),
                                seconds_since(env, t0));
       co_return AttemptResult{false, std::move(translated.error()), false, false, served,
-                            {}};
+                            {}, {}};
     }
     metrics.upstream_request(provider_name, "success", seconds_since(env, t0));
-    if (!opts.native && watches(sprov, req.op)) {
+    health::SignalSet shown;
+    if (!opts.native && watches(sp, req.op)) {
       const auto now = env.clock->now();
-      const auto bad = watch_complete(sprov, metrics, *translated, *req.body, out.usage, now,
-                                      now - t0);
-      if (bad) {
-        metrics.bad_answer_retry(provider_name, health::to_string(*bad));
-        co_return hold(std::move(*translated), out, *bad, served);
+      const auto watched = watch_complete(sp, metrics, *translated, *req.body, out.usage, now,
+                                          now - t0);
+      shown = watched.shown;
+      if (watched.hold) {
+        metrics.bad_answer_retry(provider_name, health::to_string(*watched.hold));
+        auto held = hold(std::move(*translated), out, *watched.hold, served);
+        held.signals = shown;
+        co_return held;
       }
     }
     auto headers = response_headers(req, out);
@@ -388,7 +392,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     } else {
       co_await sink.send(200, std::move(headers), std::move(*translated));
     }
-    co_return AttemptResult{true, {}, false, false, served, {}};
+    co_return AttemptResult{true, {}, false, false, served, {}, shown};
   }
 
   // A stream's outcome is known only at its end (one that breaks is that failure, not a
@@ -409,7 +413,6 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     translator->relay_native(&native);
   }
   bool started = continuing;
-  auto first_at = env.clock->now();  // when this attempt's first event went out
   std::optional<ContinuationFilter> filter;
   if (continuing) {
     filter.emplace(tracker, left_out_space);
@@ -463,7 +466,6 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
           co_return gone_result(served);
         }
         out.ttft_seconds = seconds_since(env, req.started);
-        first_at = env.clock->now();
       }
       if (filter) {
         pending = filter->rewrite(pending);
@@ -480,14 +482,16 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     }
     if (eof) {
       out.usage = translator->usage();
-      if (watches(sprov, req.op)) {
+      health::SignalSet shown;
+      // A continued stream's text is partly another target's: it judges neither.
+      if (!continuing && watches(sp, req.op)) {
         const auto now = env.clock->now();
-        watch_stream(sprov, metrics, tracker.text(), tracker.finish_reason(),
-                     tracker.tool_call_started(), *req.body, out.usage, now, now - first_at);
+        shown = watch_stream(sp, metrics, tracker.text(), tracker.finish_reason(),
+                             tracker.tool_call_started(), *req.body, out.usage, now, now - t0);
       }
       metrics.upstream_request(provider_name, "success", header_seconds);
       co_await sink.end_stream();
-      co_return AttemptResult{true, {}, false, false, served, {}};
+      co_return AttemptResult{true, {}, false, false, served, {}, shown};
     }
   }
 

@@ -34,6 +34,7 @@ struct AttemptResult {
   bool client_gone = false;
   const PlannedTarget* served_by = nullptr;  // the hedge partner when it won
   std::optional<HeldAnswer> held;  // with a bad_response failure: the answer held back
+  health::SignalSet signals;       // the bad-answer signs of the answer, when it was watched
 };
 
 // A second target to race against the first when the first is slow (models[].hedge).

@@ -55,6 +55,13 @@ api::Failure unknown_model(const std::string& model) {
   return f;
 }
 
+api::Failure out_of_time(const std::string& model) {
+  api::Failure f;
+  f.cls = api::FailureClass::timeout;
+  f.message = "no answer from model '" + model + "' within the grader's time";
+  return f;
+}
+
 double cost_of(const providers::Usage& usage, const config::Price& price) {
   return (static_cast<double>(usage.prompt_tokens) * price.input_per_mtok +
           static_cast<double>(usage.completion_tokens) * price.output_per_mtok) /
@@ -79,7 +86,11 @@ asio::awaitable<common::Result<health::ModelAnswer, api::Failure>> RoutedModelAs
   std::optional<api::Failure> last;
   unsigned tries = 0;
   for (const auto& c : order) {
-    if (tries++ == kMaxTries || clock_.now() >= deadline) {
+    if (tries++ == kMaxTries) {
+      break;
+    }
+    if (clock_.now() >= deadline) {
+      last = out_of_time(model);
       break;
     }
     // Each target gets the request as it was: an adapter may rewrite the body in place.
@@ -87,7 +98,7 @@ asio::awaitable<common::Result<health::ModelAnswer, api::Failure>> RoutedModelAs
     copy["model"] = c.target->model;
     exchange::Target to{c.provider->adapter.get(), c.provider->config, &c.provider->endpoint,
                         c.target};
-    std::string request_id = "judge-" + avoid;
+    std::string request_id = "grader-" + avoid;
     exchange::Correlation correlation{request_id, {}, {}};
     auto asked = co_await exchange::ask(transport_, clock_, to, op, copy,
                                         providers::RequestOptions{}, correlation, deadline);

@@ -76,8 +76,10 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
   }
   for (const auto* m : models) {
     const auto* mroute = table.model_route(m->name);
+    CanaryState* canary = mroute ? mroute->canary.get() : nullptr;
     std::vector<PlannedTarget> routable;
     std::vector<BalanceCandidate> candidates;
+    bool any_degraded = false;
     // Passively ejected targets, for the cap on how much of a model may be ejected at once.
     struct Ejected {
       PlannedTarget target;
@@ -107,6 +109,7 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
       c.ewma_ttft_ms = wants_latency && p->health ? p->health->ewma_ttft_ms(in.now) : 0;
       c.cost = estimated_cost(t, in);
       c.degraded = is_degraded;
+      any_degraded = any_degraded || is_degraded;
       c.region_preferred =
           !in.preferred_region.empty() && p->config->region == in.preferred_region;
       candidates.push_back(c);
@@ -135,7 +138,8 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
           continue;
         }
       }
-      PlannedTarget planned{m, &t, p, std::nullopt, 0, false, false, {}};
+      PlannedTarget planned{m, &t, p, std::nullopt, 0, false, false, {},
+                            canary && t.provider == canary->target() ? canary : nullptr};
       ++eligible;
       if (p->config->health.passive) {
         max_ejected_percent = std::min(max_ejected_percent, p->config->health.passive->max_ejected_percent);
@@ -197,10 +201,21 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
         order.push_back(i);
       }
     }
+    if (canary) {
+      // The canary's share tries it first; the rest (and everything once it rolled back) try
+      // it after the other targets, so it still serves when they cannot.
+      const bool first = canary->picks(std::uniform_real_distribution<double>(0, 100)(rng));
+      std::stable_partition(order.begin(), order.end(), [&](std::size_t i) {
+        return (routable[i].canary != nullptr) == first;
+      });
+    }
     // Degraded targets (their live answers look bad) after every clean one, whatever the
     // strategy: they serve only when the clean ones cannot.
-    std::stable_partition(order.begin(), order.end(),
-                          [&](std::size_t i) { return !candidates[i].degraded; });
+    // (Only when there is one: stable_partition allocates.)
+    if (any_degraded) {
+      std::stable_partition(order.begin(), order.end(),
+                            [&](std::size_t i) { return !candidates[i].degraded; });
+    }
     plan.targets.reserve(plan.targets.size() + order.size());
     for (auto i : order) {
       plan.targets.push_back(routable[i]);

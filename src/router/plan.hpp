@@ -24,6 +24,7 @@ struct PlannedTarget {
   bool retry_again = false;
   bool last_resort = false;  // not routable, tried once because nothing of its model is
   std::string skip_reason;   // set when it became unroutable after planning
+  CanaryState* canary = nullptr;  // the model's canary, when this target is it
 };
 
 struct PlanInput {

@@ -36,10 +36,16 @@ std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config
       auto state = registries.models->attach(m);
       route.balancer = std::move(state.balancer);
       route.retry_budget = std::move(state.retry_budget);
+      route.canary = std::move(state.canary);
     } else {
       route.balancer = std::make_shared<Balancer>(m.strategy, m.targets.size());
       route.retry_budget = std::make_shared<resilience::RetryBudget>(m.retry.budget);
+      if (m.canary) {
+        route.canary = std::make_shared<CanaryState>(m.name, *m.canary);
+      }
     }
+    table->wants_feedback_ = table->wants_feedback_ ||
+                             (m.canary && m.canary->rollback_on.feedback_below.has_value());
     route.target_providers.reserve(m.targets.size());
     for (const auto& t : m.targets) {
       auto it = table->providers_.find(t.provider);

@@ -7,6 +7,7 @@
 #include "llmgw/api/errors.hpp"
 #include "llmgw/api/synthetic.hpp"
 #include "llmgw/metrics/metrics.hpp"
+#include "router/answer_watch.hpp"
 #include "router/attempt.hpp"
 #include "router/attempt_state.hpp"
 #include "router/plan.hpp"
@@ -64,6 +65,31 @@ double cost_of(const providers::Usage& usage, const config::Price& price) {
   return (static_cast<double>(usage.prompt_tokens) * price.input_per_mtok +
           static_cast<double>(usage.completion_tokens) * price.output_per_mtok) /
          1e6;
+}
+
+// What an attempt on the canary target tells the canary (it judges itself on its traffic).
+void record_canary(CanaryState& canary, const AttemptResult& result, const CallOutcome& out,
+                   TimePoint now) {
+  if (result.client_gone) {
+    return;
+  }
+  if (result.held) {
+    canary.on_result(now, true);  // it answered; what it said is a bad answer
+    canary.on_bad_answer(now);
+    return;
+  }
+  if (!result.finished || result.broke_after_start) {
+    if (api::failure_policy(result.failure.cls).harms_target) {
+      canary.on_result(now, false);
+    }
+    return;
+  }
+  if (out.status >= 200 && out.status < 300) {
+    canary.on_result(now, true);
+    if (retry_worthy(result.signals)) {
+      canary.on_bad_answer(now);
+    }
+  }
 }
 
 // Serves an answer held back as bad after every other target failed to do better.
@@ -215,9 +241,13 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       }
       if (!held) {
         held = std::move(result.held);
+        req.holding_answer = true;
       }
     } else if (health) {
       record_health(*health, served, result, out, now);
+    }
+    if (served.canary) {
+      record_canary(*served.canary, result, out, now);
     }
     const auto verdict = state.on_result(p, result);
     if (verdict == Verdict::ended) {

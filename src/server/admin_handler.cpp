@@ -110,6 +110,31 @@ std::string upstreams_body(const router::RouteTable& table) {
   return json{{"upstreams", std::move(list)}}.dump(2);
 }
 
+json canary_json(const config::ModelConfig& model, const router::CanaryState& canary) {
+  const auto c = canary.snapshot(steady_clock::now());
+  return json{{"model", model.name},
+              {"target", c.target},
+              {"percent", c.percent},
+              {"state", c.rolled_back ? "rolled_back" : "active"},
+              {"reason", c.reason},
+              {"requests", c.requests},
+              {"error_rate", c.error_rate},
+              {"bad_answers", c.bad_answers},
+              {"ratings", c.ratings},
+              {"mean_feedback", c.mean_feedback}};
+}
+
+std::string canaries_body(const router::RouteTable& table) {
+  json list = json::array();
+  for (const auto& m : table.config().models) {
+    const auto* route = table.model_route(m.name);
+    if (route && route->canary) {
+      list.push_back(canary_json(m, *route->canary));
+    }
+  }
+  return json{{"canaries", std::move(list)}}.dump(2);
+}
+
 std::string html_escape(std::string_view in) {
   std::string out;
   for (char c : in) {
@@ -185,6 +210,12 @@ void refresh_health_gauges(metrics::Metrics& m, const router::RouteTable& table)
       m.set_circuit_state(s.provider, static_cast<int>(s.circuit));
     }
   }
+  for (const auto& model : table.config().models) {
+    const auto* route = table.model_route(model.name);
+    if (route && route->canary) {
+      m.set_canary_active(model.name, !route->canary->rolled_back());
+    }
+  }
 }
 
 std::string action_body(std::string_view provider, std::string_view action) {
@@ -235,6 +266,11 @@ public:
                          std::move(body));
     } else if (req.path.starts_with("/admin/upstreams/") && req.method == "POST") {
       co_await operator_action(*table, req, sink);
+    } else if (req.path == "/admin/canaries" && req.method == "GET") {
+      co_await sink.send(200, providers::make_headers("content-type", "application/json"),
+                         canaries_body(*table));
+    } else if (req.path.starts_with("/admin/canary/") && req.method == "POST") {
+      co_await resume_canary(*table, req, sink);
     } else if (req.path == "/admin/config" && req.method == "GET") {
       co_await sink.send(200, providers::make_headers("content-type", "application/json"),
                          config::to_redacted_json(table->config()));
@@ -273,6 +309,29 @@ private:
       route->health->operator_restore();
     }
     auto body = action_body(name, action);
+    co_await sink.send(200, providers::make_headers("content-type", "application/json"),
+                       std::move(body));
+  }
+
+  // POST /admin/canary/{model}/resume: a rolled-back canary gets its share again.
+  asio::awaitable<void> resume_canary(const router::RouteTable& table, const HttpRequest& req,
+                                      api::ByteSink& sink) {
+    constexpr std::string_view kPrefix = "/admin/canary/";
+    constexpr std::string_view kSuffix = "/resume";
+    std::string_view rest = std::string_view(req.path).substr(kPrefix.size());
+    const auto* route = rest.ends_with(kSuffix)
+                            ? table.model_route(rest.substr(0, rest.size() - kSuffix.size()))
+                            : nullptr;
+    if (!route || !route->canary) {
+      auto e = api::not_found_route(req.path);
+      e.message = "No canary at " + api::echo(req.path) +
+                  " (POST /admin/canary/{model}/resume, for a model with a canary).";
+      co_await sink.send(404, providers::make_headers("content-type", "application/json"),
+                         api::openai_error_body(e));
+      co_return;
+    }
+    route->canary->resume();
+    auto body = canary_json(*route->config, *route->canary).dump(2);
     co_await sink.send(200, providers::make_headers("content-type", "application/json"),
                        std::move(body));
   }

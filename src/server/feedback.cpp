@@ -27,7 +27,8 @@ api::GatewayError not_found(std::string_view request_id) {
 
 api::GatewayError not_enabled() {
   return api::GatewayError{404, "feedback_not_enabled", "invalid_request_error",
-                           "Feedback is not enabled: no provider has health.semantic.signals.",
+                           "Feedback is not enabled: no provider has health.semantic.signals "
+                           "and no canary rolls back on feedback_below.",
                            {}};
 }
 
@@ -75,7 +76,12 @@ void remember_for_feedback(GatewayState& state, const router::RouteTable& table,
     return;
   }
   const auto* provider = table.provider(outcome.provider);
-  if (!provider || !provider->health || !provider->health->watches_answers()) {
+  const auto* route = table.model_route(model);
+  const bool canary_rated = route && route->canary &&
+                            route->canary->target() == outcome.provider &&
+                            route->config->canary->rollback_on.feedback_below;
+  const bool watched = provider && provider->health && provider->health->watches_answers();
+  if (!watched && !canary_rated) {
     return;
   }
   state.recent_requests.remember(
@@ -116,7 +122,7 @@ asio::awaitable<void> answer_feedback(GatewayState& state, const router::RouteTa
     }
   }
   const auto* provider = served ? table.provider(served->provider) : nullptr;
-  if (!error && (!provider || !provider->health)) {
+  if (!error && !provider) {
     error = not_found(rating->request_id);  // its provider left the config since
   }
   if (error) {
@@ -124,7 +130,14 @@ asio::awaitable<void> answer_feedback(GatewayState& state, const router::RouteTa
     co_await sink.send(error->status, std::move(headers), std::move(body));
     co_return;
   }
-  provider->health->record_feedback(std::chrono::steady_clock::now(), rating->score);
+  const auto now = std::chrono::steady_clock::now();
+  if (provider->health) {
+    provider->health->record_feedback(now, rating->score);
+  }
+  const auto* route = table.model_route(served->model);
+  if (route && route->canary && route->canary->target() == served->provider) {
+    route->canary->on_feedback(now, rating->score);
+  }
   state.metrics.feedback(served->provider, rating_of(rating->score));
   json answer = {{"object", "feedback"},
                  {"request_id", rating->request_id},

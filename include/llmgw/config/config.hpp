@@ -248,8 +248,9 @@ struct ContextConfig {
 };
 
 struct CanaryRollback {
-  std::optional<double> error_rate;
-  std::optional<unsigned> semantic_failures;
+  std::optional<double> error_rate;           // 0..1 of the canary's requests (5 min window)
+  std::optional<unsigned> semantic_failures;  // canary answers with a bad-answer signal
+  std::optional<double> feedback_below;       // mean user rating of canary answers, -1..1
 };
 
 struct CanaryConfig {

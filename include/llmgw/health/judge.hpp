@@ -43,8 +43,8 @@ nlohmann::json judge_request(const config::JudgeConfig& judge, std::string_view 
                              std::string_view answer);
 
 /// The grade in a judge's answer text: `{"score": N}` (also inside a ```json fence or
-/// surrounded by prose), else the first number in the text; nullopt when there is none or it is
-/// outside 0..10.
+/// surrounded by prose), else "score: N" or "N/10" in prose; nullopt when there is none or it
+/// is outside 0..10 (another number in the text is not taken for a grade).
 std::optional<double> judge_score(std::string_view text);
 
 /// The verdict from a judge's answer text: pass at or above min_score, fail below, unknown when

@@ -46,6 +46,9 @@ struct AnswerFacts {
   std::optional<double> tokens_per_second;  // completion tokens over the generation time
 };
 
+/// The configured threshold of `s` (a share 0..1; 1 = off).
+double threshold_of(const config::LiveSignalsConfig& config, Signal s);
+
 /// The signs of a bad answer in `facts` alone (not slow_tokens: that needs the baseline).
 SignalSet inspect(const AnswerFacts& facts);
 
@@ -105,7 +108,6 @@ private:
   bool baseline_ready() const { return rated_ >= config_.min_answers; }
   Bucket& bucket_at(resilience::TimePoint now);
   std::int64_t epoch_of(resilience::TimePoint now) const;
-  double threshold(Signal s) const;
 
   config::LiveSignalsConfig config_;
   std::chrono::nanoseconds width_;

@@ -55,13 +55,17 @@ public:
   /// One semantic probe's verdict (pass, fail, unknown) and what it cost.
   void semantic_probe(std::string_view provider, std::string_view probe, std::string_view verdict,
                       double cost_usd);
-  /// Requests cut short at shutdown (drain_timeout): answered with server_shutting_down.
   /// A served answer showed a live-traffic signal (empty, repetition, ...).
   void semantic_signal(std::string_view provider, std::string_view signal);
   /// An answer held back for another target (on_bad_answer: retry_elsewhere).
   void bad_answer_retry(std::string_view provider, std::string_view signal);
+  /// A model's canary: 1 while it takes its share, 0 once it rolled itself back.
+  void set_canary_active(std::string_view model, bool active);
+  /// A canary rolled itself back.
+  void canary_rollback(std::string_view model);
   /// A user's rating of a served answer: positive, neutral or negative.
   void feedback(std::string_view provider, std::string_view rating);
+  /// Requests cut short at shutdown (drain_timeout): answered with server_shutting_down.
   void shutdown_abort(bool streaming);
 
 private:

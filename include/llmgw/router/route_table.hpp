@@ -32,6 +32,7 @@ struct ModelRoute {
   const config::ModelConfig* config = nullptr;
   std::shared_ptr<Balancer> balancer;
   std::shared_ptr<resilience::RetryBudget> retry_budget;
+  std::shared_ptr<CanaryState> canary;  // null without models[].canary
   std::string identity;  // ModelStateRegistry::identity
   /// config->targets[i]'s provider (null when the config names none), resolved once per
   /// snapshot: planning a request looks up no names, so its cost does not grow with the names.

@@ -32,6 +32,9 @@ struct CallRequest {
   bool client_wants_usage = false;
   bool base64_embeddings = false;  // encoding_format: base64
   bool context_fallback = false;   // set by the router: context.overflow is fallback_larger
+  // Set by the router once an answer is held back (on_bad_answer: retry_elsewhere): another
+  // target's client fault is then not passed on, the held answer is served instead.
+  bool holding_answer = false;
   std::string request_id;
   std::string traceparent;  // to send upstream (already carries our new span id), may be empty
   std::string tracestate;

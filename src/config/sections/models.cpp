@@ -178,9 +178,10 @@ void SchemaLoader::canary(const Value& v, ModelConfig& mc) {
     }
     m.read("percent", c.percent, 0.0, 100.0);
     if (auto rv = m.get("rollback_on")) {
-      MapReader rm(r_, *rv, {"error_rate", "semantic_failures"});
+      MapReader rm(r_, *rv, {"error_rate", "semantic_failures", "feedback_below"});
       rm.read("error_rate", c.rollback_on.error_rate, 0.0, 1.0);
       rm.read("semantic_failures", c.rollback_on.semantic_failures, 1, kNoMax);
+      rm.read("feedback_below", c.rollback_on.feedback_below, -1.0, 1.0);
     }
   }
   mc.canary = std::move(c);

@@ -204,6 +204,10 @@ void SchemaLoader::health(const Value& v, HealthConfig& h) {
       sm.read("healthy_after", c.healthy_after, 1, 1000);
       sm.read("max_usd_per_day", c.max_usd_per_day, 0.0, 1e9);
       sm.read("on_bad_answer", c.on_bad_answer, detail::kOnBadAnswer);
+      if (c.on_bad_answer == OnBadAnswer::retry_elsewhere && !c.signals) {
+        r_.error(*sm.get("on_bad_answer"), "retry_elsewhere needs signals (answers are judged "
+                                           "by the live-traffic signals)");
+      }
     }
     h.semantic = std::move(c);
   }

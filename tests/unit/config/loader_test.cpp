@@ -495,6 +495,22 @@ models:
                 "t.yaml:6:17: providers[0].health.semantic.probes: missing required key 'probes'",
                 "t.yaml:6:17: providers[0].health.semantic.model: missing required key 'model'",
             }));
+  EXPECT_EQ(errors_of(R"(providers:
+  - name: p
+    kind: openai_compatible
+    base_url: "http://127.0.0.1:1/v1"
+    health:
+      semantic: { model: x, probes: [ q ], on_bad_answer: retry_elsewhere }
+probes:
+  - { name: q, prompt: p, expect: { contains: a } }
+models:
+  - name: m
+    targets: [ { provider: p, model: x } ]
+)"),
+            (Strings{
+                "t.yaml:6:59: providers[0].health.semantic.on_bad_answer: retry_elsewhere needs "
+                "signals (answers are judged by the live-traffic signals)",
+            }));
 }
 
 TEST(Loader, SimilarToAndJudgeScales) {

@@ -13,11 +13,14 @@ TEST(JudgeScore, ReadsTheScoreWhereverTheJudgeWroteIt) {
   EXPECT_EQ(judge_score("```json\n{\"score\": 3}\n```"), 3.0);
   EXPECT_EQ(judge_score(R"(Here you go: {"score": "7.5"} as asked)"), 7.5);
   EXPECT_EQ(judge_score("Score: 9/10"), 9.0);
+  EXPECT_EQ(judge_score("The answer has 2 sentences. Score: 6"), 6.0);
+  EXPECT_EQ(judge_score("Contains 9 errors; I give it 1/10."), 1.0);
   EXPECT_EQ(judge_score(R"({"score": 0})"), 0.0);
 }
 
 TEST(JudgeScore, NoGradeOrOneOffTheScaleIsNone) {
   EXPECT_FALSE(judge_score("excellent"));
+  EXPECT_FALSE(judge_score("It has 3 mistakes.")) << "a number in prose is not a grade";
   EXPECT_FALSE(judge_score(R"({"score": 11})"));
   EXPECT_FALSE(judge_score(R"({"score": -1})"));
   EXPECT_FALSE(judge_score(R"({"score": null})"));

@@ -58,7 +58,8 @@ TEST(Inspect, InvalidJsonOnlyWhenJsonWasAskedFor) {
 TEST(Inspect, RefusalsOpenTheAnswer) {
   EXPECT_TRUE(looks_like_refusal("I'm sorry, but I can't help with that."));
   EXPECT_TRUE(looks_like_refusal("  I cannot assist with this request."));
-  EXPECT_TRUE(looks_like_refusal("As an AI, I won't do that."));
+  EXPECT_TRUE(looks_like_refusal("As an AI language model, I won't do that."));
+  EXPECT_FALSE(looks_like_refusal("I'm sorry to hear that! Here is how to reset it."));
   EXPECT_FALSE(looks_like_refusal("Paris. (I'm sorry if you expected Lyon.)"));
   EXPECT_FALSE(looks_like_refusal(kProse));
 }
@@ -186,6 +187,45 @@ TEST(TargetHealthSignals, ADegradedTargetStaysRoutableAndSaysWhy) {
   EXPECT_FALSE(v.degraded);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].rfind("signals_recovered", 0), 0u);
+}
+
+TEST(TargetHealthSignals, ABreachThatBeginsByTimeAloneIsSeen) {
+  common::ManualClock clock;
+  TargetHealth h(watched(config::LiveSignalsConfig::Action::degrade));
+  for (int i = 0; i < 40; ++i) {
+    h.record_answer(clock.now(), said(kProse));
+  }
+  clock.advance(30s);
+  for (int i = 0; i < 10; ++i) {
+    h.record_answer(clock.now(), said(""));
+  }
+  EXPECT_FALSE(h.peek(clock.now()).degraded) << "10 of 50 empty: 20% is not over 20%";
+  clock.advance(31s);  // the clean answers leave the window; nothing is recorded
+  EXPECT_TRUE(h.peek(clock.now()).degraded) << "10 of 10 empty";
+  EXPECT_TRUE(h.try_admit(clock.now()).degraded);
+}
+
+TEST(LiveSignalsWindow, ASustainedSlowdownStaysFlagged) {
+  common::ManualClock clock;
+  auto c = cfg(10);
+  c.window = std::chrono::hours(1);
+  LiveSignals s(c);
+  auto at = [](double rate) {
+    auto f = said(kProse);
+    f.tokens_per_second = rate;
+    return f;
+  };
+  for (int i = 0; i < 50; ++i) {
+    s.record(clock.now(), at(100));
+  }
+  int flagged = 0;
+  for (int i = 0; i < 300; ++i) {
+    flagged += s.record(clock.now(), at(20)).has(Signal::slow_tokens) ? 1 : 0;
+  }
+  EXPECT_EQ(flagged, 300) << "a 5x slowdown must not teach the baseline to accept it soon";
+  auto breach = s.breach(clock.now());
+  ASSERT_TRUE(breach);
+  EXPECT_EQ(breach->signal, Signal::slow_tokens);
 }
 
 TEST(TargetHealthSignals, EjectTakesTheTargetOutOfRouting) {

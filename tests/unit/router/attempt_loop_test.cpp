@@ -688,6 +688,27 @@ TEST_F(AttemptLoop, AHeldBackAnswerIsServedWhenNothingElseDoesBetter) {
   EXPECT_EQ(out.usage.completion_tokens, 2u);
 }
 
+TEST_F(AttemptLoop, AHeldBackAnswerBeatsTheNextTargetsClientError) {
+  cfg->providers[0].health.semantic = watching(config::OnBadAnswer::retry_elsewhere);
+  transport.script(kA, {Reply::json(200, answer(""))});
+  transport.script(kB, {Reply::json(400, error_body("this model rejects that parameter"))});
+  auto out = call("pair");
+  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(sink.status, 200);
+  EXPECT_EQ(sink.header("x-llmgw-bad-answer"), "empty");
+  EXPECT_EQ(sink.header("x-llmgw-provider"), "a");
+}
+
+TEST_F(AttemptLoop, ASignalTurnedOffHoldsNothingBack) {
+  cfg->providers[0].health.semantic = watching(config::OnBadAnswer::retry_elsewhere);
+  cfg->providers[0].health.semantic->signals->refusal = 1;
+  transport.script(kA, {Reply::json(200, answer("I'm sorry, but I can't help with that."))});
+  transport.script(kB, {Reply::json(200, answer("from b"))});
+  auto out = call("pair");
+  EXPECT_EQ(out.provider, "a");
+  EXPECT_EQ(transport.sent_to(kB), 0u);
+}
+
 TEST_F(AttemptLoop, WithoutRetryElsewhereBadAnswersAreServedAndCounted) {
   cfg->providers[0].health.semantic = watching(config::OnBadAnswer::serve);
   transport.script(kA, {Reply::json(200, answer("")), Reply::json(200, answer(""))});
@@ -714,6 +735,38 @@ TEST_F(AttemptLoop, StreamedAnswersAreWatchedWithTheirFinishReason) {
             std::string::npos)
       << text;
   EXPECT_TRUE(health_of("a").peek(time.now()).degraded);
+}
+
+TEST_F(AttemptLoop, AFailingCanaryRollsItselfBackAndTheModelStopsTryingItFirst) {
+  config::CanaryConfig canary;
+  canary.target = "b";
+  canary.percent = 100;
+  canary.rollback_on.error_rate = 0.2;
+  model("pair").canary = canary;
+  std::vector<Reply> failures(10, Reply::json(500, error_body("canary broken")));
+  transport.script(kB, failures);
+  transport.script(kA, std::vector<Reply>(11, Reply::json(200, answer("from a"))));
+  for (int i = 0; i < 10; ++i) {
+    auto out = call("pair");
+    EXPECT_EQ(out.provider, "a") << "failed over from the canary";
+  }
+  EXPECT_EQ(transport.sent_to(kB), 10u);
+  ASSERT_TRUE(table->model_route("pair")->canary->rolled_back());
+  call("pair");
+  EXPECT_EQ(transport.sent_to(kB), 10u) << "rolled back: a serves first";
+}
+
+TEST_F(AttemptLoop, ACanarysBadAnswersCountWithoutLiveSignalsConfigured) {
+  config::CanaryConfig canary;
+  canary.target = "a";
+  canary.percent = 100;
+  canary.rollback_on.semantic_failures = 2;
+  model("pair").canary = canary;
+  transport.script(kA, {Reply::json(200, answer("")), Reply::json(200, answer(""))});
+  call("pair");
+  call("pair");
+  EXPECT_EQ(sink.status, 200) << "served as it came";
+  EXPECT_TRUE(table->model_route("pair")->canary->rolled_back());
 }
 
 }  // namespace
