@@ -22,12 +22,19 @@
 // probe intervals, the wrong answers delivered before and after detection (by request start),
 // and the time to recover.
 //
+// --scenario refusals runs the live-signals scenario: every provider watches its answers
+// (health.semantic.signals: window --signal-window, min_answers 10, refusal 0.3, action
+// degrade; no probes), and the primary starts refusing (the simulator's `refusal` mode) at t=3s
+// until t=12s. It prints the time to detect (fault -> /admin/upstreams says degraded) and the
+// refusals delivered before and after detection. Without probes a degraded target is judged
+// again once its window has forgotten (it serves a few answers again every window).
+//
 // Node built-ins only. Loopback only. Bounded: every process is killed at the end and a hard
 // watchdog ends the run at duration + 60 s whatever happens.
 //
 //   node bench/outage.mjs [--clients 20] [--duration 20] [--stream-share 0.25] [--think-ms 2]
-//                         [--json] [--trace] [--scenario availability|semantic]
-//                         [--probe-interval 1000]
+//                         [--json] [--trace] [--scenario availability|semantic|refusals]
+//                         [--probe-interval 1000] [--signal-window 4000]
 // --trace prints, per fault, every poll that saw a call to the broken target or a change in
 // whether it is routable.
 // Binaries: LLMGW_BIN / LLMGW_SIM_BIN, default build/src/llmgw and build/src/sim/llmgw-sim.
@@ -50,10 +57,13 @@ const { values: opt } = parseArgs({
     trace: { type: 'boolean', default: false },
     scenario: { type: 'string', default: 'availability' },
     'probe-interval': { type: 'string', default: '1000' },
+    'signal-window': { type: 'string', default: '4000' },
   },
 });
-const SEMANTIC = opt.scenario === 'semantic';
+const REFUSALS = opt.scenario === 'refusals';
+const SEMANTIC = opt.scenario === 'semantic' || REFUSALS;  // content, not availability
 if (!SEMANTIC && opt.scenario !== 'availability') throw new Error(`unknown --scenario ${opt.scenario}`);
+const SIGNAL_WINDOW_MS = Math.max(1000, Math.min(60_000, Number(opt['signal-window'])));
 const PROBE_INTERVAL_MS = Math.max(100, Math.min(60_000, Number(opt['probe-interval'])));
 const CLIENTS = Math.max(1, Math.min(200, Number(opt.clients)));
 const DURATION_MS = Math.max(5, Math.min(120, Number(opt.duration))) * 1000;
@@ -69,7 +79,9 @@ const FAULT_COUNT = 1_000_000_000;
 
 // The schedule, in ms from the start of the load. Each fault is applied at `at` and healed at
 // `heal` on simulator `sim`.
-const SCHEDULE = (SEMANTIC ? [
+const SCHEDULE = (REFUSALS ? [
+  { name: 'primary refuses to answer', sim: 'primary', at: 3000, heal: 12000, fault: { mode: 'refusal' } },
+] : SEMANTIC ? [
   { name: 'primary answers wrongly', sim: 'primary', at: 3000, heal: 12000, fault: { mode: 'garbage' } },
 ] : [
   { name: 'primary 503 storm', sim: 'primary', at: 3000, heal: 8000, fault: { mode: 'error', status: 503, message: 'bench storm' } },
@@ -163,10 +175,11 @@ function gatewayConfig(sims) {
     health:
       active: { kind: http, path: /models, interval: 1s, unhealthy_interval: 250ms, timeout: 300ms, healthy_after: 2, unhealthy_after: 2 }
       passive: { consecutive_failures: 3, failure_rate: 0.5, min_requests: 20, window: 10s, eject_for: 1s, max_eject_for: 4s }
-${SEMANTIC ? `      semantic: { interval: ${PROBE_INTERVAL_MS}ms, model: m-probe, probes: [ arithmetic ], unhealthy_after: 2 }
+${REFUSALS ? `      semantic: { signals: { window: ${SIGNAL_WINDOW_MS}ms, min_answers: 10, refusal: 0.3, action: degrade } }
+` : SEMANTIC ? `      semantic: { interval: ${PROBE_INTERVAL_MS}ms, model: m-probe, probes: [ arithmetic ], unhealthy_after: 2 }
 ` : ''}    circuit_breaker: { open_after_failure_rate: 0.5, min_requests: 10, window: 2s, open_for: 1s, half_open_probes: 1 }
 `;
-  const probes = SEMANTIC ? `probes:
+  const probes = SEMANTIC && !REFUSALS ? `probes:
   - name: arithmetic
     prompt: "What is 17 + 25? Reply with the number only."
     expect: { regex: '^\\s*42\\s*$', max_latency: 1s }
@@ -226,7 +239,8 @@ async function oneRequest(url, i, streaming) {
     let ok = res.status === 200;
     if (ok && streaming) ok = text.includes('data: [DONE]') && !/^data: \{"error"/m.test(text);
     if (ok && res.headers.get('x-llmgw-degraded')) ok = false;
-    const wrong = SEMANTIC && ok && answerText(text, streaming).trim() !== String(a + b);
+    const said = ok ? answerText(text, streaming).trim() : '';
+    const wrong = REFUSALS ? ok && /^I'm sorry/.test(said) : SEMANTIC && ok && said !== String(a + b);
     return {
       t0, ms: performance.now() - t0, ok, wrong, status: res.status,
       provider: res.headers.get('x-llmgw-provider'), error: ok ? null : text.slice(0, 200),
@@ -283,7 +297,7 @@ async function poller(gwAdmin, sims, t0, stopAt, samples) {
         const a = attempts[s.name] ?? {};
         const u = upstreams.upstreams.find((x) => x.name === s.name);
         sample.routable[s.name] = u?.routable ?? true;
-        sample.semantic[s.name] = u?.checks?.semantic;
+        sample.semantic[s.name] = REFUSALS ? u?.checks?.signals : u?.checks?.semantic;
         sample.calls[s.name] = counts[i];
         sample.connectFails[s.name] = a.connect ?? 0;
         sample.failed[s.name] = Object.entries(a).filter(([k]) => k !== 'success').reduce((x, [, v]) => x + v, 0);
@@ -347,7 +361,8 @@ function analyseFault(f, samples, marks) {
 // The semantic scenario: when the gateway saw the primary's wrong answers (its probes), and how
 // many wrong answers clients got before and after that (by when the request started).
 function analyseSemantic(f, samples, results, t0) {
-  const detected = samples.find((s) => s.t > f.at && s.semantic[f.sim] === 'unhealthy');
+  const bad = REFUSALS ? 'degraded' : 'unhealthy';
+  const detected = samples.find((s) => s.t > f.at && s.semantic[f.sim] === bad);
   const back = samples.find((s) => s.t > f.heal && s.semantic[f.sim] === 'healthy');
   const wrong = results.filter((r) => r.wrong);
   const detectT = detected ? detected.t : Infinity;
@@ -455,7 +470,8 @@ async function main() {
   }
   const f1 = (x) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1));
   console.log(`llmgw outage bench: ${CLIENTS} clients, ${DURATION_MS / 1000} s, ${Math.round(STREAM_SHARE * 100)}% streaming, ` +
-    `3 sims (weighted 6/3/1), active+passive+breaker${SEMANTIC ? `+semantic probes (every ${PROBE_INTERVAL_MS} ms)` : ''} on every provider`);
+    `3 sims (weighted 6/3/1), active+passive+breaker${REFUSALS ? `+live signals (window ${SIGNAL_WINDOW_MS} ms)`
+      : SEMANTIC ? `+semantic probes (every ${PROBE_INTERVAL_MS} ms)` : ''} on every provider`);
   console.log(`schedule: ${applied.map((a) => `t=${(a.at_ms / 1000).toFixed(1)}s ${a.what}`).join('; ')}`);
   console.log('');
   console.log(`requests      ${results.length} (${(results.length / (DURATION_MS / 1000)).toFixed(0)}/s)`);
@@ -486,7 +502,14 @@ async function main() {
   console.log(`time to recover: heal -> first call routed back. Resolution ~${POLL_MS} ms (polling).`);
   console.log('calls wasted (sim): calls the broken sim answered with the fault. A refused connection never reaches');
   console.log('the sim: it only sees requests sent on connections opened before; failed connects are counted by the gateway.');
-  if (semantic) {
+  if (semantic && REFUSALS) {
+    const m = semantic;
+    console.log('');
+    console.log(`live signals: the primary's refusals marked it degraded after ${m.detect_ms ?? 'n/a'} ms; ` +
+      `clean again ${m.recover_ms ?? 'n/a'} ms after the heal`);
+    console.log(`refusals delivered: ${m.wrong_answers} (${m.wrong_before_detect} from requests started before ` +
+      `detection, ${m.wrong_after_detect} after: a degraded target is judged again once its window forgets)`);
+  } else if (semantic) {
     const m = semantic;
     console.log('');
     console.log(`semantic: wrong answers from the primary detected after ${m.detect_ms ?? 'n/a'} ms ` +
