@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates curl openssl
   libboost1.81-dev libboost-url1.81-dev libssl-dev zlib1g-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev prometheus-cpp-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev libpcre2-dev
   prometheus wrk nginx-light nodejs npm
 )
 if [ "${1:-}" = "--fuzz" ]; then

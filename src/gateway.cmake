@@ -15,6 +15,10 @@ llmgw_module(providers SOURCES providers/adapter.cpp providers/openai/openai_ada
   providers/openai/openai_shared.cpp providers/azure/azure_adapter.cpp
   DEPS llmgw_api llmgw_config)
 
+# Exact BPE tokenizers (tiktoken's o200k_base, cl100k_base) over PCRE2.
+llmgw_module(tokenizer SOURCES tokenizer/bpe.cpp tokenizer/models.cpp
+  DEPS nlohmann_json::nlohmann_json PkgConfig::PCRE2)
+
 # The recent requests user feedback may rate (POST /v1/feedback).
 llmgw_module(feedback SOURCES feedback/recent_requests.cpp
   DEPS llmgw_common)
