@@ -573,7 +573,9 @@ describe('panic routing (everything ejected, the secondary recovered)', () => {
     assert.ok(Number(r.headers.get('x-llmgw-attempts')) <= 2);
 
     // A success is evidence: qb is routable again at once and serves the next request first.
-    assert.equal((await upstream(gw, 'qb')).routable, true);
+    // (The worker records it just after the answer went out; the admin API, on another thread,
+    // may look a moment before.)
+    await waitFor(async () => (await upstream(gw, 'qb')).routable, { what: 'qb routable' });
     const qaBefore2 = await chatCalls(qa);
     const next = await chat(gw, 'duo', 'steady');
     assert.equal(next.status, 200, next.text);
