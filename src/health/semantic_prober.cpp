@@ -215,10 +215,7 @@ struct SemanticProbers::Impl {
     const auto latency = duration_cast<milliseconds>(env.clock->now() - started);
     double cost = 0;
     if (asked) {
-      const auto& price = prober.target.price;
-      cost = (static_cast<double>(asked->usage.prompt_tokens) * price.input_per_mtok +
-              static_cast<double>(asked->usage.completion_tokens) * price.output_per_mtok) /
-             1e6;
+      cost = providers::cost_usd(asked->usage, prober.target.price);
       prober.spent_usd += cost;
     }
     ProbeResult result = judge(asked, probe, latency, budget);
@@ -235,6 +232,22 @@ struct SemanticProbers::Impl {
     co_return result;
   }
 
+  // One call to a grader (judge or embeddings model), never to the probed provider, within
+  // the interval (at most kGraderBudget); its cost is the prober's.
+  asio::awaitable<common::Result<ModelAnswer, api::Failure>> ask_grader(
+      Prober& prober, std::string model, providers::Operation op, nlohmann::json request) {
+    const auto& semantic = *prober.target.provider.health.semantic;
+    const auto deadline =
+        env.clock->now() + std::min<milliseconds>(semantic.interval, kGraderBudget);
+    std::string avoid = prober.target.provider.name;
+    auto asked = co_await env.asker->ask(std::move(model), op, std::move(request),
+                                         std::move(avoid), deadline);
+    if (asked) {
+      prober.spent_usd += asked->cost_usd;
+    }
+    co_return asked;
+  }
+
   // The model-graded verdicts of an answer that kept every rule: the judge's grade, then the
   // similarity to the reference. Their cost counts against the prober's daily budget.
   asio::awaitable<ProbeResult> grade(Prober& prober, const config::ProbeConfig& probe,
@@ -248,20 +261,16 @@ struct SemanticProbers::Impl {
       result = no_grader(expect.judge ? "judge" : "similar_to");
       co_return result;
     }
-    const auto& semantic = *prober.target.provider.health.semantic;
-    const auto budget = std::min<milliseconds>(semantic.interval, kGraderBudget);
     if (expect.judge) {
+      // (Named arguments, never temporaries in a co_await expression: g++ 12.)
       std::string model = expect.judge->model;
       auto request = judge_request(*expect.judge, probe.prompt, answer);
-      std::string avoid = prober.target.provider.name;
-      const auto deadline = env.clock->now() + budget;
-      auto asked = co_await env.asker->ask(std::move(model), providers::Operation::chat,
-                                           std::move(request), std::move(avoid), deadline);
+      auto asked = co_await ask_grader(prober, std::move(model), providers::Operation::chat,
+                                       std::move(request));
       if (!asked) {
         result = grader_failed("judge", expect.judge->model, asked.error());
         co_return result;
       }
-      prober.spent_usd += asked->cost_usd;
       result = judge_verdict(*expect.judge, answer_text(asked->body));
       if (result.verdict != ProbeVerdict::pass) {
         co_return result;
@@ -270,15 +279,12 @@ struct SemanticProbers::Impl {
     if (expect.similar_to) {
       std::string model = expect.similar_to->model;
       auto request = similarity_request(*expect.similar_to, answer);
-      std::string avoid = prober.target.provider.name;
-      const auto deadline = env.clock->now() + budget;
-      auto asked = co_await env.asker->ask(std::move(model), providers::Operation::embeddings,
-                                           std::move(request), std::move(avoid), deadline);
+      auto asked = co_await ask_grader(prober, std::move(model), providers::Operation::embeddings,
+                                       std::move(request));
       if (!asked) {
         result = grader_failed("similar_to", expect.similar_to->model, asked.error());
         co_return result;
       }
-      prober.spent_usd += asked->cost_usd;
       result = similarity_verdict(*expect.similar_to, asked->body, answer);
     }
     co_return result;

@@ -62,12 +62,6 @@ api::Failure out_of_time(const std::string& model) {
   return f;
 }
 
-double cost_of(const providers::Usage& usage, const config::Price& price) {
-  return (static_cast<double>(usage.prompt_tokens) * price.input_per_mtok +
-          static_cast<double>(usage.completion_tokens) * price.output_per_mtok) /
-         1e6;
-}
-
 }  // namespace
 
 asio::awaitable<common::Result<health::ModelAnswer, api::Failure>> RoutedModelAsker::ask(
@@ -106,7 +100,7 @@ asio::awaitable<common::Result<health::ModelAnswer, api::Failure>> RoutedModelAs
       health::ModelAnswer answer;
       answer.body = std::move(asked->body);
       answer.provider = c.target->provider;
-      answer.cost_usd = cost_of(asked->usage, c.target->price);
+      answer.cost_usd = providers::cost_usd(asked->usage, c.target->price);
       co_return answer;
     }
     last = std::move(asked.error());

@@ -61,12 +61,6 @@ std::optional<api::GatewayError> unservable(const Plan& plan) {
                               std::string(first.substr(0, n)));
 }
 
-double cost_of(const providers::Usage& usage, const config::Price& price) {
-  return (static_cast<double>(usage.prompt_tokens) * price.input_per_mtok +
-          static_cast<double>(usage.completion_tokens) * price.output_per_mtok) /
-         1e6;
-}
-
 // What an attempt on the canary target tells the canary (it judges itself on its traffic).
 void record_canary(CanaryState& canary, const AttemptResult& result, const CallOutcome& out,
                    TimePoint now) {
@@ -99,7 +93,7 @@ asio::awaitable<void> serve_held(HeldAnswer& held, const CallRequest& req, CallO
   out.served_model = held.served_model;
   out.usage = held.usage;
   out.status = 200;
-  out.cost_usd = cost_of(out.usage, held.price);
+  out.cost_usd = providers::cost_usd(out.usage, held.price);
   auto headers = response_headers(req, out);
   headers.emplace_back("content-type", "application/json");
   headers.emplace_back("x-llmgw-bad-answer", std::string(health::to_string(held.signal)));
@@ -261,7 +255,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         metrics_.stream_continuation(req.model, out.status == 200 ? "ok" : "client_gone");
       }
       if (out.status == 200) {
-        out.cost_usd = cost_of(out.usage, served.target->price);
+        out.cost_usd = providers::cost_usd(out.usage, served.target->price);
         metrics_.tokens(out.provider, out.served_model, out.usage.prompt_tokens,
                         out.usage.completion_tokens);
       }

@@ -44,6 +44,13 @@ struct Usage {
   bool present = false;
 };
 
+/// What `usage` costs at `price` (USD per million tokens each way).
+inline double cost_usd(const Usage& usage, const config::Price& price) {
+  return (static_cast<double>(usage.prompt_tokens) * price.input_per_mtok +
+          static_cast<double>(usage.completion_tokens) * price.output_per_mtok) /
+         1e6;
+}
+
 struct RequestOptions {
   bool stream = false;
   bool client_wants_usage = false;  // the client set stream_options.include_usage
