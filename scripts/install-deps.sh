@@ -9,6 +9,7 @@ PKGS=(
   libboost1.81-dev libboost-url1.81-dev libssl-dev zlib1g-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev libpcre2-dev
+  libsqlite3-dev libhiredis-dev redis-server
   prometheus wrk nginx-light nodejs npm
 )
 if [ "${1:-}" = "--fuzz" ]; then

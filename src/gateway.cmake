@@ -19,6 +19,10 @@ llmgw_module(providers SOURCES providers/adapter.cpp providers/openai/openai_ada
 llmgw_module(tokenizer SOURCES tokenizer/bpe.cpp tokenizer/models.cpp
   DEPS nlohmann_json::nlohmann_json PkgConfig::PCRE2)
 
+# Conversation sessions: the stores (memory, sqlite, redis) and per-session serialisation.
+llmgw_module(session SOURCES session/locks.cpp session/memory_store.cpp
+  DEPS llmgw_asio llmgw_common)
+
 # The recent requests user feedback may rate (POST /v1/feedback).
 llmgw_module(feedback SOURCES feedback/recent_requests.cpp
   DEPS llmgw_common)
@@ -57,7 +61,7 @@ llmgw_module(faces SOURCES api/faces.cpp api/openai/openai_face.cpp
 # concept's folder: limits, prompts, session, cache.
 llmgw_module(pipeline SOURCES pipeline/pipeline.cpp limits/limits_stage.cpp
   prompts/template_stage.cpp session/session_stage.cpp cache/cache_stage.cpp
-  DEPS llmgw_router llmgw_faces llmgw_config llmgw_api)
+  DEPS llmgw_session llmgw_tokenizer llmgw_router llmgw_faces llmgw_config llmgw_api)
 
 # The HTTP/1.1 request parser: Beast's basic_parser plus the framing rules a proxy must enforce.
 llmgw_module(http SOURCES server/request_parser.cpp
