@@ -16,12 +16,23 @@ llmgw_module(providers SOURCES providers/adapter.cpp providers/openai/openai_ada
   DEPS llmgw_api llmgw_config)
 
 # Exact BPE tokenizers (tiktoken's o200k_base, cl100k_base) over PCRE2.
-llmgw_module(tokenizer SOURCES tokenizer/bpe.cpp tokenizer/models.cpp
+llmgw_module(tokenizer SOURCES tokenizer/bpe.cpp tokenizer/models.cpp tokenizer/library.cpp
   DEPS nlohmann_json::nlohmann_json PkgConfig::PCRE2)
+target_compile_definitions(llmgw_tokenizer PRIVATE
+  LLMGW_SOURCE_TOKENIZERS="${PROJECT_SOURCE_DIR}/data/tokenizers")
+
+# Shared state on Redis (sessions; later rate limits, budgets, the cache): one pipelined
+# connection per worker; hiredis is used only for its reply parser.
+llmgw_module(state SOURCES state/redis_client.cpp
+  DEPS llmgw_asio llmgw_common)
+target_link_libraries(llmgw_state PRIVATE PkgConfig::HIREDIS)  # its headers stay in state/
 
 # Conversation sessions: the stores (memory, sqlite, redis) and per-session serialisation.
-llmgw_module(session SOURCES session/locks.cpp session/memory_store.cpp
-  DEPS llmgw_asio llmgw_common)
+find_package(SQLite3 REQUIRED)
+llmgw_module(session SOURCES session/locks.cpp session/memory_store.cpp session/protocol.cpp
+  session/sessions.cpp session/sqlite_store.cpp session/redis_store.cpp
+  DEPS llmgw_asio llmgw_common llmgw_config llmgw_state nlohmann_json::nlohmann_json
+  SQLite::SQLite3)
 
 # The recent requests user feedback may rate (POST /v1/feedback).
 llmgw_module(feedback SOURCES feedback/recent_requests.cpp
@@ -45,7 +56,8 @@ llmgw_module(health SOURCES health/target_health.cpp health/active_checker.cpp
 llmgw_module(router SOURCES router/route_table.cpp router/model_state.cpp router/router.cpp
   router/attempt.cpp router/attempt_state.cpp router/plan.cpp router/continuation.cpp
   router/balancer.cpp router/model_asker.cpp router/answer_watch.cpp router/canary.cpp
-  DEPS llmgw_exchange llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics
+  router/context_fit.cpp
+  DEPS llmgw_tokenizer llmgw_exchange llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics
   llmgw_api)
 
 # Ingress faces (api/openai, api/anthropic): request decode + validation, answer, stream and
@@ -61,7 +73,8 @@ llmgw_module(faces SOURCES api/faces.cpp api/openai/openai_face.cpp
 # concept's folder: limits, prompts, session, cache.
 llmgw_module(pipeline SOURCES pipeline/pipeline.cpp limits/limits_stage.cpp
   prompts/template_stage.cpp session/session_stage.cpp cache/cache_stage.cpp
-  DEPS llmgw_session llmgw_tokenizer llmgw_router llmgw_faces llmgw_config llmgw_api)
+  DEPS llmgw_session llmgw_tokenizer llmgw_router llmgw_faces llmgw_config llmgw_api
+  llmgw_metrics spdlog::spdlog)
 
 # The HTTP/1.1 request parser: Beast's basic_parser plus the framing rules a proxy must enforce.
 llmgw_module(http SOURCES server/request_parser.cpp
@@ -69,7 +82,8 @@ llmgw_module(http SOURCES server/request_parser.cpp
 
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
   server/admin_handler.cpp server/auth.cpp server/access_log.cpp server/feedback.cpp
-  DEPS llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
+  server/sessions_api.cpp
+  DEPS llmgw_session llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp
   DEPS llmgw_server llmgw_router llmgw_config llmgw_metrics spdlog::spdlog)

@@ -124,6 +124,10 @@ public:
       }
     }
     warn_about(cfg);
+    if (auto error = state_.sessions.configure(cfg.sessions)) {
+      spdlog::critical("sessions: {}", *error);
+      return 1;
+    }
     threads_ = worker_count(cfg);
     // One daemon log line and one counter per health transition (not per request), so an
     // ejection or an opening circuit is visible without scraping /admin/upstreams.
@@ -174,6 +178,7 @@ public:
     checkers_.stop_all();
     probers_.stop_all();
     server.stop();
+    state_.sessions.shutdown();
     // Let the closed acceptors' cancelled accepts finish before the workers' io_contexts
     // (which their sockets belong to) go away with `server`.
     control_.restart();
@@ -281,6 +286,9 @@ private:
     }
     configure_daemon_log(loaded.config->logging);
     warn_about(*loaded.config);
+    if (auto error = state_.sessions.configure(loaded.config->sessions)) {
+      spdlog::error("config reload ({}): the session store stays as it was: {}", trigger, *error);
+    }
     install(loaded.config);
     metrics_.config_reload(true);
     const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - began;

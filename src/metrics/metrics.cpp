@@ -129,6 +129,17 @@ struct Metrics::Impl {
       BuildGauge().Name("llmgw_canary_state").Help("A model's canary: 1 taking its share of traffic, 0 rolled back (until POST /admin/canary/{model}/resume)").Register(*registry);
   prometheus::Family<prometheus::Counter>& canary_rollbacks =
       BuildCounter().Name("llmgw_canary_rollbacks_total").Help("Canaries that rolled themselves back on a breach of rollback_on").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& sessions_active =
+      BuildGauge().Name("llmgw_sessions_active").Help("Conversation sessions held by the session store (memory, sqlite: all of them; redis: those this instance created and did not delete)").Register(*registry);
+  prometheus::Gauge& sessions_active_gauge = sessions_active.Add({});
+  prometheus::Family<prometheus::Histogram>& session_store =
+      BuildHistogram().Name("llmgw_session_store_duration_seconds").Help("Session store operations (load, append, remove, lock), by store").Register(*registry);
+  prometheus::Family<prometheus::Counter>& session_store_errors =
+      BuildCounter().Name("llmgw_session_store_errors_total").Help("Session store operations that failed (the store was unavailable or refused), by store and operation").Register(*registry);
+  prometheus::Family<prometheus::Counter>& context_fits =
+      BuildCounter().Name("llmgw_context_fits_total").Help("Requests fitted to a target's context window, by action: truncated, summarized, rejected, skipped_target (fallback_larger), unfittable").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& token_estimate_error =
+      BuildGauge().Name("llmgw_token_estimate_error_ratio").Help("The gateway's prompt token count against the provider's usage.prompt_tokens on the last counted request: (counted - reported) / reported").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -338,6 +349,30 @@ void Metrics::canary_rollback(std::string_view model) {
 void Metrics::feedback(std::string_view provider, std::string_view rating) {
   impl_->feedback.Add({{"provider", std::string(provider)}, {"rating", std::string(rating)}})
       .Increment();
+}
+
+void Metrics::set_sessions_active(std::uint64_t n) {
+  impl_->sessions_active_gauge.Set(static_cast<double>(n));
+}
+
+void Metrics::session_store(std::string_view store, std::string_view op, double seconds,
+                            bool ok) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+  impl_->session_store.Add({{"store", std::string(store)}, {"op", std::string(op)}}, kBuckets)
+      .Observe(seconds);
+  if (!ok) {
+    impl_->session_store_errors.Add({{"store", std::string(store)}, {"op", std::string(op)}})
+        .Increment();
+  }
+}
+
+void Metrics::context_fit(std::string_view action) {
+  impl_->context_fits.Add({{"action", std::string(action)}}).Increment();
+}
+
+void Metrics::token_estimate_error(std::string_view provider, double ratio) {
+  impl_->token_estimate_error.Add({{"provider", std::string(provider)}}).Set(ratio);
 }
 
 void Metrics::shutdown_abort(bool streaming) {

@@ -7,6 +7,7 @@
 #include "llmgw/exchange/exchange.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "router/answer_watch.hpp"
+#include "router/context_fit.hpp"
 
 namespace llmgw::router {
 namespace {
@@ -242,6 +243,15 @@ AttemptResult hold(std::string body, const CallOutcome& out, health::Signal sign
   return result;
 }
 
+// How far the gateway's count was from the provider's own, when it counted.
+void report_estimate(metrics::Metrics& metrics, const std::string& provider,
+                     std::uint64_t counted, const providers::Usage& usage) {
+  if (counted > 0 && usage.prompt_tokens > 0) {
+    const auto reported = static_cast<double>(usage.prompt_tokens);
+    metrics.token_estimate_error(provider, (static_cast<double>(counted) - reported) / reported);
+  }
+}
+
 AttemptResult gone_result(const PlannedTarget* served) {
   AttemptResult gone;
   gone.served_by = served;
@@ -253,10 +263,36 @@ AttemptResult gone_result(const PlannedTarget* served) {
 }  // namespace
 
 std::vector<providers::Header> response_headers(const CallRequest& req, const CallOutcome& out) {
-  return {{"x-request-id", req.request_id},
-          {"x-llmgw-provider", out.provider},
-          {"x-llmgw-model", out.served_model},
-          {"x-llmgw-attempts", std::to_string(out.attempts)}};
+  std::vector<providers::Header> headers{{"x-request-id", req.request_id},
+                                         {"x-llmgw-provider", out.provider},
+                                         {"x-llmgw-model", out.served_model},
+                                         {"x-llmgw-attempts", std::to_string(out.attempts)}};
+  if (!req.session_id.empty()) {
+    headers.emplace_back("x-llmgw-session", std::string(req.session_id));
+  }
+  return headers;
+}
+
+std::string assistant_message_of(std::string_view canonical_answer) {
+  auto answer = nlohmann::json::parse(canonical_answer, nullptr, false);
+  if (!answer.is_object()) {
+    return {};
+  }
+  auto choices = answer.find("choices");
+  if (choices == answer.end() || !choices->is_array() || choices->empty()) {
+    return {};
+  }
+  auto message = (*choices)[0].find("message");
+  if (message == (*choices)[0].end() || !message->is_object()) {
+    return {};
+  }
+  nlohmann::json kept = nlohmann::json::object();
+  for (const auto& [k, v] : message->items()) {
+    if (!v.is_null() || k == "content") {
+      kept[k] = v;  // null extras (refusal, audio) say nothing worth storing
+    }
+  }
+  return kept.dump();
 }
 
 asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
@@ -274,6 +310,22 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
   providers::RequestOptions opts{req.stream, req.client_wants_usage, req.base64_embeddings,
                                  req.max_json_depth};
   const exchange::Correlation correlation{req.request_id, req.traceparent, req.tracestate};
+  // The request as this target can take it (models[].context); a continuation is not
+  // fitted again.
+  Fitted fitted;
+  if (!continuing) {
+    fitted = fit_for_target(req, p);
+    if (!fitted.action.empty()) {
+      metrics.context_fit(fitted.action);
+    }
+    if (fitted.failure) {
+      AttemptResult unfit;
+      unfit.failure = std::move(*fitted.failure);
+      unfit.served_by = &p;
+      co_return unfit;
+    }
+  }
+  nlohmann::json& sent_body = fitted.body ? *fitted.body : *req.body;
   std::size_t appended = 0;
   std::size_t left_out_space = 0;  // what a prefill left out of the partial answer
   std::optional<std::string> original_prompt;
@@ -292,7 +344,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     appended = append_continuation(
         *req.body, partial, prefill ? ContinuationForm::prefill : ContinuationForm::instruction);
   }
-  auto ureq = exchange::render(exchange_target(p), req.op, *req.body, opts, correlation);
+  auto ureq = exchange::render(exchange_target(p), req.op, sent_body, opts, correlation);
   if (appended > 0) {
     remove_appended(*req.body, appended);
   }
@@ -310,7 +362,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     // to another target; the first answer wins and the other request is cancelled.
     const auto& hp = *hedge.partner;
     // The partner's own rendering and credentials; only the correlation headers are shared.
-    auto hreq = exchange::render(exchange_target(hp), req.op, *req.body, opts, correlation);
+    auto hreq = exchange::render(exchange_target(hp), req.op, sent_body, opts, correlation);
     auto hedge_deadline = exchange::attempt_deadline(*hp.provider->config, t0, req.deadline);
     Race race;
     auto primary =
@@ -359,7 +411,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     sprov.health->record_header_latency(seconds_since(env, t0) * 1000.0);
   }
   if (!req.stream) {
-    opts.native = native_dialect(sink, *sprov.adapter);
+    opts.native = native_dialect(sink, *sprov.adapter) && !req.capture_answer;
     auto translated =
         co_await exchange::read_answer(resp, *sprov.adapter, req.op, opts, out.usage);
     if (!translated) {
@@ -370,6 +422,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
                             {}, {}};
     }
     metrics.upstream_request(provider_name, "success", seconds_since(env, t0));
+    report_estimate(metrics, provider_name, fitted.counted, out.usage);
     health::SignalSet shown;
     if (!opts.native && watches(sp, req.op)) {
       const auto now = env.clock->now();
@@ -387,6 +440,9 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     headers.emplace_back("content-type", "application/json");
     out.status = 200;
     out.ttft_seconds = seconds_since(env, req.started);
+    if (req.capture_answer && req.op == providers::Operation::chat) {
+      out.answer = assistant_message_of(*translated);
+    }
     if (opts.native) {
       co_await sink.send_native(200, std::move(headers), std::move(*translated));
     } else {
@@ -482,6 +538,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     }
     if (eof) {
       out.usage = translator->usage();
+      report_estimate(metrics, provider_name, fitted.counted, out.usage);
       health::SignalSet shown;
       // A continued stream's text is partly another target's: it judges neither.
       if (!continuing && watches(sp, req.op)) {

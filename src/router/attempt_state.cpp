@@ -188,10 +188,14 @@ Verdict AttemptState::on_result(PlannedTarget& attempted, AttemptResult& result)
     // help; the others are not tried for this request.
     auto window = p.target->context_window.value_or(0);
     for (auto& q : plan_.targets) {
-      if (&q != &p && q.tries == 0 && q.target->context_window.value_or(0) <= window) {
-        q.skip_reason = "context window " + std::to_string(q.target->context_window.value_or(0)) +
-                        " is not larger than the " + std::to_string(window) +
-                        " the request overflowed";
+      // context.overflow: reject — no other target is tried either.
+      const bool smaller = q.target->context_window.value_or(0) <= window;
+      if (&q != &p && q.tries == 0 && (smaller || request_.context_reject)) {
+        q.skip_reason =
+            !smaller ? std::string("context.overflow is reject")
+                     : "context window " + std::to_string(q.target->context_window.value_or(0)) +
+                           " is not larger than the " + std::to_string(window) +
+                           " the request overflowed";
         q.tries = 1;  // marks it done for this request
         q.retry_again = false;
       }

@@ -178,6 +178,11 @@ void StreamTracker::observe_data(std::string_view data) {
   if (data == "[DONE]" || data.find("\"choices\"") == std::string_view::npos) {
     return;
   }
+  if (keep_tool_calls_ && data.find("\"tool_calls\"") != std::string_view::npos) {
+    // (Relayed chunks were checked on the way: nesting within the limit.)
+    auto chunk = nlohmann::json::parse(data, nullptr, false);
+    keep_tool_call_deltas(chunk);
+  }
   // Relayed chunks were checked on the way (nesting within the limit); this walk keeps only
   // what it reads. A chunk that is not JSON, or not an object, changes nothing.
   if (data.find_first_not_of(" \t\r\n") == std::string_view::npos ||
@@ -206,6 +211,9 @@ void StreamTracker::observe_data(std::string_view data) {
 void StreamTracker::observe_chunk(const nlohmann::json& j) {
   if (!j.is_object()) {
     return;
+  }
+  if (keep_tool_calls_) {
+    keep_tool_call_deltas(j);
   }
   if (id_.empty()) {
     id_ = string_member(j, "id");
@@ -389,6 +397,82 @@ std::string ContinuationFilter::rewrite_event(std::string_view data) {
     }
   }
   return j.dump();
+}
+
+}  // namespace llmgw::router
+
+namespace llmgw::router {
+
+// Tool-call deltas of choice 0 are merged by their index: the first delta brings id, type and
+// the function name, later ones append to the arguments. Provider extras on a call (a Gemini
+// thought signature) are kept as they came.
+void StreamTracker::keep_tool_call_deltas(const nlohmann::json& chunk) {
+  if (!chunk.is_object()) {
+    return;
+  }
+  auto choices = chunk.find("choices");
+  if (choices == chunk.end() || !choices->is_array()) {
+    return;
+  }
+  for (const auto& c : *choices) {
+    auto index = c.is_object() ? c.find("index") : c.end();
+    if (!c.is_object() || (index != c.end() && *index != 0)) {
+      continue;
+    }
+    auto delta = c.find("delta");
+    if (delta == c.end() || !delta->is_object()) {
+      continue;
+    }
+    auto calls = delta->find("tool_calls");
+    if (calls == delta->end() || !calls->is_array()) {
+      continue;
+    }
+    if (!tool_calls_) {
+      tool_calls_ = std::make_shared<nlohmann::json>(nlohmann::json::array());
+    }
+    for (const auto& d : *calls) {
+      if (!d.is_object()) {
+        continue;
+      }
+      std::size_t i = tool_calls_->size();
+      if (auto di = d.find("index"); di != d.end() && di->is_number_unsigned()) {
+        i = std::min<std::size_t>(di->get<std::size_t>(), 255);
+      }
+      while (tool_calls_->size() <= i) {
+        tool_calls_->push_back(nlohmann::json{{"id", ""}, {"type", "function"},
+                                              {"function", {{"name", ""}, {"arguments", ""}}}});
+      }
+      auto& call = (*tool_calls_)[i];
+      for (const auto& [k, v] : d.items()) {
+        if (k == "index") {
+          continue;
+        }
+        if (k == "function" && v.is_object()) {
+          auto& f = call["function"];
+          for (const auto& [fk, fv] : v.items()) {
+            if (fk == "arguments" && fv.is_string()) {
+              f["arguments"] = f["arguments"].get<std::string>() + fv.get<std::string>();
+            } else if (fk == "name" && fv.is_string() && !fv.get<std::string>().empty()) {
+              f["name"] = fv;
+            } else if (fk != "arguments" && fk != "name") {
+              f[fk] = fv;
+            }
+          }
+        } else if (!(k == "id" && v.is_string() && v.get<std::string>().empty())) {
+          call[k] = v;
+        }
+      }
+    }
+  }
+}
+
+std::string StreamTracker::assistant_message() const {
+  nlohmann::json m{{"role", "assistant"}};
+  m["content"] = text_.empty() && tool_calls_ ? nlohmann::json(nullptr) : nlohmann::json(text_);
+  if (tool_calls_ && !tool_calls_->empty()) {
+    m["tool_calls"] = *tool_calls_;
+  }
+  return m.dump();
 }
 
 }  // namespace llmgw::router

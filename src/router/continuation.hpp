@@ -6,6 +6,7 @@
 // chunk, no text repeated. Chat continues with the partial answer as an assistant turn, legacy
 // completions by extending the prompt. Pure string/JSON work in the OpenAI chunk format (the
 // ingress format), unit-tested without sockets.
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -26,6 +27,12 @@ public:
   /// stream whose face relays the bytes as they are).
   void observe_data(std::string_view data);
 
+  /// Sessions: also keep the tool calls of choice 0 (a full parse of each chunk, paid only
+  /// by requests that store their answer).
+  void keep_tool_calls() { keep_tool_calls_ = true; }
+  /// The streamed answer so far as a canonical assistant message (JSON text).
+  std::string assistant_message() const;
+
   bool has_identity() const { return !id_.empty(); }
   const std::string& id() const { return id_; }
   long long created() const { return created_; }
@@ -45,6 +52,9 @@ private:
   bool tool_call_ = false;
   bool finished_ = false;
   std::string finish_reason_;
+  void keep_tool_call_deltas(const nlohmann::json& chunk);
+  bool keep_tool_calls_ = false;
+  std::shared_ptr<nlohmann::json> tool_calls_;  // an array, by the deltas' index
 };
 
 /// How a chat continues: the partial answer as an assistant turn, then an instruction to go

@@ -1,5 +1,7 @@
 #include "llmgw/router/route_table.hpp"
 
+#include "llmgw/tokenizer/library.hpp"
+
 namespace llmgw::router {
 
 std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config::Config> config,
@@ -52,6 +54,20 @@ std::shared_ptr<const RouteTable> RouteTable::build(std::shared_ptr<const config
       route.target_providers.push_back(it == table->providers_.end() ? nullptr : &it->second);
     }
     table->models_.emplace(m.name, std::move(route));
+  }
+  bool counts = false;
+  for (const auto& m : table->config_->models) {
+    for (const auto& t : m.targets) {
+      counts = counts || t.context_window.has_value();
+    }
+  }
+  if (counts) {
+    std::string where;
+    table->tokenizers_ = tokenizer::Library::shared(&where);
+    if (!table->tokenizers_ && problems) {
+      problems->push_back("no tokenizer data found (searched " + where +
+                          "); context fitting estimates 4 bytes a token");
+    }
   }
   return table;
 }

@@ -94,6 +94,9 @@ asio::awaitable<void> serve_held(HeldAnswer& held, const CallRequest& req, CallO
   out.usage = held.usage;
   out.status = 200;
   out.cost_usd = providers::cost_usd(out.usage, held.price);
+  if (req.capture_answer && req.op == providers::Operation::chat) {
+    out.answer = assistant_message_of(held.body);
+  }
   auto headers = response_headers(req, out);
   headers.emplace_back("content-type", "application/json");
   headers.emplace_back("x-llmgw-bad-answer", std::string(health::to_string(held.signal)));
@@ -154,7 +157,12 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     co_return out;
   }
   req.context_fallback = model.context.overflow == config::Overflow::fallback_larger;
+  req.context_reject = model.context.overflow == config::Overflow::reject;
+  req.tokenizers = table.tokenizers();
   AttemptState state(table, *model_route, std::move(plan), req, rng_);
+  if (req.capture_answer) {
+    state.tracker().keep_tool_calls();
+  }
   // The first answer held back as bad (on_bad_answer: retry_elsewhere): served when no other
   // target does better, since a doubtful answer beats none.
   std::optional<HeldAnswer> held;
@@ -255,6 +263,9 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
         metrics_.stream_continuation(req.model, out.status == 200 ? "ok" : "client_gone");
       }
       if (out.status == 200) {
+        if (req.capture_answer && req.stream && req.op == providers::Operation::chat) {
+          out.answer = state.tracker().assistant_message();
+        }
         out.cost_usd = providers::cost_usd(out.usage, served.target->price);
         metrics_.tokens(out.provider, out.served_model, out.usage.prompt_tokens,
                         out.usage.completion_tokens);
@@ -283,6 +294,13 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       out.status = ending.context_failure->status;
       out.error_code = "context_length_exceeded";
       headers = response_headers(req, out);
+      if (ending.context_failure->body.empty()) {
+        // The gateway's own count said it does not fit: its error, in the client's format.
+        api::GatewayError e{400, "context_length_exceeded", "invalid_request_error",
+                            ending.context_failure->message, "messages"};
+        co_await sink.fail(e, std::move(headers));
+        co_return out;
+      }
       headers.emplace_back("content-type", "application/json");
       auto body = ending.context_failure->body;
       co_await sink.send(out.status, std::move(headers), std::move(body));

@@ -253,6 +253,9 @@ public:
     }
     if (req.path == "/metrics" && req.method == "GET") {
       refresh_health_gauges(state_.metrics, *table);
+      if (auto store = state_.sessions.store()) {
+        state_.metrics.set_sessions_active(store->active());
+      }
       auto body = state_.metrics.serialize();
       co_await sink.send(200, providers::make_headers("content-type", "text/plain; version=0.0.4; charset=utf-8"),
                          std::move(body));

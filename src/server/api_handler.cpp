@@ -18,6 +18,7 @@
 #include "llmgw/server/server.hpp"
 #include "server/auth.hpp"
 #include "server/feedback.hpp"
+#include "server/sessions_api.hpp"
 
 namespace llmgw::server {
 namespace {
@@ -232,7 +233,9 @@ private:
 
 class ApiHandler final : public Handler {
 public:
-  explicit ApiHandler(GatewayState& state) : state_(state), pipeline_(pipeline::make_pipeline()) {
+  explicit ApiHandler(GatewayState& state)
+      : state_(state),
+        pipeline_(pipeline::make_pipeline(pipeline::Services{&state.sessions, &state.metrics})) {
     // The server's own taps come last: they see what the others recorded.
     pipeline_.add(std::make_unique<MetricsTap>(state_.metrics));
     if (state_.access_log) {
@@ -288,6 +291,10 @@ public:
     }
     if (req.path == "/v1/feedback") {
       co_await answer_feedback(state_, *table, req, sink);
+      co_return;
+    }
+    if (req.path.starts_with("/v1/sessions/")) {
+      co_await answer_session(state_, *table, req, sink);
       co_return;
     }
     if (req.path == "/v1/models" || req.path.starts_with("/v1/models/")) {
@@ -378,6 +385,7 @@ private:
     ctx.key = auth.key;
     ctx.request_id = req.request_id;
     ctx.session_id = req.session_id;
+    ctx.user = req.user;
     ctx.remote = req.remote;
     std::optional<api::GatewayError> error = auth.error;
     json body;
@@ -433,6 +441,10 @@ private:
       call.base64_embeddings = facts.base64_embeddings;
       call.max_output_tokens = facts.max_output_tokens;
       call.max_json_depth = cfg.server.max_json_depth;
+      if (ctx.session) {
+        call.capture_answer = true;
+        call.session_id = ctx.session_id;
+      }
       call.started = started;
       call.deadline = started + cfg.server.request_timeout;
       try {

@@ -244,6 +244,8 @@ void RequestParser::on_field_impl(http::field name, boost::beast::string_view na
     keep_first(request_.route_hint, value);
   } else if (common::iequals(name_string, "x-llmgw-region")) {
     keep_first(request_.region, value);
+  } else if (common::iequals(name_string, "x-llmgw-user")) {
+    keep_first(request_.user, value);
   }
 }
 

@@ -165,19 +165,6 @@ std::string retry_delay(const ErrorFields& fields) {
   return out + "s";
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 // Percent-decoded value of a query parameter; nullopt when absent.
 std::optional<std::string> query_param(std::string_view query, std::string_view name) {
   while (!query.empty()) {
@@ -188,9 +175,9 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
       std::string value;
       const auto raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
       for (std::size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] == '%' && i + 2 < raw.size() && hex_value(raw[i + 1]) >= 0 &&
-            hex_value(raw[i + 2]) >= 0) {
-          value.push_back(static_cast<char>(hex_value(raw[i + 1]) * 16 + hex_value(raw[i + 2])));
+        if (raw[i] == '%' && i + 2 < raw.size() && common::hex_value(raw[i + 1]) >= 0 &&
+            common::hex_value(raw[i + 2]) >= 0) {
+          value.push_back(static_cast<char>(common::hex_value(raw[i + 1]) * 16 + common::hex_value(raw[i + 2])));
           i += 2;
         } else {
           value.push_back(raw[i] == '+' ? ' ' : raw[i]);

@@ -8,6 +8,9 @@ namespace llmgw::common {
 bool iequals(std::string_view a, std::string_view b);
 std::string to_lower(std::string_view s);
 std::string_view trim(std::string_view s);
+/// The value of one hex digit (either case), -1 for any other character.
+int hex_value(char c);
+
 /// Lowercase hex of SHA-256 (OpenSSL).
 std::string sha256_hex(std::string_view data);
 /// Compares in time independent of where the inputs differ (key checks).

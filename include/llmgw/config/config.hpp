@@ -245,6 +245,9 @@ enum class Overflow { truncate_oldest, summarize, reject, fallback_larger };
 
 struct ContextConfig {
   Overflow overflow = Overflow::truncate_oldest;
+  std::string summarizer;  // overflow: summarize — the (cheap) model that writes the summary
+  // Output tokens kept free when the request sets no max_tokens.
+  std::uint64_t reserve_output = 1024;
 };
 
 struct CanaryRollback {
@@ -287,6 +290,7 @@ struct KeyConfig {
   std::optional<std::vector<std::string>> models;  // allowlist; nullopt = all
   RateLimits rate_limit;
   std::optional<KeyBudget> budget;
+  std::string persona;  // merged into the system context of this key's calls
 };
 
 struct AuthConfig {
@@ -302,6 +306,10 @@ struct SessionsConfig {
   Duration ttl = 24h;
   std::string system_prompt;
   bool inject_everywhere = false;
+  Duration busy_wait = std::chrono::seconds(10);  // then 409 session_busy
+  std::uint64_t max_sessions = 100000;              // memory store
+  std::uint64_t max_bytes = 256ull << 20;           // memory store, of stored message text
+  std::map<std::string, std::string> profiles;      // x-llmgw-user: name -> persona text
 };
 
 enum class StateBackend { local, redis };

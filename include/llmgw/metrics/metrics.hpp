@@ -3,6 +3,7 @@
 // prometheus-cpp does the bookkeeping and text encoding, our admin listener serves it.
 #include <memory>
 #include <string>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -67,6 +68,11 @@ public:
   void feedback(std::string_view provider, std::string_view rating);
   /// Requests cut short at shutdown (drain_timeout): answered with server_shutting_down.
   void shutdown_abort(bool streaming);
+  /// Sessions: the store's size (set before each scrape), each store operation, each fit.
+  void set_sessions_active(std::uint64_t n);
+  void session_store(std::string_view store, std::string_view op, double seconds, bool ok);
+  void context_fit(std::string_view action);
+  void token_estimate_error(std::string_view provider, double ratio);
 
 private:
   struct Impl;

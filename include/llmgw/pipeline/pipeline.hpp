@@ -22,7 +22,21 @@
 #include "llmgw/config/config.hpp"
 #include "llmgw/router/router.hpp"
 
+namespace llmgw::metrics {
+class Metrics;
+}
+namespace llmgw::session {
+class Sessions;
+struct SessionTurn;  // src/session: a session request's lease, store and new turns
+}
+
 namespace llmgw::pipeline {
+
+/// What stages share across requests and workers (owned by the server, outlives snapshots).
+struct Services {
+  session::Sessions* sessions = nullptr;
+  metrics::Metrics* metrics = nullptr;
+};
 
 /// One request as the stages see it. Everything comes from the one config snapshot the request
 /// started with.
@@ -38,7 +52,10 @@ struct RequestContext {
   std::string_view model_name;  // as the client asked (may name no configured model)
   std::string_view request_id;
   std::string_view session_id;  // x-session-id, empty when absent
+  std::string_view user;        // x-llmgw-user (a profile in sessions.profiles), or empty
   std::string_view remote;      // "ip:port" of the client
+  // Set by the session stage; the append tap stores the turns and then lets the lease go.
+  std::shared_ptr<session::SessionTurn> session;
   // Filled once the answer is out, for the taps.
   const router::CallOutcome* outcome = nullptr;
   double elapsed_seconds = 0;
@@ -85,14 +102,14 @@ private:
 /// The seams later issues fill in, in pipeline order (each in its concept's folder).
 std::unique_ptr<IngressStage> make_limits_stage();           // src/limits: rate limits, budgets
 std::unique_ptr<IngressStage> make_prompt_template_stage();  // src/prompts
-std::unique_ptr<IngressStage> make_session_load_stage();     // src/session
+std::unique_ptr<IngressStage> make_session_load_stage(const Services& services);  // src/session
 std::unique_ptr<IngressStage> make_cache_lookup_stage();     // src/cache
 std::unique_ptr<ResponseTap> make_budget_debit_tap();        // src/limits
-std::unique_ptr<ResponseTap> make_session_append_tap();      // src/session
+std::unique_ptr<ResponseTap> make_session_append_tap(const Services& services);  // src/session
 std::unique_ptr<ResponseTap> make_cache_store_tap();         // src/cache
 
 /// The pipeline with every seam in place; the caller appends its own taps (metrics, access
 /// log) after them.
-Pipeline make_pipeline();
+Pipeline make_pipeline(const Services& services);
 
 }  // namespace llmgw::pipeline

@@ -16,6 +16,10 @@
 #include "llmgw/router/model_state.hpp"
 #include "llmgw/upstream/client.hpp"
 
+namespace llmgw::tokenizer {
+class Library;
+}
+
 namespace llmgw::router {
 
 struct ProviderRoute {
@@ -78,6 +82,9 @@ public:
   /// Whether user feedback changes anything under this config (some provider watches its
   /// answers): only then are served requests remembered for POST /v1/feedback.
   bool wants_feedback() const { return wants_feedback_; }
+  /// The tokenizers context fitting counts with: loaded when some target has a
+  /// context_window (null otherwise, or when no tokenizer data was found: bytes / 4 then).
+  const tokenizer::Library* tokenizers() const { return tokenizers_.get(); }
 
 private:
   std::shared_ptr<const config::Config> config_;
@@ -85,6 +92,7 @@ private:
   NameMap<ProviderRoute> providers_;
   NameMap<const config::KeyConfig*> keys_by_digest_;
   bool wants_feedback_ = false;
+  std::shared_ptr<const tokenizer::Library> tokenizers_;
 };
 
 }  // namespace llmgw::router

@@ -20,6 +20,9 @@
 namespace llmgw::metrics {
 class Metrics;
 }
+namespace llmgw::tokenizer {
+class Library;
+}
 
 namespace llmgw::router {
 
@@ -32,9 +35,15 @@ struct CallRequest {
   bool client_wants_usage = false;
   bool base64_embeddings = false;  // encoding_format: base64
   bool context_fallback = false;   // set by the router: context.overflow is fallback_larger
+  bool context_reject = false;     // set by the router: context.overflow is reject
+  const tokenizer::Library* tokenizers = nullptr;  // set by the router, from the table
   // Set by the router once an answer is held back (on_bad_answer: retry_elsewhere): another
   // target's client fault is then not passed on, the held answer is served instead.
   bool holding_answer = false;
+  // Sessions: keep the served answer as a canonical assistant message (CallOutcome::answer);
+  // a native relay is then given up so the answer passes through the canonical form.
+  bool capture_answer = false;
+  std::string_view session_id;  // echoed in x-llmgw-session
   std::string request_id;
   std::string traceparent;  // to send upstream (already carries our new span id), may be empty
   std::string tracestate;
@@ -56,6 +65,9 @@ struct CallOutcome {
   double ttft_seconds = -1;  // -1 when no byte of an answer reached the client
   std::string error_code;
   bool degraded = false;  // answered with the model's degrade message
+  // With CallRequest::capture_answer, the served answer's first choice as a canonical
+  // assistant message (JSON text); empty when none was served.
+  std::string answer;
 };
 
 /// Where the attempt loop reads the time, waits, and draws its random numbers (balancing,

@@ -25,6 +25,7 @@ struct HttpRequest {
   std::string tracestate;
   std::string session_id;
   std::string route_hint;
+  std::string user;    // x-llmgw-user: a profile in sessions.profiles
   std::string region;  // x-llmgw-region: prefer targets whose provider has this region
   std::string user_agent;
   std::string remote;  // "ip:port" of the client

@@ -95,4 +95,32 @@ std::int64_t system_wall_clock();
 std::unique_ptr<SessionStore> make_memory_store(MemoryStoreOptions options,
                                                 WallClock clock = system_wall_clock);
 
+struct SqliteStoreOptions {
+  std::string path;  // the database file, created when absent; its directory must exist
+  std::chrono::milliseconds ttl{std::chrono::hours(24)};
+};
+
+/// Opens the database synchronously (the control thread, at startup or reload); an error names
+/// the path and SQLite's reason. Every later call runs on the store's own I/O thread.
+StoreResult<std::unique_ptr<SessionStore>> make_sqlite_store(SqliteStoreOptions options,
+                                                             WallClock clock = system_wall_clock);
+
+struct RedisStoreOptions {
+  std::string url;  // redis://[user:password@]host[:port][/db] or unix:///path[?db=N]
+  std::chrono::milliseconds ttl{std::chrono::hours(24)};
+  std::string prefix = "llmgw:session:";
+  std::chrono::milliseconds timeout{1000};  // per Redis command, and to connect
+  /// A lease is a Redis lock that frees itself after this long, should its holder die.
+  std::chrono::milliseconds lock_lease{std::chrono::seconds(60)};
+};
+
+/// Sessions in Redis (src/session/redis_store.cpp), shared by every instance on it; Redis
+/// expires them. Connects lazily, one connection per worker (state::RedisPool): nothing fails
+/// here; a URL the client refuses (rediss://) or a Redis that is down fails each call with a
+/// StoreError that names host:port, never the password. `active()` counts the sessions this
+/// process created minus those it removed: it cannot see Redis expire a session, and another
+/// instance's sessions are not in it.
+std::unique_ptr<SessionStore> make_redis_store(RedisStoreOptions options,
+                                               WallClock clock = system_wall_clock);
+
 }  // namespace llmgw::session

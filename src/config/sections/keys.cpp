@@ -5,7 +5,7 @@
 namespace llmgw::config::schema {
 
 void SchemaLoader::key(const Value& v, KeyConfig& k) {
-  MapReader m(r_, v, {"name", "sha256", "models", "rate_limit", "budget"});
+  MapReader m(r_, v, {"name", "sha256", "models", "rate_limit", "budget", "persona"});
   if (!m.ok()) {
     return;
   }
@@ -40,6 +40,7 @@ void SchemaLoader::key(const Value& v, KeyConfig& k) {
     bm.read("usd_per_day", b.usd_per_day, 0.0, kNoMaxDouble);
     k.budget = b;
   }
+  m.read("persona", k.persona);
 }
 
 }  // namespace llmgw::config::schema

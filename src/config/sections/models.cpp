@@ -76,8 +76,18 @@ void SchemaLoader::model(const Value& v, ModelConfig& mc) {
     mc.cache = c;
   }
   if (auto cv = m.get("context")) {
-    MapReader cm(r_, *cv, {"overflow"});
+    MapReader cm(r_, *cv, {"overflow", "summarizer", "reserve_output"});
     cm.read("overflow", mc.context.overflow, detail::kOverflows);
+    if (auto sv = cm.get("summarizer")) {
+      if (auto name = detail::read_string(r_, *sv)) {
+        mc.context.summarizer = *name;
+        refs_.push_back(Ref{Ref::Kind::model, mc.context.summarizer, *sv});
+      }
+    }
+    cm.read("reserve_output", mc.context.reserve_output, 0, kNoMax);
+    if (mc.context.overflow == Overflow::summarize && mc.context.summarizer.empty()) {
+      r_.error(*cv, "context.overflow: summarize needs context.summarizer (a model name)");
+    }
   }
   if (auto cv = m.get("canary")) {
     canary(*cv, mc);

@@ -20,7 +20,8 @@ void SchemaLoader::redis_url(const Value& v, std::string& out) {
 }
 
 void SchemaLoader::sessions(const Value& v, SessionsConfig& s) {
-  MapReader m(r_, v, {"store", "sqlite", "redis", "ttl", "system_prompt", "inject_everywhere"});
+  MapReader m(r_, v, {"store", "sqlite", "redis", "ttl", "system_prompt", "inject_everywhere",
+                      "busy_wait", "max_sessions", "max_bytes", "profiles"});
   m.read("store", s.store, detail::kSessionStores);
   if (auto sv = m.get("sqlite")) {
     MapReader sm(r_, *sv, {"path"});
@@ -34,6 +35,18 @@ void SchemaLoader::sessions(const Value& v, SessionsConfig& s) {
   m.read("ttl", s.ttl, kPositive);
   m.read("system_prompt", s.system_prompt);
   m.read("inject_everywhere", s.inject_everywhere);
+  m.read("busy_wait", s.busy_wait, Duration::zero());
+  m.read("max_sessions", s.max_sessions, 1, kNoMax);
+  m.read_size("max_bytes", s.max_bytes, 1024, kNoMax);
+  if (auto pv = m.get("profiles")) {
+    auto pm = MapReader::any_keys(r_, *pv);
+    for (const auto& e : pm.entries()) {
+      auto text = detail::read_string(r_, e.value);
+      if (text) {
+        s.profiles[e.key] = std::move(*text);
+      }
+    }
+  }
 }
 
 void SchemaLoader::state(const Value& v, StateConfig& s) {

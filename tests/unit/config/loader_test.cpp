@@ -756,7 +756,7 @@ models:
              on: [ connect, timeout, 429, 5xx, 529 ], budget: 0.1 }
     hedge: { after: p95, max: 1 }
     cache: { ttl: 10m, serve_stale_on_outage: true, allow_nonzero_temperature: true }
-    context: { overflow: summarize }
+    context: { overflow: summarize, summarizer: cheap, reserve_output: 2048 }
     canary: { target: anthropic-b, percent: 5,
               rollback_on: { error_rate: 0.2, semantic_failures: 2 } }
   - name: cheap
@@ -769,6 +769,7 @@ keys:
     models: [ smart, cheap ]
     rate_limit: { rpm: 600, tpm: 200000 }
     budget: { usd_per_day: 50 }
+    persona: "The user is a cardiologist."
   - name: ops
     sha256: 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae
 auth: { required: true }
@@ -779,6 +780,10 @@ sessions:
   ttl: 12h
   system_prompt: "You are a helpful assistant."
   inject_everywhere: true
+  busy_wait: 2s
+  max_sessions: 5000
+  max_bytes: 64MiB
+  profiles: { alice: "Alice prefers metric units.", bob: "Bob is a novice." }
 state:
   backend: redis
   redis: { url: "redis://gw:s3cret@redis:6379/0" }
@@ -878,6 +883,8 @@ TEST(Loader, FullConfigParsesEverySection) {
   EXPECT_EQ(smart->cache->ttl, milliseconds{600000});
   EXPECT_TRUE(smart->cache->allow_nonzero_temperature);
   EXPECT_EQ(smart->context.overflow, Overflow::summarize);
+  EXPECT_EQ(smart->context.summarizer, "cheap");
+  EXPECT_EQ(smart->context.reserve_output, 2048u);
   ASSERT_TRUE(smart->canary);
   EXPECT_EQ(smart->canary->rollback_on.semantic_failures, 2u);
   EXPECT_EQ(smart->pos.line, 53);
@@ -904,6 +911,11 @@ TEST(Loader, FullConfigParsesEverySection) {
   EXPECT_EQ(c.sessions.sqlite_path, "/tmp/sessions.db");
   EXPECT_EQ(c.sessions.ttl, milliseconds{12 * 3600 * 1000});
   EXPECT_TRUE(c.sessions.inject_everywhere);
+  EXPECT_EQ(c.sessions.busy_wait, milliseconds{2000});
+  EXPECT_EQ(c.sessions.max_sessions, 5000u);
+  EXPECT_EQ(c.sessions.max_bytes, 64u << 20);
+  EXPECT_EQ(c.sessions.profiles.at("bob"), "Bob is a novice.");
+  EXPECT_EQ(c.keys[0].persona, "The user is a cardiologist.");
   EXPECT_EQ(c.state.backend, StateBackend::redis);
   ASSERT_EQ(c.prompts.size(), 1u);
   EXPECT_EQ(c.prompts[0].version, 3u);
@@ -1013,6 +1025,23 @@ TEST(LoaderHardening, JsonDepthAndAdminToken) {
                                             "server: { admin_token: 0123456789abcdef0123 }\n"));
   EXPECT_EQ(redacted.find("0123456789abcdef0123"), std::string::npos);
   EXPECT_NE(redacted.find("\"admin_token\": \"<redacted>\""), std::string::npos) << redacted;
+}
+
+}  // namespace
+}  // namespace llmgw::config
+
+namespace llmgw::config {
+namespace {
+
+TEST(Loader, SummarizeNeedsASummarizerThatExists) {
+  std::string yaml(kBase);
+  EXPECT_EQ(errors_of(yaml + "    context: { overflow: summarize }\n"),
+            Strings{"t.yaml:8:14: models[0].context: context.overflow: summarize needs "
+                    "context.summarizer (a model name)"});
+  auto errors = errors_of(yaml + "    context: { overflow: summarize, summarizer: tiny }\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("tiny"), std::string::npos) << errors[0];
+  EXPECT_TRUE(load_ok(yaml + "    context: { overflow: summarize, summarizer: smart }\n"));
 }
 
 }  // namespace

@@ -50,14 +50,14 @@ std::vector<std::string> names(const Pipeline& p) {
 }
 
 TEST_F(Fixture, EverySeamIsInPlaceInPipelineOrder) {
-  auto p = make_pipeline();
+  auto p = make_pipeline(Services{});
   EXPECT_EQ(names(p), (std::vector<std::string>{"limits", "prompt_template", "session_load",
                                                 "cache_lookup", "budget_debit", "session_append",
                                                 "cache_store"}));
 }
 
 TEST_F(Fixture, NothingAppliesToAPlainRequestSoNoStageRuns) {
-  auto p = make_pipeline();
+  auto p = make_pipeline(Services{});
   auto c = ctx(chat);
   EXPECT_FALSE(p.has_ingress_work(c));
 }
@@ -85,14 +85,17 @@ TEST_F(Fixture, ThePromptTemplateAppliesOnlyToThePromptsRoute) {
 }
 
 TEST_F(Fixture, SessionLoadAppliesToARequestThatNamesASession) {
-  auto stage = make_session_load_stage();
+  auto stage = make_session_load_stage(Services{});
   auto c = ctx(chat);
   EXPECT_FALSE(stage->applies(c));
   c.session_id = "conv-1";
   EXPECT_TRUE(stage->applies(c));
   auto before = body;
-  EXPECT_FALSE(run(stage->run(c)));
-  EXPECT_EQ(body, before) << "the seam passes the request through unchanged";
+  auto error = run(stage->run(c));
+  ASSERT_TRUE(error) << "no store: the request cannot have its history";
+  EXPECT_EQ(error->status, 503);
+  EXPECT_EQ(error->code, "session_store_unavailable");
+  EXPECT_EQ(body, before);
 }
 
 TEST_F(Fixture, CacheLookupAppliesToAModelWithACache) {

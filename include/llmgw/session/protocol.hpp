@@ -1,0 +1,49 @@
+#pragma once
+// The session protocol's pure parts (docs/sessions.md): the system context the gateway adds,
+// how a request is joined to its stored history (overlap detection, so a client that sends
+// the whole conversation itself is not doubled), what is stored after the answer, and the
+// transcript GET /v1/sessions/{id} answers. No I/O: the stage in src/session drives them.
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llmgw/session/store.hpp"
+
+namespace llmgw::session {
+
+/// Session ids: 1..128 characters of [A-Za-z0-9._:-] (they become store keys and log fields).
+bool valid_session_id(std::string_view id);
+
+/// The gateway's part of the system context, in this order: sessions.system_prompt, the key's
+/// persona, the x-llmgw-user profile; empty parts are left out; joined by blank lines.
+std::string gateway_system(std::string_view system_prompt, std::string_view persona,
+                           std::string_view profile);
+
+/// The text of a message's content: a string, or its text parts joined (other parts skipped).
+std::string content_text(const nlohmann::json& message);
+
+/// Whether two canonical messages are the same turn (content as a string or as text parts
+/// counts the same; null members are ignored).
+bool same_turn(const nlohmann::json& a, const nlohmann::json& b);
+
+struct Joined {
+  std::vector<std::string> to_store;  // the request's new turns, JSON texts, to store later
+  std::size_t history = 0;            // stored turns placed in the request
+  std::size_t overlap = 0;            // of the client's turns that were already stored
+};
+
+/// Rewrites `body.messages` for a session request: one leading system message (the gateway's
+/// context, then the system texts stored and sent, each once, then the stored summary), the
+/// stored turns, then the client's turns that are not stored yet. `stored` may be null (a new
+/// session).
+Joined join_history(nlohmann::json& body, const Session* stored, std::string_view gateway);
+
+/// Outside sessions: merges the gateway's system context in front of the client's leading
+/// system message (or adds one).
+void inject_system(nlohmann::json& body, std::string_view gateway);
+
+/// GET /v1/sessions/{id}: the transcript in OpenAI message shape and the metadata.
+std::string transcript(std::string_view id, const Session& s);
+
+}  // namespace llmgw::session

@@ -1,0 +1,139 @@
+// The session protocol's pure parts: system context order, history joining, overlap
+// detection, system messages kept once, transcripts.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "llmgw/session/protocol.hpp"
+
+namespace llmgw::session {
+namespace {
+
+using nlohmann::json;
+
+json msg(const char* role, const char* content) { return json{{"role", role}, {"content", content}}; }
+
+Session stored_of(std::vector<json> messages, std::string summary = {}) {
+  Session s;
+  for (const auto& m : messages) {
+    s.messages.push_back(m.dump());
+  }
+  s.summary = std::move(summary);
+  return s;
+}
+
+std::vector<std::string> lines(const json& body) {
+  std::vector<std::string> out;
+  for (const auto& m : body["messages"]) {
+    out.push_back(m["role"].get<std::string>() + ":" + content_text(m));
+  }
+  return out;
+}
+
+TEST(SessionProtocol, IdsAreBoundedAndPlain) {
+  EXPECT_TRUE(valid_session_id("conv-1_a.b:c"));
+  EXPECT_FALSE(valid_session_id(""));
+  EXPECT_FALSE(valid_session_id("a b"));
+  EXPECT_FALSE(valid_session_id("a/b"));
+  EXPECT_FALSE(valid_session_id(std::string(129, 'a')));
+  EXPECT_TRUE(valid_session_id(std::string(128, 'a')));
+}
+
+TEST(SessionProtocol, GatewaySystemOrderIsPromptPersonaProfile) {
+  EXPECT_EQ(gateway_system("S", "P", "U"), "S\n\nP\n\nU");
+  EXPECT_EQ(gateway_system("", "P", ""), "P");
+  EXPECT_EQ(gateway_system("", "", ""), "");
+}
+
+TEST(SessionProtocol, ANewSessionKeepsTheRequestAndStoresItsTurns) {
+  json body{{"messages", {msg("system", "Be brief."), msg("user", "hi")}}};
+  auto joined = join_history(body, nullptr, "GW");
+  EXPECT_EQ(lines(body), (std::vector<std::string>{"system:GW\n\nBe brief.", "user:hi"}));
+  ASSERT_EQ(joined.to_store.size(), 2u);
+  EXPECT_EQ(json::parse(joined.to_store[0]), msg("system", "Be brief."));
+  EXPECT_EQ(json::parse(joined.to_store[1]), msg("user", "hi"));
+}
+
+TEST(SessionProtocol, StoredTurnsComeBeforeTheNewOnes) {
+  auto stored = stored_of({msg("system", "Be brief."), msg("user", "one"),
+                           msg("assistant", "1")}, "they said hello");
+  json body{{"messages", {msg("user", "two")}}};
+  auto joined = join_history(body, &stored, "GW");
+  EXPECT_EQ(lines(body), (std::vector<std::string>{
+                             "system:GW\n\nBe brief.\n\nSummary of the earlier conversation: "
+                             "they said hello",
+                             "user:one", "assistant:1", "user:two"}));
+  EXPECT_EQ(joined.history, 2u);
+  EXPECT_EQ(joined.overlap, 0u);
+  ASSERT_EQ(joined.to_store.size(), 1u);
+}
+
+TEST(SessionProtocol, TheSameSystemMessageSentAgainIsNotStoredTwice) {
+  auto stored = stored_of({msg("system", "Be brief."), msg("user", "one"), msg("assistant", "1")});
+  json body{{"messages", {msg("system", "Be brief."), msg("user", "two")}}};
+  auto joined = join_history(body, &stored, "");
+  EXPECT_EQ(lines(body)[0], "system:Be brief.");
+  ASSERT_EQ(joined.to_store.size(), 1u);
+  EXPECT_EQ(json::parse(joined.to_store[0]), msg("user", "two"));
+}
+
+TEST(SessionProtocol, AClientSendingTheWholeHistoryIsNotDoubled) {
+  auto stored = stored_of({msg("user", "one"), msg("assistant", "1")});
+  json parts = json::array({json{{"type", "text"}, {"text", "o"}}, json{{"type", "text"}, {"text", "ne"}}});
+  json body{{"messages",
+             {json{{"role", "user"}, {"content", parts}},
+              json{{"role", "assistant"}, {"content", "1"}, {"refusal", nullptr}},
+              msg("user", "two")}}};
+  auto joined = join_history(body, &stored, "");
+  EXPECT_EQ(lines(body), (std::vector<std::string>{"user:one", "assistant:1", "user:two"}));
+  EXPECT_EQ(joined.overlap, 2u);
+  ASSERT_EQ(joined.to_store.size(), 1u);
+}
+
+TEST(SessionProtocol, AClientWindowThatEndsTheHistoryOverlapsToo) {
+  auto stored = stored_of({msg("user", "one"), msg("assistant", "1"), msg("user", "two"),
+                           msg("assistant", "2")});
+  json body{{"messages", {msg("user", "two"), msg("assistant", "2"), msg("user", "three")}}};
+  auto joined = join_history(body, &stored, "");
+  EXPECT_EQ(joined.overlap, 2u);
+  EXPECT_EQ(lines(body).size(), 5u);
+}
+
+TEST(SessionProtocol, ToolCallsCompareByIdNameAndArguments) {
+  json call{{"id", "c1"}, {"type", "function"},
+            {"function", {{"name", "f"}, {"arguments", "{}"}}}};
+  json a{{"role", "assistant"}, {"content", nullptr}, {"tool_calls", {call}}};
+  json b = a;
+  b["tool_calls"][0]["extra_content"] = json{{"google", {{"thought_signature", "x"}}}};
+  EXPECT_TRUE(same_turn(a, b));
+  b["tool_calls"][0]["function"]["arguments"] = "{\"x\":1}";
+  EXPECT_FALSE(same_turn(a, b));
+  EXPECT_FALSE(same_turn(msg("user", "x"), msg("assistant", "x")));
+}
+
+TEST(SessionProtocol, InjectSystemMergesIntoTheClientsSystemMessage) {
+  json body{{"messages", {msg("system", "Be brief."), msg("user", "hi")}}};
+  inject_system(body, "GW");
+  EXPECT_EQ(lines(body), (std::vector<std::string>{"system:GW\n\nBe brief.", "user:hi"}));
+  json plain{{"messages", {msg("user", "hi")}}};
+  inject_system(plain, "GW");
+  EXPECT_EQ(lines(plain), (std::vector<std::string>{"system:GW", "user:hi"}));
+  inject_system(plain, "");
+  EXPECT_EQ(lines(plain).size(), 2u);
+}
+
+TEST(SessionProtocol, TranscriptIsOpenAIShapeWithMetadata) {
+  auto s = stored_of({msg("user", "one"), msg("assistant", "1")}, "sum");
+  s.meta.owner = "team-a";
+  s.meta.created_ms = 1'700'000'000'123;
+  s.meta.last_provider = "p";
+  auto t = json::parse(transcript("conv", s));
+  EXPECT_EQ(t["id"], "conv");
+  EXPECT_EQ(t["object"], "session");
+  EXPECT_EQ(t["created"], 1'700'000'000);
+  EXPECT_EQ(t["messages"][1], msg("assistant", "1"));
+  EXPECT_EQ(t["summary"], "sum");
+}
+
+}  // namespace
+}  // namespace llmgw::session
