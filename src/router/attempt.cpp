@@ -8,6 +8,7 @@
 #include "llmgw/metrics/metrics.hpp"
 #include "router/answer_watch.hpp"
 #include "router/context_fit.hpp"
+#include "router/summarize.hpp"
 
 namespace llmgw::router {
 namespace {
@@ -243,6 +244,40 @@ AttemptResult hold(std::string body, const CallOutcome& out, health::Signal sign
   return result;
 }
 
+// context.overflow: summarize — a note from the summarizer stands in for the dropped turns;
+// when it cannot answer, the request goes on truncated.
+asio::awaitable<void> summarize_dropped(upstream::Transport& transport,
+                                        const RouterEnvironment& env, metrics::Metrics& metrics,
+                                        const PlannedTarget& p, CallRequest& req, Fitted& fitted,
+                                        CallOutcome& out) {
+  if (req.summary_of != fitted.drop.size() || req.summary_text.empty()) {
+    const auto& summarizer = p.model->context.summarizer;
+    auto dropped = dropped_messages(*req.body, fitted.drop);
+    auto ask = summary_request(summarizer, dropped, req.session_summary);
+    std::string why;
+    auto made = co_await summarize(transport, *env.clock, *req.table, summarizer,
+                                   std::move(ask), req.deadline, why);
+    if (!made) {
+      metrics.context_fit("summarizer_failed");
+      co_return;
+    }
+    req.summary_of = fitted.drop.size();
+    req.summary_text = std::move(*made);
+  }
+  insert_summary(*fitted.body, req.summary_text);
+  metrics.context_fit("summarized");
+  // Of the dropped messages, the session's stored ones are replaced by the summary there too.
+  const auto first = req.session_history_begin;
+  for (auto i : fitted.drop) {
+    if (i >= first && i < first + req.session_history) {
+      ++out.summarized;
+    }
+  }
+  if (out.summarized > 0) {
+    out.summary = req.summary_text;
+  }
+}
+
 // How far the gateway's count was from the provider's own, when it counted.
 void report_estimate(metrics::Metrics& metrics, const std::string& provider,
                      std::uint64_t counted, const providers::Usage& usage) {
@@ -315,7 +350,7 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
   Fitted fitted;
   if (!continuing) {
     fitted = fit_for_target(req, p);
-    if (!fitted.action.empty()) {
+    if (!fitted.action.empty() && !fitted.summarize) {
       metrics.context_fit(fitted.action);
     }
     if (fitted.failure) {
@@ -323,6 +358,11 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
       unfit.failure = std::move(*fitted.failure);
       unfit.served_by = &p;
       co_return unfit;
+    }
+    out.summarized = 0;
+    out.summary.clear();
+    if (fitted.summarize && req.table) {
+      co_await summarize_dropped(transport, env, metrics, p, req, fitted, out);
     }
   }
   nlohmann::json& sent_body = fitted.body ? *fitted.body : *req.body;

@@ -230,6 +230,14 @@ Fitted fit_for_target(const CallRequest& req, const PlannedTarget& p) {
   }
   const bool truncating = context.overflow == config::Overflow::truncate_oldest ||
                           context.overflow == config::Overflow::summarize;
+  if (context.overflow == config::Overflow::summarize && decision.fits) {
+    // Room for the summary note too, when there is any: else plain truncation.
+    auto room = plan_fit(infos, budget > kSummaryTokens ? budget - kSummaryTokens : 0);
+    if (room.fits) {
+      decision = std::move(room);
+      out.summarize = true;
+    }
+  }
   if (truncating && decision.fits) {
     json fitted = *req.body;
     auto& kept = fitted["messages"];
@@ -246,6 +254,7 @@ Fitted fit_for_target(const CallRequest& req, const PlannedTarget& p) {
     out.body = std::move(fitted);
     out.counted = decision.after;
     out.dropped = decision.drop.size();
+    out.drop = std::move(decision.drop);
     out.action = "truncated";
     return out;
   }

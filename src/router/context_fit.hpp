@@ -68,7 +68,12 @@ struct Fitted {
   std::string_view action;              // for llmgw_context_fits_total; empty = nothing done
   std::uint64_t counted = 0;            // prompt tokens as counted; 0 = not counted
   std::size_t dropped = 0;              // messages dropped
+  std::vector<std::size_t> drop;        // their indices in the request's messages
+  bool summarize = false;               // context.overflow: summarize asks for a summary
 };
+
+/// Tokens kept free for the summary note that stands in for dropped turns.
+inline constexpr std::uint64_t kSummaryTokens = 512;
 
 /// The per-attempt step: counts for `p`'s tokenizer when the request might not fit its
 /// context_window and applies the model's context.overflow.

@@ -159,6 +159,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   req.context_fallback = model.context.overflow == config::Overflow::fallback_larger;
   req.context_reject = model.context.overflow == config::Overflow::reject;
   req.tokenizers = table.tokenizers();
+  req.table = &table;
   AttemptState state(table, *model_route, std::move(plan), req, rng_);
   if (req.capture_answer) {
     state.tracker().keep_tool_calls();

@@ -444,6 +444,9 @@ private:
       if (ctx.session) {
         call.capture_answer = true;
         call.session_id = ctx.session_id;
+        call.session_history_begin = ctx.session_view.history_begin;
+        call.session_history = ctx.session_view.history;
+        call.session_summary = ctx.session_view.summary;
       }
       call.started = started;
       call.deadline = started + cfg.server.request_timeout;

@@ -150,15 +150,18 @@ Joined join_history(json& body, const Session* stored, std::string_view gateway)
   std::vector<std::string> stored_system;
   std::vector<json> history;
   if (stored) {
-    for (const auto& text : stored->messages) {
+    for (std::size_t i = 0; i < stored->messages.size(); ++i) {
+      const auto& text = stored->messages[i];
       auto m = json::parse(text, nullptr, false);
       if (!m.is_object()) {
         continue;  // a store that lost bytes: that turn is skipped, not fatal
       }
       if (is_system(m)) {
         add_unique(stored_system, content_text(m));
+        joined.stored_system.emplace_back(i, text);
       } else {
         history.push_back(std::move(m));
+        joined.history_at.push_back(i);
       }
     }
   }
@@ -208,6 +211,7 @@ Joined join_history(json& body, const Session* stored, std::string_view gateway)
   if (!system.empty()) {
     out.push_back(system_message(std::move(system)));
   }
+  joined.history_begin = out.size();
   joined.history = history.size();
   joined.overlap = overlap;
   for (auto& m : history) {
@@ -219,6 +223,26 @@ Joined join_history(json& body, const Session* stored, std::string_view gateway)
   }
   messages = std::move(out);
   return joined;
+}
+
+Append compaction(const Joined& joined, std::size_t summarized, std::string summary,
+                  std::vector<std::string> new_turns) {
+  Append change;
+  if (summarized == 0 || summarized > joined.history_at.size()) {
+    change.messages = std::move(new_turns);
+    return change;
+  }
+  change.drop_first = joined.history_at[summarized - 1] + 1;
+  for (const auto& [at, text] : joined.stored_system) {
+    if (at < change.drop_first) {
+      change.messages.push_back(text);
+    }
+  }
+  for (auto& t : new_turns) {
+    change.messages.push_back(std::move(t));
+  }
+  change.summary = std::move(summary);
+  return change;
 }
 
 void inject_system(json& body, std::string_view gateway) {

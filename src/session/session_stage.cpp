@@ -23,6 +23,7 @@ struct SessionTurn {
   std::unique_ptr<Lease> lease;
   std::string id;
   std::vector<std::string> to_store;  // the request's new turns
+  Joined joined;                      // where the stored turns were (for a compaction)
   boost::asio::any_io_executor executor;
 };
 
@@ -139,11 +140,15 @@ public:
     auto joined = session::join_history(*ctx.body, stored,
                                         session::gateway_system(sc.system_prompt, persona,
                                                                 profile));
+    ctx.session_view.history_begin = joined.history_begin;
+    ctx.session_view.history = joined.history;
+    ctx.session_view.summary = stored ? stored->summary : std::string();
     auto turn = std::make_shared<session::SessionTurn>();
     turn->store = std::move(store);
     turn->lease = std::move(*leased);
     turn->id = id;
     turn->to_store = std::move(joined.to_store);
+    turn->joined = std::move(joined);
     turn->executor = co_await asio::this_coro::executor;
     ctx.session = std::move(turn);
     co_return std::nullopt;
@@ -188,9 +193,11 @@ public:
     if (!turn || out.status != 200 || out.degraded || out.answer.empty()) {
       return;  // the lease goes when the request's context does
     }
-    session::Append change;
-    change.messages = std::move(turn->to_store);
-    change.messages.push_back(out.answer);
+    auto turns = std::move(turn->to_store);
+    turns.push_back(out.answer);
+    // With a summary (context.overflow: summarize) the turns it stands for leave the store.
+    auto change = session::compaction(turn->joined, out.summarized, out.summary,
+                                      std::move(turns));
     change.meta.owner = ctx.key ? ctx.key->name : std::string();
     change.meta.last_provider = out.provider;
     change.meta.last_model = out.served_model;

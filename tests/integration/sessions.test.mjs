@@ -80,6 +80,12 @@ before(async () => {
         context: { overflow: 'fallback_larger', reserve_output: 60 },
       },
       {
+        // Turns the window cannot hold are summarised by the gemini model, once.
+        name: 'tiny-sum',
+        targets: [{ provider: 'oai', model: 'gpt-4o-mini', context_window: 1000 }],
+        context: { overflow: 'summarize', summarizer: 'gemini', reserve_output: 60 },
+      },
+      {
         // A failover from a large window to a small one fits the history again.
         name: 'refit',
         targets: [{ provider: 'ant', model: 'claude-sonnet-4-5', context_window: 200000 },
@@ -301,6 +307,37 @@ describe('fitting to the context window', () => {
     const after = await gw.metrics();
     const n = (text) => Number(/^llmgw_context_fits_total\{action="truncated"\} (\d+)/m.exec(text)?.[1] ?? 0);
     assert.ok(n(after) > n(before));
+  });
+
+  test('summarize replaces the oldest turns with a summary, stored once', async () => {
+    const id = 'fit-summarize';
+    const long = (tag) => `${tag} ${'lorem ipsum dolor sit amet '.repeat(30)}`.trim();
+    for (let i = 1; i <= 4; i++) {
+      const r = await say(long(`turn${i}`), { id, model: 'tiny-sum' });
+      assert.equal(r.status, 200, r.text);
+      // (Once turns are summarised the count shrinks: wait for this turn's answer instead.)
+      const deadline = Date.now() + 5000;
+      while (!((await transcript(id)).json.messages ?? []).some((m) => m.content === `[oai] ${long(`turn${i}`)}`)) {
+        assert.ok(Date.now() < deadline, `turn ${i} was never stored`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    }
+    const r = await say('!history', { id, model: 'tiny-sum' });
+    assert.equal(r.status, 200, r.text);
+    const seen = JSON.parse(r.json.choices[0].message.content);
+    const summary = seen.find((m) => m.role === 'system' && /Summary of the earlier conversation: \[gem\]/.test(m.content));
+    assert.ok(summary, `a summary note from the summarizer: ${JSON.stringify(seen.map((m) => m.role))}`);
+    assert.match(summary.content, /user: turn1/);
+    const deadline = Date.now() + 5000;
+    let t;
+    do {
+      t = (await transcript(id)).json;
+      if (t.summary) break;
+      await new Promise((res) => setTimeout(res, 20));
+    } while (Date.now() < deadline);
+    assert.match(t.summary ?? '', /^\[gem\] /, 'the summary is stored with the session');
+    assert.ok(!t.messages.some((m) => m.content?.startsWith?.('turn1')), 'turn 1 left the store');
+    assert.equal(t.messages.at(-1).role, 'assistant');
   });
 
   test('reject answers 400 context_length_exceeded with the counts', async () => {

@@ -56,6 +56,11 @@ struct RequestContext {
   std::string_view remote;      // "ip:port" of the client
   // Set by the session stage; the append tap stores the turns and then lets the lease go.
   std::shared_ptr<session::SessionTurn> session;
+  struct SessionView {
+    std::size_t history_begin = 0;  // the stored turns in body.messages
+    std::size_t history = 0;
+    std::string summary;  // the stored summary
+  } session_view;
   // Filled once the answer is out, for the taps.
   const router::CallOutcome* outcome = nullptr;
   double elapsed_seconds = 0;

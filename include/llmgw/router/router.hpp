@@ -44,6 +44,16 @@ struct CallRequest {
   // a native relay is then given up so the answer passes through the canonical form.
   bool capture_answer = false;
   std::string_view session_id;  // echoed in x-llmgw-session
+  // Where a session's stored turns sit in body.messages, and its stored summary: a summary
+  // (context.overflow: summarize) replaces those turns in the store too.
+  std::size_t session_history_begin = 0;
+  std::size_t session_history = 0;
+  std::string_view session_summary;
+  const RouteTable* table = nullptr;  // set by the router (the summarizer is routed on it)
+  // The summary made for this request, and of how many dropped messages: a failover that
+  // drops the same turns uses it again instead of paying twice.
+  std::size_t summary_of = 0;
+  std::string summary_text;
   std::string request_id;
   std::string traceparent;  // to send upstream (already carries our new span id), may be empty
   std::string tracestate;
@@ -68,6 +78,9 @@ struct CallOutcome {
   // With CallRequest::capture_answer, the served answer's first choice as a canonical
   // assistant message (JSON text); empty when none was served.
   std::string answer;
+  // context.overflow: summarize on a session: how many stored turns `summary` replaces.
+  std::size_t summarized = 0;
+  std::string summary;
 };
 
 /// Where the attempt loop reads the time, waits, and draws its random numbers (balancing,

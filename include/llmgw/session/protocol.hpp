@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "llmgw/session/store.hpp"
@@ -29,9 +30,20 @@ bool same_turn(const nlohmann::json& a, const nlohmann::json& b);
 
 struct Joined {
   std::vector<std::string> to_store;  // the request's new turns, JSON texts, to store later
+  std::size_t history_begin = 0;      // where they start in body.messages
   std::size_t history = 0;            // stored turns placed in the request
   std::size_t overlap = 0;            // of the client's turns that were already stored
+  // Where each history turn is in the stored list, and the stored system messages with their
+  // places: a compaction (summarize) drops stored turns by position and keeps those.
+  std::vector<std::size_t> history_at;
+  std::vector<std::pair<std::size_t, std::string>> stored_system;
 };
+
+/// The store change that replaces the first `summarized` history turns with a summary: it
+/// drops them (and anything stored before them) from the front and appends again the system
+/// messages among them. Adds `new_turns` after.
+Append compaction(const Joined& joined, std::size_t summarized, std::string summary,
+                  std::vector<std::string> new_turns);
 
 /// Rewrites `body.messages` for a session request: one leading system message (the gateway's
 /// context, then the system texts stored and sent, each once, then the stored summary), the

@@ -171,3 +171,46 @@ TEST_F(FitForTarget, RejectAndFallbackLargerFailWithTheCounts) {
 
 }  // namespace
 }  // namespace llmgw::router
+
+#include "router/summarize.hpp"
+
+namespace llmgw::router {
+namespace {
+
+TEST(Summarize, TheRequestCarriesTheTurnsAndThePreviousSummary) {
+  json dropped = json::array({json{{"role", "user"}, {"content", "my name is Ada"}},
+                              json{{"role", "assistant"}, {"content", "hello Ada"}}});
+  auto req = summary_request("cheap", dropped, "they met");
+  EXPECT_EQ(req["model"], "cheap");
+  const auto user = req["messages"][1]["content"].get<std::string>();
+  EXPECT_NE(user.find("Summary so far: they met"), std::string::npos);
+  EXPECT_NE(user.find("user: my name is Ada\nassistant: hello Ada\n"), std::string::npos) << user;
+}
+
+TEST(Summarize, TheNoteGoesAfterTheLeadingSystemMessages) {
+  json body{{"messages", {{{"role", "system"}, {"content", "S"}}, {{"role", "user"}, {"content", "q"}}}}};
+  insert_summary(body, "earlier");
+  ASSERT_EQ(body["messages"].size(), 3u);
+  EXPECT_EQ(body["messages"][1]["content"], "Summary of the earlier conversation: earlier");
+  EXPECT_EQ(dropped_messages(body, {0, 2, 7}).size(), 2u);
+}
+
+TEST_F(FitForTarget, SummarizeLeavesRoomForTheNoteOrTruncates) {
+  model.context.overflow = config::Overflow::summarize;
+  auto tight = fit_for_target(req, planned);  // 150 tokens of budget: no room for a note
+  EXPECT_FALSE(tight.summarize);
+  EXPECT_EQ(tight.action, "truncated");
+  std::string filler;
+  for (int i = 0; i < 400; ++i) {
+    filler += " word";
+  }
+  body["messages"][1]["content"] = "old" + filler;  // ~400 tokens each now
+  body["messages"][2]["content"] = "old answer" + filler;
+  target.context_window = 50 + 700;  // budget 700: over; 700 - 512 holds the rest
+  auto roomy = fit_for_target(req, planned);
+  EXPECT_TRUE(roomy.summarize);
+  EXPECT_EQ(roomy.drop, (std::vector<std::size_t>{1, 2}));
+}
+
+}  // namespace
+}  // namespace llmgw::router

@@ -122,6 +122,24 @@ TEST(SessionProtocol, InjectSystemMergesIntoTheClientsSystemMessage) {
   EXPECT_EQ(lines(plain).size(), 2u);
 }
 
+TEST(SessionProtocol, ACompactionDropsSummarisedTurnsAndKeepsStoredSystemMessages) {
+  auto stored = stored_of({msg("user", "one"), msg("system", "Be brief."), msg("assistant", "1"),
+                           msg("user", "two"), msg("assistant", "2")});
+  json body{{"messages", {msg("user", "three")}}};
+  auto joined = join_history(body, &stored, "");
+  EXPECT_EQ(joined.history_at, (std::vector<std::size_t>{0, 2, 3, 4}));
+  auto change = compaction(joined, 2, "they counted", {R"({"n":3})"});
+  EXPECT_EQ(change.drop_first, 3u);  // user one, the system message, assistant 1
+  ASSERT_EQ(change.messages.size(), 2u);
+  EXPECT_EQ(json::parse(change.messages[0]), msg("system", "Be brief."));
+  EXPECT_EQ(change.messages[1], R"({"n":3})");
+  EXPECT_EQ(change.summary, "they counted");
+  auto none = compaction(joined, 0, "", {R"({"n":3})"});
+  EXPECT_EQ(none.drop_first, 0u);
+  EXPECT_FALSE(none.summary);
+  EXPECT_EQ(compaction(joined, 9, "x", {}).drop_first, 0u) << "more than stored: no compaction";
+}
+
 TEST(SessionProtocol, TranscriptIsOpenAIShapeWithMetadata) {
   auto s = stored_of({msg("user", "one"), msg("assistant", "1")}, "sum");
   s.meta.owner = "team-a";
