@@ -173,6 +173,48 @@ describe('a session across three provider kinds', () => {
     ]);
   });
 
+  test('a stream continued on another target is stored as the one answer the client saw', async () => {
+    const id = 'conv-continued';
+    await oai.fault({ mode: 'die_after', after_chunks: 2 });
+    try {
+      const { events } = await streamChat(`${gw.url}/v1/chat/completions`,
+        { model: 'chat', stream: true, messages: [{ role: 'user', content: 'one two three four five six' }] },
+        { headers: { ...auth(), 'x-session-id': id } });
+      assert.equal(deltaText(events), '[oai] one two three four five six');
+    } finally {
+      await oai.fault({ mode: 'none' });
+    }
+    const t = await waitForTurns(id, 2);
+    assert.deepEqual(t.messages[1], { role: 'assistant', content: '[oai] one two three four five six' });
+  });
+
+  test('a streamed tool call is stored whole and its result turn reaches Claude as tool_use + tool_result', async () => {
+    const id = 'conv-tools';
+    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const { events } = await streamChat(`${gw.url}/v1/chat/completions`,
+      { model: 'chat', stream: true, tools, messages: [{ role: 'user', content: '!tool get_weather {"city":"Paris"}' }] },
+      { headers: { ...auth(), 'x-session-id': id } });
+    assert.ok(events.length > 1);
+    const t = await waitForTurns(id, 2);
+    const call = t.messages[1].tool_calls?.[0];
+    assert.ok(call, JSON.stringify(t.messages[1]));
+    assert.equal(call.function.name, 'get_weather');
+    assert.equal(call.function.arguments, '{"city":"Paris"}');
+    const r = await postJson(`${gw.url}/v1/chat/completions`, {
+      model: 'claude', tools,
+      messages: [{ role: 'tool', tool_call_id: call.id, content: '18C and sunny' }],
+    }, { headers: { ...auth(), 'x-session-id': id } });
+    assert.equal(r.status, 200, r.text);
+    const up = (await ant.stats()).last_request.body;
+    const blocks = up.messages.flatMap((m) => (Array.isArray(m.content) ? m.content : []));
+    const use = blocks.find((b) => b.type === 'tool_use');
+    const result = blocks.find((b) => b.type === 'tool_result');
+    assert.equal(use?.id, call.id, JSON.stringify(up.messages));
+    assert.deepEqual(use.input, { city: 'Paris' });
+    assert.equal(result?.tool_use_id, call.id);
+    await waitForTurns(id, 4);
+  });
+
   test('a streamed answer is stored too', async () => {
     const id = 'conv-stream';
     const { events } = await streamChat(`${gw.url}/v1/chat/completions`,
