@@ -325,6 +325,15 @@ private:
       timer.expires_after(std::chrono::milliseconds(20));
       co_await timer.async_wait(use_tuple);
     }
+    // Session turns are stored (and their locks released) just after the answers went out.
+    while (session::PendingWrite::count() > 0 && std::chrono::steady_clock::now() < until) {
+      timer.expires_after(std::chrono::milliseconds(5));
+      co_await timer.async_wait(use_tuple);
+    }
+    if (session::PendingWrite::count() > 0) {
+      spdlog::warn("drain timeout: {} session write(s) not finished",
+                   session::PendingWrite::count());
+    }
     if (state_.busy.load() > 0) {
       // Never a silent truncation: each request still running gets server_shutting_down (an
       // SSE error event on a stream), written by its own worker; a short grace lets those

@@ -67,6 +67,7 @@ asio::awaitable<void> answer_session(GatewayState& state, const router::RouteTab
     auto leased = co_await store->acquire(id, wait);
     state.metrics.session_store(store->kind(), "lock", since(t0), leased.ok());
     if (!leased) {
+      spdlog::warn("session store {}: lock failed: {}", store->kind(), leased.error().message);
       error = unavailable(store->kind(), leased.error().message);
     } else if (!*leased) {
       error = api::GatewayError{409, "session_busy", "invalid_request_error",
@@ -95,6 +96,7 @@ asio::awaitable<void> answer_session(GatewayState& state, const router::RouteTab
     auto removed = co_await store->remove(id);
     state.metrics.session_store(store->kind(), "remove", since(t0), removed.ok());
     if (!removed) {
+      spdlog::warn("session store {}: remove failed: {}", store->kind(), removed.error().message);
       error = unavailable(store->kind(), removed.error().message);
     }
   }

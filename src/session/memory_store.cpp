@@ -1,6 +1,7 @@
 // sessions.store: memory. One process's sessions in a hash map with an LRU list: a session
 // expires `ttl` after its last use, and when the count or the bytes pass their caps the least
 // recently used go first. Every operation is a short critical section; nothing waits.
+#include <atomic>
 #include <chrono>
 #include <list>
 #include <mutex>
@@ -151,6 +152,18 @@ private:
 };
 
 }  // namespace
+
+namespace {
+std::atomic<int> pending_writes{0};
+}  // namespace
+
+PendingWrite::PendingWrite() { pending_writes.fetch_add(1, std::memory_order_relaxed); }
+PendingWrite::~PendingWrite() {
+  if (armed_) {
+    pending_writes.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+int PendingWrite::count() { return pending_writes.load(std::memory_order_acquire); }
 
 std::int64_t system_wall_clock() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -58,9 +58,25 @@ Int to_int(const std::string& s) {
 
 Args args(std::initializer_list<std::string> list) { return Args(list); }
 
-asio::awaitable<void> send_release(std::shared_ptr<state::RedisClient> client, Args release) {
-  auto r = co_await client->command(std::move(release));
-  (void)r;  // a lock that could not be released frees itself when its lease time ends
+// A few tries over ~4 s: a release that meets the client's reconnect back-off (or a Redis
+// that stalled and runs a late SET NX) would otherwise leave the session locked for the whole
+// lease time. What still fails frees itself when the lease ends.
+asio::awaitable<void> send_release(std::shared_ptr<state::RedisClient> client, Args release,
+                                   PendingWrite pending) {
+  asio::steady_timer wait(client->get_executor());
+  auto delay = std::chrono::milliseconds(250);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    auto copy = release;
+    auto r = co_await client->command(std::move(copy));
+    if (r.ok()) {
+      break;
+    }
+    wait.expires_after(delay);
+    auto waited = co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)waited;
+    delay *= 2;
+  }
+  (void)pending;
 }
 
 // Detached on the client's executor: a destructor cannot wait, and may run on another thread.
@@ -68,7 +84,9 @@ void release_lock(const std::shared_ptr<state::RedisClient>& client, const std::
                   const std::string& token) {
   try {
     auto release = args({"EVAL", std::string(kRelease), "1", key, token});
-    asio::co_spawn(client->get_executor(), send_release(client, std::move(release)),
+    PendingWrite pending;
+    asio::co_spawn(client->get_executor(),
+                   send_release(client, std::move(release), std::move(pending)),
                    asio::detached);
   } catch (...) {  // out of memory: the lease time ends it
   }

@@ -166,7 +166,8 @@ private:
 };
 
 asio::awaitable<void> store_turns(std::shared_ptr<session::SessionTurn> turn,
-                                  session::Append change, metrics::Metrics* metrics) {
+                                  session::Append change, metrics::Metrics* metrics,
+                                  session::PendingWrite pending) {
   auto t0 = Clock::now();
   auto id = turn->id;
   auto stored = co_await turn->store->append(std::move(id), std::move(change));
@@ -177,7 +178,10 @@ asio::awaitable<void> store_turns(std::shared_ptr<session::SessionTurn> turn,
     spdlog::warn("session {}: the new turns were not stored ({}): {}", turn->id,
                  turn->store->kind(), stored.error().message);
   }
-  // The lease goes with `turn`: the next request on the session now sees these turns.
+  // The lease goes with `turn` (before `pending`: a Redis lease's release counts as a
+  // pending write of its own): the next request on the session now sees these turns.
+  turn.reset();
+  (void)pending;
 }
 
 class SessionAppendTap final : public ResponseTap {
@@ -202,7 +206,9 @@ public:
     change.meta.last_provider = out.provider;
     change.meta.last_model = out.served_model;
     change.meta.tokens = out.usage.prompt_tokens + out.usage.completion_tokens;
-    asio::co_spawn(turn->executor, store_turns(turn, std::move(change), services_.metrics),
+    session::PendingWrite pending;
+    asio::co_spawn(turn->executor,
+                   store_turns(turn, std::move(change), services_.metrics, std::move(pending)),
                    asio::detached);
   }
 

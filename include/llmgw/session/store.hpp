@@ -82,6 +82,24 @@ public:
   virtual std::uint64_t active() const = 0;
 };
 
+/// Store writes that outlive their request: the append after the answer went out, a Redis
+/// lock's release. The drain at shutdown waits for them (else a stop right after an answer
+/// loses its turn, or leaves its session locked for the lease time).
+class PendingWrite {
+public:
+  PendingWrite();
+  ~PendingWrite();
+  PendingWrite(PendingWrite&& other) noexcept : armed_(other.armed_) { other.armed_ = false; }
+  PendingWrite& operator=(PendingWrite&&) = delete;
+  PendingWrite(const PendingWrite&) = delete;
+  PendingWrite& operator=(const PendingWrite&) = delete;
+  /// How many are running, process-wide.
+  static int count();
+
+private:
+  bool armed_ = true;
+};
+
 struct MemoryStoreOptions {
   std::chrono::milliseconds ttl{std::chrono::hours(24)};
   std::size_t max_sessions = 100000;
