@@ -397,7 +397,8 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
   auto deadline = exchange::attempt_deadline(*prov.config, t0, req.deadline);
   const PlannedTarget* served = &p;
   std::optional<Reply> reply;
-  if (hedge.partner && !continuing) {
+  // (A request fitted to this target's window is not hedged: the partner's window differs.)
+  if (hedge.partner && !continuing && !fitted.body) {
     // Hedge: if the primary has not answered within the usual latency, a second request goes
     // to another target; the first answer wins and the other request is cancelled.
     const auto& hp = *hedge.partner;
@@ -483,10 +484,14 @@ asio::awaitable<AttemptResult> run_attempt(upstream::Transport& transport,
     if (req.capture_answer && req.op == providers::Operation::chat) {
       out.answer = assistant_message_of(*translated);
     }
+    bool sent = false;
     if (opts.native) {
-      co_await sink.send_native(200, std::move(headers), std::move(*translated));
+      sent = co_await sink.send_native(200, std::move(headers), std::move(*translated));
     } else {
-      co_await sink.send(200, std::move(headers), std::move(*translated));
+      sent = co_await sink.send(200, std::move(headers), std::move(*translated));
+    }
+    if (!sent) {
+      out.answer.clear();  // the client never got it: not a turn of its conversation
     }
     co_return AttemptResult{true, {}, false, false, served, {}, shown};
   }

@@ -178,7 +178,9 @@ void StreamTracker::observe_data(std::string_view data) {
   if (data == "[DONE]" || data.find("\"choices\"") == std::string_view::npos) {
     return;
   }
-  if (keep_tool_calls_ && data.find("\"tool_calls\"") != std::string_view::npos) {
+  if (keep_tool_calls_ && (data.find("\"tool_calls\"") != std::string_view::npos ||
+                           data.find("\"thinking_blocks\"") != std::string_view::npos ||
+                           data.find("\"reasoning_content\"") != std::string_view::npos)) {
     // (Relayed chunks were checked on the way: nesting within the limit.)
     auto chunk = nlohmann::json::parse(data, nullptr, false);
     keep_tool_call_deltas(chunk);
@@ -403,6 +405,8 @@ std::string ContinuationFilter::rewrite_event(std::string_view data) {
 
 namespace llmgw::router {
 
+constexpr std::size_t kMaxToolCalls = 64;
+
 // Tool-call deltas of choice 0 are merged by their index: the first delta brings id, type and
 // the function name, later ones append to the arguments. Provider extras on a call (a Gemini
 // thought signature) are kept as they came.
@@ -423,6 +427,7 @@ void StreamTracker::keep_tool_call_deltas(const nlohmann::json& chunk) {
     if (delta == c.end() || !delta->is_object()) {
       continue;
     }
+    keep_thinking(*delta);
     auto calls = delta->find("tool_calls");
     if (calls == delta->end() || !calls->is_array()) {
       continue;
@@ -434,9 +439,23 @@ void StreamTracker::keep_tool_call_deltas(const nlohmann::json& chunk) {
       if (!d.is_object()) {
         continue;
       }
-      std::size_t i = tool_calls_->size();
-      if (auto di = d.find("index"); di != d.end() && di->is_number_unsigned()) {
-        i = std::min<std::size_t>(di->get<std::size_t>(), 255);
+      // A delta names its call by index; one without (some servers) continues the last call
+      // unless it brings an id of its own. An index past any real answer's is ignored.
+      std::size_t i = 0;
+      auto di = d.find("index");
+      auto did = d.find("id");
+      const bool new_id = did != d.end() && did->is_string() &&
+                          !did->get_ref<const std::string&>().empty();
+      if (di != d.end()) {
+        if (!di->is_number_unsigned() || di->get<std::size_t>() >= kMaxToolCalls) {
+          continue;
+        }
+        i = di->get<std::size_t>();
+      } else {
+        i = tool_calls_->empty() || new_id ? tool_calls_->size() : tool_calls_->size() - 1;
+        if (i >= kMaxToolCalls) {
+          continue;
+        }
       }
       while (tool_calls_->size() <= i) {
         tool_calls_->push_back(nlohmann::json{{"id", ""}, {"type", "function"},
@@ -447,30 +466,83 @@ void StreamTracker::keep_tool_call_deltas(const nlohmann::json& chunk) {
         if (k == "index") {
           continue;
         }
-        if (k == "function" && v.is_object()) {
+        if (k == "function") {
+          if (!v.is_object()) {
+            continue;
+          }
           auto& f = call["function"];
           for (const auto& [fk, fv] : v.items()) {
-            if (fk == "arguments" && fv.is_string()) {
-              f["arguments"] = f["arguments"].get<std::string>() + fv.get<std::string>();
-            } else if (fk == "name" && fv.is_string() && !fv.get<std::string>().empty()) {
-              f["name"] = fv;
-            } else if (fk != "arguments" && fk != "name") {
+            if (fk == "arguments") {
+              if (fv.is_string()) {
+                f["arguments"].get_ref<std::string&>() += fv.get_ref<const std::string&>();
+              }
+            } else if (fk == "name") {
+              if (fv.is_string() && !fv.get_ref<const std::string&>().empty()) {
+                f["name"] = fv;
+              }
+            } else {
               f[fk] = fv;
             }
           }
-        } else if (!(k == "id" && v.is_string() && v.get<std::string>().empty())) {
-          call[k] = v;
+        } else if (k == "id" || k == "type") {
+          if (v.is_string() && !v.get_ref<const std::string&>().empty()) {
+            call[k] = v;
+          }
+        } else {
+          call[k] = v;  // provider extras (a Gemini thought signature)
         }
       }
     }
   }
 }
 
+// Extended thinking streams as reasoning_content text, then the block's signature as a
+// thinking_blocks item with empty text (providers/anthropic): stored whole, the turn can be
+// replayed to a provider that checks the signature.
+void StreamTracker::keep_thinking(const nlohmann::json& delta) {
+  if (auto r = delta.find("reasoning_content"); r != delta.end() && r->is_string()) {
+    reasoning_ += r->get_ref<const std::string&>();
+  }
+  auto blocks = delta.find("thinking_blocks");
+  if (blocks == delta.end() || !blocks->is_array()) {
+    return;
+  }
+  if (!thinking_blocks_) {
+    thinking_blocks_ = std::make_shared<nlohmann::json>(nlohmann::json::array());
+  }
+  for (const auto& b : *blocks) {
+    if (!b.is_object() || thinking_blocks_->size() >= kMaxToolCalls) {
+      continue;
+    }
+    auto block = b;
+    auto text = block.find("thinking");
+    if (text != block.end() && text->is_string() && text->get_ref<const std::string&>().empty()) {
+      *text = std::move(reasoning_);
+      reasoning_.clear();
+    }
+    thinking_blocks_->push_back(std::move(block));
+  }
+}
+
 std::string StreamTracker::assistant_message() const {
   nlohmann::json m{{"role", "assistant"}};
-  m["content"] = text_.empty() && tool_calls_ ? nlohmann::json(nullptr) : nlohmann::json(text_);
-  if (tool_calls_ && !tool_calls_->empty()) {
-    m["tool_calls"] = *tool_calls_;
+  // Only whole calls are kept: one without an id or a name could not be answered and would
+  // make every later request of a session fail at the provider.
+  nlohmann::json calls = nlohmann::json::array();
+  if (tool_calls_) {
+    for (const auto& call : *tool_calls_) {
+      if (!call["id"].get_ref<const std::string&>().empty() &&
+          !call["function"]["name"].get_ref<const std::string&>().empty()) {
+        calls.push_back(call);
+      }
+    }
+  }
+  m["content"] = text_.empty() && !calls.empty() ? nlohmann::json(nullptr) : nlohmann::json(text_);
+  if (!calls.empty()) {
+    m["tool_calls"] = std::move(calls);
+  }
+  if (thinking_blocks_ && !thinking_blocks_->empty()) {
+    m["thinking_blocks"] = *thinking_blocks_;
   }
   return m.dump();
 }

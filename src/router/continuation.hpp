@@ -53,6 +53,9 @@ private:
   bool finished_ = false;
   std::string finish_reason_;
   void keep_tool_call_deltas(const nlohmann::json& chunk);
+  void keep_thinking(const nlohmann::json& delta);
+  std::string reasoning_;  // thinking text since the last thinking block closed
+  std::shared_ptr<nlohmann::json> thinking_blocks_;
   bool keep_tool_calls_ = false;
   std::shared_ptr<nlohmann::json> tool_calls_;  // an array, by the deltas' index
 };

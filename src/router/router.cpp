@@ -100,7 +100,10 @@ asio::awaitable<void> serve_held(HeldAnswer& held, const CallRequest& req, CallO
   auto headers = response_headers(req, out);
   headers.emplace_back("content-type", "application/json");
   headers.emplace_back("x-llmgw-bad-answer", std::string(health::to_string(held.signal)));
-  co_await sink.send(200, std::move(headers), std::move(held.body));
+  const bool sent = co_await sink.send(200, std::move(headers), std::move(held.body));
+  if (!sent) {
+    out.answer.clear();  // the client never got it: not a turn of its conversation
+  }
 }
 
 // What one finished or failed attempt tells the target's health.

@@ -76,13 +76,23 @@ json dropped_messages(const json& body, const std::vector<std::size_t>& drop) {
 
 void insert_summary(json& body, std::string_view summary) {
   auto& messages = body["messages"];
+  const auto is_system = [](const json& m) {
+    auto role = m.is_object() ? m.find("role") : m.end();
+    return m.is_object() && role != m.end() && role->is_string() && *role == "system";
+  };
   std::size_t at = 0;
-  while (at < messages.size() && messages[at].is_object() &&
-         messages[at].value("role", std::string()) == "system") {
+  while (at < messages.size() && is_system(messages[at])) {
+    // The session's stored summary (session::summary_note): the new one takes its place, as
+    // it already takes in what the old one said.
+    auto content = messages[at].find("content");
+    if (content != messages[at].end() && content->is_string() &&
+        content->get_ref<const std::string&>().starts_with(kSummaryPrefix)) {
+      *content = std::string(kSummaryPrefix) + std::string(summary);
+      return;
+    }
     ++at;
   }
-  json note{{"role", "system"},
-            {"content", "Summary of the earlier conversation: " + std::string(summary)}};
+  json note{{"role", "system"}, {"content", std::string(kSummaryPrefix) + std::string(summary)}};
   messages.insert(messages.begin() + static_cast<std::ptrdiff_t>(at), std::move(note));
 }
 
@@ -94,8 +104,9 @@ asio::awaitable<std::optional<std::string>> summarize(upstream::Transport& trans
   // The table outlives the request; the asker only needs to see it for this call.
   const std::shared_ptr<const RouteTable> view(std::shared_ptr<const RouteTable>(), &table);
   RoutedModelAsker asker(transport, clock, [view] { return view; });
+  std::string avoid;  // any provider may summarise
   auto answer = co_await asker.ask(std::move(model), providers::Operation::chat,
-                                   std::move(body), std::string(), deadline);
+                                   std::move(body), std::move(avoid), deadline);
   if (!answer) {
     error = answer.error().message;
     co_return std::nullopt;

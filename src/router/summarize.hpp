@@ -21,10 +21,15 @@ namespace llmgw::router {
 nlohmann::json summary_request(const std::string& model, const nlohmann::json& dropped,
                                std::string_view previous_summary);
 
+/// How a summary note starts (the same text as session::kSummaryPrefix, which a session's
+/// stored summary is sent with).
+inline constexpr std::string_view kSummaryPrefix = "Summary of the earlier conversation: ";
+
 /// The messages at `drop` (indices into body.messages).
 nlohmann::json dropped_messages(const nlohmann::json& body, const std::vector<std::size_t>& drop);
 
-/// Puts the summary's system note after the leading system messages of a fitted body.
+/// Puts the summary's system note in a fitted body: in place of the session's stored summary
+/// note, else after the leading system messages.
 void insert_summary(nlohmann::json& body, std::string_view summary);
 
 /// Asks the summarizer; nullopt (and why, in `error`) when it could not answer.

@@ -22,11 +22,10 @@ api::GatewayError not_found(std::string_view id) {
                            "No session '" + api::echo(id) + "'.", {}};
 }
 
-api::GatewayError unavailable(std::string_view kind, const std::string& why) {
+// The details (addresses, paths) go to the log, not to the client.
+api::GatewayError unavailable(std::string_view kind) {
   return api::GatewayError{503, "session_store_unavailable", "server_error",
-                           "The session store (" + std::string(kind) + ") is unavailable: " + why +
-                               ".",
-                           {}};
+                           "The session store (" + std::string(kind) + ") is unavailable.", {}};
 }
 
 double since(Clock::time_point t0) {
@@ -50,7 +49,7 @@ asio::awaitable<void> answer_session(GatewayState& state, const router::RouteTab
   } else if (!session::valid_session_id(id)) {
     error = not_found(id);
   } else if (!store) {
-    error = unavailable("none", "no session store is configured");
+    error = unavailable("none");
   }
   if (error) {
     auto body = api::openai_face().error_body(*error, req.request_id);
@@ -58,17 +57,18 @@ asio::awaitable<void> answer_session(GatewayState& state, const router::RouteTab
     co_return;
   }
   const std::string owner = auth.key ? auth.key->name : std::string();
+  const std::string key = session::store_key(owner, id);  // the key's own session of that id
   std::unique_ptr<session::Lease> lease;
   if (req.method == "DELETE") {
     // A request in flight on the session would store its turns after the delete: wait for it.
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         table.config().sessions.busy_wait);
     auto t0 = Clock::now();
-    auto leased = co_await store->acquire(id, wait);
+    auto leased = co_await store->acquire(key, wait);
     state.metrics.session_store(store->kind(), "lock", since(t0), leased.ok());
     if (!leased) {
       spdlog::warn("session store {}: lock failed: {}", store->kind(), leased.error().message);
-      error = unavailable(store->kind(), leased.error().message);
+      error = unavailable(store->kind());
     } else if (!*leased) {
       error = api::GatewayError{409, "session_busy", "invalid_request_error",
                                 "Session '" + id + "' is busy with a request; retry when it ends.",
@@ -80,11 +80,11 @@ asio::awaitable<void> answer_session(GatewayState& state, const router::RouteTab
   std::optional<session::Session> found;
   if (!error) {
     auto t0 = Clock::now();
-    auto loaded = co_await store->load(id);
+    auto loaded = co_await store->load(key);
     state.metrics.session_store(store->kind(), "load", since(t0), loaded.ok());
     if (!loaded) {
       spdlog::warn("session store {}: load failed: {}", store->kind(), loaded.error().message);
-      error = unavailable(store->kind(), loaded.error().message);
+      error = unavailable(store->kind());
     } else if (!*loaded || (*loaded)->meta.owner != owner) {
       error = not_found(id);
     } else {
@@ -93,11 +93,11 @@ asio::awaitable<void> answer_session(GatewayState& state, const router::RouteTab
   }
   if (!error && req.method == "DELETE") {
     auto t0 = Clock::now();
-    auto removed = co_await store->remove(id);
+    auto removed = co_await store->remove(key);
     state.metrics.session_store(store->kind(), "remove", since(t0), removed.ok());
     if (!removed) {
       spdlog::warn("session store {}: remove failed: {}", store->kind(), removed.error().message);
-      error = unavailable(store->kind(), removed.error().message);
+      error = unavailable(store->kind());
     }
   }
   if (error) {

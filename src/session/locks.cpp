@@ -10,6 +10,7 @@
 namespace llmgw::session {
 
 namespace asio = boost::asio;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // A waiter is shared with the lock table: the releasing thread posts the wake-up to the
 // waiter's executor while the waiter may already be timing out, so neither may own it alone.
@@ -52,7 +53,7 @@ asio::awaitable<std::unique_ptr<Lease>> SessionLocks::acquire(std::string id,
     entry->waiters.push_back(me);
   }
   // Woken by cancel (granted) or by the deadline (maybe granted just before it).
-  auto waited = co_await me->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  auto waited = co_await me->timer.async_wait(use_tuple);
   (void)waited;
   {
     std::lock_guard lock(mu_);

@@ -2,7 +2,12 @@
 // transcripts. See include/llmgw/session/protocol.hpp and docs/sessions.md.
 #include "llmgw/session/protocol.hpp"
 
+#include "llmgw/common/strings.hpp"
+
+#include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace llmgw::session {
 namespace {
@@ -96,6 +101,11 @@ json system_message(std::string text) {
 
 }  // namespace
 
+json summary_note(std::string_view summary) {
+  return json{{"role", "system"},
+              {"content", std::string(kSummaryPrefix) + std::string(summary)}};
+}
+
 bool valid_session_id(std::string_view id) {
   if (id.empty() || id.size() > 128) {
     return false;
@@ -108,6 +118,13 @@ bool valid_session_id(std::string_view id) {
     }
   }
   return true;
+}
+
+std::string store_key(std::string_view owner, std::string_view id) {
+  if (owner.empty()) {
+    return std::string(id);
+  }
+  return common::sha256_hex(owner).substr(0, 16) + ":" + std::string(id);
 }
 
 std::string gateway_system(std::string_view system_prompt, std::string_view persona,
@@ -144,10 +161,95 @@ bool same_turn(const json& a, const json& b) {
   return normal(a) == normal(b);
 }
 
+namespace {
+
+// A turn's identity for matching: its normal form, hashed (a match is then checked whole).
+std::uint64_t turn_hash(const json& m) { return std::hash<std::string>{}(normal(m).dump()); }
+
+// KMP failure function of `p`.
+std::vector<std::size_t> prefix_function(const std::vector<std::uint64_t>& p) {
+  std::vector<std::size_t> f(p.size(), 0);
+  for (std::size_t i = 1, k = 0; i < p.size(); ++i) {
+    while (k > 0 && p[i] != p[k]) {
+      k = f[k - 1];
+    }
+    if (p[i] == p[k]) {
+      ++k;
+    }
+    f[i] = k;
+  }
+  return f;
+}
+
+// Where the client's turns stop repeating the stored ones, in linear time (hashes compared,
+// then the match checked turn by turn): after the last place the whole stored history
+// appears in them (a client sending the full conversation, summarised turns included); else
+// after the longest run of its first turns that ends the stored history (a client keeping its
+// own window); else 0.
+std::size_t known_prefix(const std::vector<json>& history, const std::vector<json>& sent) {
+  if (history.empty() || sent.empty()) {
+    return 0;
+  }
+  std::vector<std::uint64_t> h;
+  std::vector<std::uint64_t> c;
+  h.reserve(history.size());
+  c.reserve(sent.size());
+  for (const auto& m : history) {
+    h.push_back(turn_hash(m));
+  }
+  for (const auto& m : sent) {
+    c.push_back(turn_hash(m));
+  }
+  const auto same = [&](std::size_t sent_from, std::size_t hist_from, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!same_turn(sent[sent_from + i], history[hist_from + i])) {
+        return false;
+      }
+    }
+    return true;
+  };
+  // The whole history inside the client's turns: its last occurrence.
+  if (h.size() <= c.size()) {
+    const auto f = prefix_function(h);
+    std::size_t end = 0;
+    for (std::size_t i = 0, k = 0; i < c.size(); ++i) {
+      while (k > 0 && c[i] != h[k]) {
+        k = f[k - 1];
+      }
+      if (c[i] == h[k]) {
+        ++k;
+      }
+      if (k == h.size()) {
+        end = i + 1;
+        k = f[k - 1];
+      }
+    }
+    if (end > 0 && same(end - h.size(), 0, h.size())) {
+      return end;
+    }
+  }
+  // The client's first turns as the end of the history.
+  const auto f = prefix_function(c);
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    while (k > 0 && (k == c.size() || h[i] != c[k])) {
+      k = f[k - 1];
+    }
+    if (k < c.size() && h[i] == c[k]) {
+      ++k;
+    }
+  }
+  while (k > 0 && !same(0, h.size() - k, k)) {
+    k = f[k - 1];
+  }
+  return k;
+}
+
+}  // namespace
+
 Joined join_history(json& body, const Session* stored, std::string_view gateway) {
   Joined joined;
-  std::vector<std::string> system_texts;
-  std::vector<std::string> stored_system;
+  std::string stored_system;  // the last system text stored: the session's current one
   std::vector<json> history;
   if (stored) {
     for (std::size_t i = 0; i < stored->messages.size(); ++i) {
@@ -157,8 +259,8 @@ Joined join_history(json& body, const Session* stored, std::string_view gateway)
         continue;  // a store that lost bytes: that turn is skipped, not fatal
       }
       if (is_system(m)) {
-        add_unique(stored_system, content_text(m));
-        joined.stored_system.emplace_back(i, text);
+        stored_system = content_text(m);
+        joined.last_system = std::make_pair(i, text);
       } else {
         history.push_back(std::move(m));
         joined.history_at.push_back(i);
@@ -175,49 +277,32 @@ Joined join_history(json& body, const Session* stored, std::string_view gateway)
       sent.push_back(std::move(m));
     }
   }
-  // The longest run of the client's first turns that ends the stored history: a client that
-  // sends the whole conversation (or its own recent window of it) is not doubled.
-  std::size_t overlap = 0;
-  for (std::size_t k = std::min(history.size(), sent.size()); k > 0; --k) {
-    const std::size_t from = history.size() - k;
-    bool match = true;
-    for (std::size_t i = 0; i < k && match; ++i) {
-      match = same_turn(sent[i], history[from + i]);
+  const std::size_t known = known_prefix(history, sent);
+  // The client's system message, when it sends one, is the session's from now on (stored
+  // when it changed); without one, the stored one goes on. Only one is ever sent, so a system
+  // text that changes every turn does not pile up.
+  std::string system_text = stored_system;
+  if (!sent_system.empty()) {
+    system_text = join_blocks(sent_system);
+    if (system_text != stored_system) {
+      joined.to_store.push_back(system_message(system_text).dump());
     }
-    if (match) {
-      overlap = k;
-      break;
-    }
-  }
-  add_unique(system_texts, std::string(gateway));
-  for (auto& t : stored_system) {
-    add_unique(system_texts, t);
-  }
-  for (auto& t : sent_system) {
-    bool known = false;
-    for (const auto& s : stored_system) {
-      known = known || s == t;
-    }
-    if (!known) {
-      joined.to_store.push_back(system_message(t).dump());
-    }
-    add_unique(system_texts, t);
-  }
-  if (stored && !stored->summary.empty()) {
-    add_unique(system_texts, "Summary of the earlier conversation: " + stored->summary);
   }
   json out = json::array();
-  auto system = join_blocks(system_texts);
+  auto system = join_blocks({std::string(gateway), system_text});
   if (!system.empty()) {
     out.push_back(system_message(std::move(system)));
   }
+  if (stored && !stored->summary.empty()) {
+    out.push_back(summary_note(stored->summary));
+  }
   joined.history_begin = out.size();
   joined.history = history.size();
-  joined.overlap = overlap;
+  joined.overlap = known;
   for (auto& m : history) {
     out.push_back(std::move(m));
   }
-  for (std::size_t i = overlap; i < sent.size(); ++i) {
+  for (std::size_t i = known; i < sent.size(); ++i) {
     joined.to_store.push_back(sent[i].dump());
     out.push_back(std::move(sent[i]));
   }
@@ -233,10 +318,9 @@ Append compaction(const Joined& joined, std::size_t summarized, std::string summ
     return change;
   }
   change.drop_first = joined.history_at[summarized - 1] + 1;
-  for (const auto& [at, text] : joined.stored_system) {
-    if (at < change.drop_first) {
-      change.messages.push_back(text);
-    }
+  // The session's system message goes on even when it was stored among the dropped turns.
+  if (joined.last_system && joined.last_system->first < change.drop_first) {
+    change.messages.push_back(joined.last_system->second);
   }
   for (auto& t : new_turns) {
     change.messages.push_back(std::move(t));

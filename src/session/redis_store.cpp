@@ -19,6 +19,7 @@ namespace llmgw::session {
 namespace {
 
 namespace asio = boost::asio;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using state::RedisReply;
 using Args = std::vector<std::string>;
 using Commands = std::vector<Args>;
@@ -72,7 +73,7 @@ asio::awaitable<void> send_release(std::shared_ptr<state::RedisClient> client, A
       break;
     }
     wait.expires_after(delay);
-    auto waited = co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto waited = co_await wait.async_wait(use_tuple);
     (void)waited;
     delay *= 2;
   }
@@ -92,16 +93,61 @@ void release_lock(const std::shared_ptr<state::RedisClient>& client, const std::
   }
 }
 
+// Extends the lock's lease while its request runs (a stream may take longer than the lease):
+// only a holder that died lets it lapse.
+constexpr std::string_view kRenew =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+
+struct Renewal {
+  explicit Renewal(const asio::any_io_executor& ex) : timer(ex) {}
+  asio::steady_timer timer;
+  bool stopped = false;  // only touched on the client's executor
+};
+
+asio::awaitable<void> renew(std::shared_ptr<state::RedisClient> client,
+                            std::shared_ptr<Renewal> renewal, Args command,
+                            std::chrono::milliseconds every) {
+  while (!renewal->stopped) {
+    renewal->timer.expires_after(every);
+    auto waited = co_await renewal->timer.async_wait(use_tuple);
+    (void)waited;
+    if (renewal->stopped) {
+      break;
+    }
+    auto copy = command;
+    auto reply = co_await client->command(std::move(copy));
+    (void)reply;  // a missed renewal is tried again; the lease is three renewals long
+  }
+}
+
 class RedisLease final : public Lease {
 public:
-  RedisLease(std::shared_ptr<state::RedisClient> client, std::string key, std::string token)
-      : client_(std::move(client)), key_(std::move(key)), token_(std::move(token)) {}
-  ~RedisLease() override { release_lock(client_, key_, token_); }
+  RedisLease(std::shared_ptr<state::RedisClient> client, std::string key, std::string token,
+             std::chrono::milliseconds lease)
+      : client_(std::move(client)), key_(std::move(key)), token_(std::move(token)),
+        renewal_(std::make_shared<Renewal>(client_->get_executor())) {
+    auto command = args({"EVAL", std::string(kRenew), "1", key_, token_,
+                         std::to_string(lease.count())});
+    asio::co_spawn(client_->get_executor(),
+                   renew(client_, renewal_, std::move(command), lease / 3), asio::detached);
+  }
+  ~RedisLease() override {
+    try {
+      asio::post(client_->get_executor(), [r = renewal_] {
+        r->stopped = true;
+        r->timer.cancel();
+      });
+    } catch (...) {  // out of memory: the renewal ends with the io_context
+    }
+    release_lock(client_, key_, token_);
+  }
 
 private:
   std::shared_ptr<state::RedisClient> client_;
   std::string key_;
   std::string token_;
+  std::shared_ptr<Renewal> renewal_;
 };
 
 state::RedisOptions client_options(const RedisStoreOptions& o) {
@@ -195,7 +241,8 @@ public:
         co_return common::err(store_error(reply.error()));
       }
       if (reply->is_status("OK")) {
-        std::unique_ptr<Lease> lease = std::make_unique<RedisLease>(client, lock, token);
+        std::unique_ptr<Lease> lease =
+            std::make_unique<RedisLease>(client, lock, token, opt_.lock_lease);
         co_return std::move(lease);
       }
       if (reply->is_error()) {
@@ -208,7 +255,7 @@ public:
       // 10-20 ms with jitter: waiters on several instances do not retry in step.
       const auto step = std::chrono::milliseconds(10 + jitter() % 11);
       pause.expires_after(std::min<std::chrono::steady_clock::duration>(step, deadline - now));
-      auto [ec] = co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      auto [ec] = co_await pause.async_wait(use_tuple);
       if (ec) {
         co_return std::unique_ptr<Lease>();  // cancelled: the caller is gone
       }

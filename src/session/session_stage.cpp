@@ -39,11 +39,12 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-api::GatewayError store_unavailable(std::string_view kind, std::string_view why) {
+// The details (addresses, paths) go to the log, not to the client.
+api::GatewayError store_unavailable(std::string_view kind) {
   return api::GatewayError{503, "session_store_unavailable", "server_error",
                            "The session store (" + std::string(kind) +
-                               ") is unavailable: " + std::string(why) +
-                               ". Retry later, or send the request without x-session-id.",
+                               ") is unavailable. Retry later, or send the request without "
+                               "x-session-id.",
                            "x-session-id"};
 }
 
@@ -111,30 +112,30 @@ public:
     }
     auto store = services_.sessions ? services_.sessions->store() : nullptr;
     if (!store) {
-      co_return store_unavailable("none", "no session store is configured");
+      co_return store_unavailable("none");
     }
-    const std::string id(ctx.session_id);
+    const std::string owner = ctx.key ? ctx.key->name : std::string();
+    const std::string id = session::store_key(owner, ctx.session_id);
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(sc.busy_wait);
     auto t0 = Clock::now();
     auto leased = co_await store->acquire(id, wait);
     observe(*store, "lock", t0, leased.ok());
     if (!leased) {
       spdlog::warn("session store {}: lock failed: {}", store->kind(), leased.error().message);
-      co_return store_unavailable(store->kind(), leased.error().message);
+      co_return store_unavailable(store->kind());
     }
     if (!*leased) {
-      co_return session_busy(id, wait);
+      co_return session_busy(ctx.session_id, wait);
     }
     t0 = Clock::now();
     auto loaded = co_await store->load(id);
     observe(*store, "load", t0, loaded.ok());
     if (!loaded) {
       spdlog::warn("session store {}: load failed: {}", store->kind(), loaded.error().message);
-      co_return store_unavailable(store->kind(), loaded.error().message);
+      co_return store_unavailable(store->kind());
     }
-    const std::string owner = ctx.key ? ctx.key->name : std::string();
     if (*loaded && (*loaded)->meta.owner != owner) {
-      co_return session_not_found(id);  // another key's session: as if it did not exist
+      co_return session_not_found(ctx.session_id);  // (ids are scoped by key: a collision)
     }
     const auto* stored = *loaded ? &**loaded : nullptr;
     auto joined = session::join_history(*ctx.body, stored,

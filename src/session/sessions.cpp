@@ -65,17 +65,33 @@ std::optional<std::string> Sessions::configure(const config::SessionsConfig& cfg
       break;
     }
   }
-  std::lock_guard lock(mu_);
-  store_ = std::move(made);
-  identity_ = std::move(identity);
-  return std::nullopt;
+  std::vector<std::shared_ptr<SessionStore>> done;
+  {
+    std::lock_guard lock(mu_);
+    if (store_) {
+      retired_.push_back(std::move(store_));
+    }
+    store_ = std::move(made);
+    identity_ = std::move(identity);
+    for (auto it = retired_.begin(); it != retired_.end();) {
+      if (it->use_count() == 1) {
+        done.push_back(std::move(*it));
+        it = retired_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return std::nullopt;  // `done` is destroyed here, outside the lock
 }
 
 void Sessions::shutdown() {
   std::shared_ptr<SessionStore> last;
+  std::vector<std::shared_ptr<SessionStore>> retired;
   {
     std::lock_guard lock(mu_);
     last = std::move(store_);
+    retired = std::move(retired_);
   }
 }
 

@@ -190,15 +190,21 @@ RedisResult<RedisAddress> parse_redis_url(std::string_view url) {
   } else {
     return url_error("expected redis:// or unix://");
   }
+  // The userinfo first, up to the last '@': a password may hold an unescaped '@', '/' or
+  // '?'; host, port, db and query never hold an '@'.
+  std::string_view userinfo;
+  bool has_userinfo = false;
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    has_userinfo = true;
+  }
   std::string_view query;
   if (auto q = rest.find('?'); q != std::string_view::npos) {
     query = rest.substr(q + 1);
     rest = rest.substr(0, q);
   }
-  // The last '@': a password may hold an unescaped '@' or '/'; host, port and db never do.
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-    auto userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
+  if (has_userinfo) {
     auto colon = userinfo.find(':');
     // A bare userinfo is the password (Redis before 6 had no users).
     auto user = colon == std::string_view::npos ? std::string_view() : userinfo.substr(0, colon);

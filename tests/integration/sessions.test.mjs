@@ -247,20 +247,23 @@ describe('the session protocol', () => {
     assert.equal(t.messages.length, 4);
   });
 
-  test('another key sees no session, and cannot add to it', async () => {
+  test('session ids are scoped to the key: another key cannot see, change or delete it', async () => {
     const id = 'conv-owned';
     await say('mine', { id });
     await waitForTurns(id, 2);
     const t = await transcript(id, KEY_B);
     assert.equal(t.status, 404);
     assert.equal(t.json.error.code, 'session_not_found');
-    const r = await say('theirs', { id, key: KEY_B });
-    assert.equal(r.status, 404);
-    assert.equal(r.json.error.code, 'session_not_found');
-    assert.equal(r.json.error.param, 'x-session-id');
     const del = await http(`${gw.url}/v1/sessions/${id}`, { method: 'DELETE', headers: auth(KEY_B) });
     assert.equal(del.status, 404);
-    assert.equal((await transcript(id)).status, 200);
+    // The same id from key B is B's own, new session: A's history does not reach it.
+    const r = await say('!history', { id, key: KEY_B });
+    assert.equal(r.status, 200, r.text);
+    const seen = JSON.parse(r.json.choices[0].message.content);
+    assert.deepEqual(seen.filter((m) => m.role !== 'system').map((m) => m.content), ['!history']);
+    const mine = await transcript(id);
+    assert.equal(mine.status, 200);
+    assert.deepEqual(mine.json.messages.map((m) => m.content), ['mine', '[oai] mine']);
   });
 
   test('DELETE drops the session', async () => {

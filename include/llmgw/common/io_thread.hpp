@@ -7,6 +7,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <exception>
+#include <optional>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -28,6 +30,7 @@ public:
     }
   }
 
+  /// An exception thrown by f (out of memory on a huge row) is rethrown in the caller.
   template <class F>
   auto run(F f) -> boost::asio::awaitable<std::invoke_result_t<F&>> {
     using R = std::invoke_result_t<F&>;
@@ -36,16 +39,25 @@ public:
       auto back = boost::asio::make_work_guard(ex);
       boost::asio::post(io_, [work = std::move(work), handler = std::move(handler),
                               back = std::move(back)]() mutable {
-        R result = work();
+        std::exception_ptr error;
+        std::optional<R> result;
+        try {
+          result.emplace(work());
+        } catch (...) {
+          error = std::current_exception();
+        }
         auto target = back.get_executor();
-        boost::asio::post(target, [handler = std::move(handler),
+        boost::asio::post(target, [handler = std::move(handler), error,
                                    result = std::move(result)]() mutable {
-          std::move(handler)(std::move(result));
+          std::move(handler)(error, std::move(result));
         });
       });
     };
-    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(R)>(
+    auto op = boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
+                                          void(std::exception_ptr, std::optional<R>)>(
         std::move(initiate), boost::asio::use_awaitable, std::move(f));
+    auto out = co_await std::move(op);
+    co_return std::move(*out);
   }
 
 private:

@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,10 @@ namespace llmgw::session {
 
 /// Session ids: 1..128 characters of [A-Za-z0-9._:-] (they become store keys and log fields).
 bool valid_session_id(std::string_view id);
+
+/// The key a session is stored under: ids are scoped to the key that uses them (the same id
+/// from another key is another session, so nobody can take or probe another team's id).
+std::string store_key(std::string_view owner, std::string_view id);
 
 /// The gateway's part of the system context, in this order: sessions.system_prompt, the key's
 /// persona, the x-llmgw-user profile; empty parts are left out; joined by blank lines.
@@ -33,10 +38,10 @@ struct Joined {
   std::size_t history_begin = 0;      // where they start in body.messages
   std::size_t history = 0;            // stored turns placed in the request
   std::size_t overlap = 0;            // of the client's turns that were already stored
-  // Where each history turn is in the stored list, and the stored system messages with their
-  // places: a compaction (summarize) drops stored turns by position and keeps those.
+  // Where each history turn is in the stored list, and the session's system message with its
+  // place: a compaction (summarize) drops stored turns by position and keeps that one.
   std::vector<std::size_t> history_at;
-  std::vector<std::pair<std::size_t, std::string>> stored_system;
+  std::optional<std::pair<std::size_t, std::string>> last_system;
 };
 
 /// The store change that replaces the first `summarized` history turns with a summary: it
@@ -45,10 +50,15 @@ struct Joined {
 Append compaction(const Joined& joined, std::size_t summarized, std::string summary,
                   std::vector<std::string> new_turns);
 
+/// How a summary of dropped turns starts, as a system message of its own.
+inline constexpr std::string_view kSummaryPrefix = "Summary of the earlier conversation: ";
+nlohmann::json summary_note(std::string_view summary);
+
 /// Rewrites `body.messages` for a session request: one leading system message (the gateway's
-/// context, then the system texts stored and sent, each once, then the stored summary), the
-/// stored turns, then the client's turns that are not stored yet. `stored` may be null (a new
-/// session).
+/// context, then the session's system text: the one the request sends, else the last one
+/// stored), the stored summary as a system note of its own, the stored turns, then the
+/// client's turns that are not stored yet (a client that sends the whole conversation, or its
+/// own window of it, is not doubled). `stored` may be null (a new session).
 Joined join_history(nlohmann::json& body, const Session* stored, std::string_view gateway);
 
 /// Outside sessions: merges the gateway's system context in front of the client's leading

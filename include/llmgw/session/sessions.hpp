@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "llmgw/config/config.hpp"
 #include "llmgw/session/store.hpp"
@@ -26,6 +27,9 @@ private:
   mutable std::mutex mu_;
   std::shared_ptr<SessionStore> store_;
   std::string identity_;  // what the current store was built from
+  // Stores a reload replaced, kept until their last request is done so that they are destroyed
+  // here on the control thread (closing a SQLite file joins its thread), never on a worker.
+  std::vector<std::shared_ptr<SessionStore>> retired_;
 };
 
 }  // namespace llmgw::session

@@ -156,3 +156,45 @@ TEST(AppendContinuation, APrefillIsThePartialAnswerAloneWithoutItsTrailingSpace)
 
 }  // namespace
 }  // namespace llmgw::router
+
+namespace llmgw::router {
+namespace {
+
+std::string chunk_with(const std::string& delta) {
+  return R"({"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":)" +
+         delta + "}]}";
+}
+
+TEST(StreamTrackerAnswer, ToolCallDeltasMergeByIndexAndHostileOnesAreIgnored) {
+  StreamTracker t;
+  t.keep_tool_calls();
+  t.observe_data(chunk_with(R"({"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]})"));
+  t.observe_data(chunk_with(R"({"tool_calls":[{"index":0,"function":null}]})"));
+  t.observe_data(chunk_with(R"({"tool_calls":[{"index":0,"function":"x"}]})"));
+  t.observe_data(chunk_with(R"({"tool_calls":[{"index":0,"function":{"arguments":"{\"a\""}}]})"));
+  t.observe_data(chunk_with(R"({"tool_calls":[{"function":{"arguments":":1}"}}]})"));  // no index
+  t.observe_data(chunk_with(R"({"tool_calls":[{"index":250,"id":"x","function":{"name":"g"}}]})"));
+  t.observe_data(chunk_with(R"({"tool_calls":[{"index":3,"function":{"arguments":"{}"}}]})"));
+  auto m = nlohmann::json::parse(t.assistant_message());
+  ASSERT_EQ(m["tool_calls"].size(), 1u) << m.dump();  // the nameless call 3 is left out
+  EXPECT_EQ(m["tool_calls"][0]["id"], "call_1");
+  EXPECT_EQ(m["tool_calls"][0]["function"]["arguments"], "{\"a\":1}");
+  EXPECT_TRUE(m["content"].is_null());
+}
+
+TEST(StreamTrackerAnswer, ThinkingIsKeptWithItsSignature) {
+  StreamTracker t;
+  t.keep_tool_calls();
+  t.observe_data(chunk_with(R"({"reasoning_content":"Let me "})"));
+  t.observe_data(chunk_with(R"({"reasoning_content":"think."})"));
+  t.observe_data(chunk_with(R"({"thinking_blocks":[{"type":"thinking","thinking":"","signature":"sig"}]})"));
+  t.observe_data(chunk_with(R"({"content":"Answer."})"));
+  auto m = nlohmann::json::parse(t.assistant_message());
+  EXPECT_EQ(m["content"], "Answer.");
+  ASSERT_EQ(m["thinking_blocks"].size(), 1u);
+  EXPECT_EQ(m["thinking_blocks"][0]["thinking"], "Let me think.");
+  EXPECT_EQ(m["thinking_blocks"][0]["signature"], "sig");
+}
+
+}  // namespace
+}  // namespace llmgw::router

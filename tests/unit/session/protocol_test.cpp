@@ -2,6 +2,7 @@
 // detection, system messages kept once, transcripts.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "llmgw/session/protocol.hpp"
@@ -60,9 +61,10 @@ TEST(SessionProtocol, StoredTurnsComeBeforeTheNewOnes) {
   json body{{"messages", {msg("user", "two")}}};
   auto joined = join_history(body, &stored, "GW");
   EXPECT_EQ(lines(body), (std::vector<std::string>{
-                             "system:GW\n\nBe brief.\n\nSummary of the earlier conversation: "
-                             "they said hello",
+                             "system:GW\n\nBe brief.",
+                             "system:Summary of the earlier conversation: they said hello",
                              "user:one", "assistant:1", "user:two"}));
+  EXPECT_EQ(joined.history_begin, 2u);
   EXPECT_EQ(joined.history, 2u);
   EXPECT_EQ(joined.overlap, 0u);
   ASSERT_EQ(joined.to_store.size(), 1u);
@@ -75,6 +77,20 @@ TEST(SessionProtocol, TheSameSystemMessageSentAgainIsNotStoredTwice) {
   EXPECT_EQ(lines(body)[0], "system:Be brief.");
   ASSERT_EQ(joined.to_store.size(), 1u);
   EXPECT_EQ(json::parse(joined.to_store[0]), msg("user", "two"));
+}
+
+TEST(SessionProtocol, ANewSystemMessageReplacesTheStoredOneInsteadOfPilingUp) {
+  auto stored = stored_of({msg("system", "time 1"), msg("user", "one"), msg("assistant", "1"),
+                           msg("system", "time 2"), msg("user", "two"), msg("assistant", "2")});
+  json without{{"messages", {msg("user", "three")}}};
+  join_history(without, &stored, "GW");
+  EXPECT_EQ(lines(without)[0], "system:GW\n\ntime 2") << "the last one stored goes on";
+  json with{{"messages", {msg("system", "time 3"), msg("user", "three")}}};
+  auto joined = join_history(with, &stored, "GW");
+  EXPECT_EQ(lines(with)[0], "system:GW\n\ntime 3");
+  EXPECT_EQ(lines(with).size(), 6u);
+  ASSERT_EQ(joined.to_store.size(), 2u);
+  EXPECT_EQ(json::parse(joined.to_store[0]), msg("system", "time 3"));
 }
 
 TEST(SessionProtocol, AClientSendingTheWholeHistoryIsNotDoubled) {
@@ -97,6 +113,42 @@ TEST(SessionProtocol, AClientWindowThatEndsTheHistoryOverlapsToo) {
   auto joined = join_history(body, &stored, "");
   EXPECT_EQ(joined.overlap, 2u);
   EXPECT_EQ(lines(body).size(), 5u);
+}
+
+TEST(SessionProtocol, AFullHistoryClientIsNotDoubledAfterASummary) {
+  // Turns one and 1 were summarised away; the client still sends everything.
+  auto stored = stored_of({msg("user", "two"), msg("assistant", "2")}, "one and 1");
+  json body{{"messages", {msg("user", "one"), msg("assistant", "1"), msg("user", "two"),
+                          msg("assistant", "2"), msg("user", "three")}}};
+  auto joined = join_history(body, &stored, "");
+  EXPECT_EQ(joined.overlap, 4u);
+  ASSERT_EQ(joined.to_store.size(), 1u);
+  EXPECT_EQ(json::parse(joined.to_store[0]), msg("user", "three"));
+  EXPECT_EQ(lines(body).back(), "user:three");
+  EXPECT_EQ(lines(body).size(), 4u);  // summary, two, 2, three
+}
+
+TEST(SessionProtocol, OverlapMatchingIsLinearOnAHostileHistory) {
+  // [a, a, ..., a, b] stored, [a, a, ..., a] sent: a quadratic match took seconds.
+  Session stored;
+  json sent = json::array();
+  for (int i = 0; i < 20000; ++i) {
+    stored.messages.push_back(msg("user", "a").dump());
+    sent.push_back(msg("user", "a"));
+  }
+  stored.messages.push_back(msg("user", "b").dump());
+  json body{{"messages", sent}};
+  const auto t0 = std::chrono::steady_clock::now();
+  auto joined = join_history(body, &stored, "");
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(joined.overlap, 0u);
+  EXPECT_LT(took, std::chrono::seconds(2));  // ~0.1 s; the quadratic match took minutes
+}
+
+TEST(SessionProtocol, StoreKeysAreScopedByOwner) {
+  EXPECT_EQ(store_key("", "conv"), "conv");
+  EXPECT_NE(store_key("team-a", "conv"), store_key("team-b", "conv"));
+  EXPECT_TRUE(store_key("team-a", "conv").ends_with(":conv"));
 }
 
 TEST(SessionProtocol, ToolCallsCompareByIdNameAndArguments) {
@@ -128,6 +180,8 @@ TEST(SessionProtocol, ACompactionDropsSummarisedTurnsAndKeepsStoredSystemMessage
   json body{{"messages", {msg("user", "three")}}};
   auto joined = join_history(body, &stored, "");
   EXPECT_EQ(joined.history_at, (std::vector<std::size_t>{0, 2, 3, 4}));
+  ASSERT_TRUE(joined.last_system);
+  EXPECT_EQ(joined.last_system->first, 1u);
   auto change = compaction(joined, 2, "they counted", {R"({"n":3})"});
   EXPECT_EQ(change.drop_first, 3u);  // user one, the system message, assistant 1
   ASSERT_EQ(change.messages.size(), 2u);

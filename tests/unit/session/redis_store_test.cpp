@@ -152,21 +152,41 @@ TEST_F(RedisStore, RedisExpiresTheSessionAfterItsTtl) {
 }
 
 TEST_F(RedisStore, AnExpiredLockFreesItselfAndAStaleHolderCannotReleaseANewOne) {
+  // The holder "dies": its worker's event loop never runs again, so its lease is neither
+  // renewed nor released. (Declared before the store: the store's client for it is closed on
+  // it.)
+  boost::asio::io_context dead;
   RedisStoreOptions o;
   o.lock_lease = 200ms;
   auto store = make(o);
-  auto crashed = run(io_, store->acquire("s", 0ms));  // its holder "dies": never released
+  auto crashed = run(dead, store->acquire("s", 0ms));
   ASSERT_TRUE(crashed.ok() && *crashed);
   const auto t0 = std::chrono::steady_clock::now();
   auto next = run(io_, store->acquire("s", 3s));
   ASSERT_TRUE(next.ok() && *next) << "the lease should have ended the lock";
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 100ms);
   crashed->reset();  // its release must not free the lock `next` holds now (other token)
-  io_.restart();
-  io_.run_for(100ms);
+  dead.restart();
+  dead.run_for(100ms);
   auto third = run(io_, store->acquire("s", 0ms));
   ASSERT_TRUE(third.ok());
   EXPECT_FALSE(*third);
+}
+
+TEST_F(RedisStore, ALiveHolderKeepsItsLockPastTheLease) {
+  RedisStoreOptions o;
+  o.lock_lease = 300ms;  // renewed every 100 ms while held
+  auto store = make(o);
+  auto held = run(io_, store->acquire("long", 0ms));
+  ASSERT_TRUE(held.ok() && *held);
+  // A request waiting three leases long on the same event loop never gets it.
+  auto other = run(io_, store->acquire("long", 900ms));
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(*other) << "a renewed lock must not lapse under a live request";
+  held->reset();
+  auto after = run(io_, store->acquire("long", 1s));
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(*after);
 }
 
 TEST_F(RedisStore, ADownRedisIsAStoreErrorWithoutThePassword) {
