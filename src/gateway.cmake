@@ -69,12 +69,13 @@ llmgw_module(faces SOURCES api/faces.cpp api/openai/openai_face.cpp
   api/anthropic/anthropic_sink.cpp api/anthropic/detail.cpp
   DEPS llmgw_asio llmgw_api llmgw_common)
 
-# The request pipeline (include/llmgw/pipeline) and the stages later issues fill in, each in its
-# concept's folder: limits, prompts, session, cache.
+# The request pipeline (include/llmgw/pipeline) and its stages, each in its concept's folder:
+# limits, prompts (the call, its template stage and its output sink), session, cache.
 llmgw_module(pipeline SOURCES pipeline/pipeline.cpp limits/limits_stage.cpp
-  prompts/template_stage.cpp session/session_stage.cpp cache/cache_stage.cpp
+  prompts/template_stage.cpp prompts/call.cpp prompts/output_sink.cpp
+  session/session_stage.cpp cache/cache_stage.cpp
   DEPS llmgw_session llmgw_tokenizer llmgw_router llmgw_faces llmgw_config llmgw_api
-  llmgw_metrics spdlog::spdlog)
+  llmgw_prompts llmgw_metrics spdlog::spdlog)
 
 # The HTTP/1.1 request parser: Beast's basic_parser plus the framing rules a proxy must enforce.
 llmgw_module(http SOURCES server/request_parser.cpp
@@ -82,7 +83,7 @@ llmgw_module(http SOURCES server/request_parser.cpp
 
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
   server/admin_handler.cpp server/auth.cpp server/access_log.cpp server/feedback.cpp
-  server/sessions_api.cpp
+  server/sessions_api.cpp server/prompts_api.cpp
   DEPS llmgw_session llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp

@@ -10,15 +10,28 @@ const Route* routes() {
                                 {"/v1/completions", Operation::completions, &openai_face()},
                                 {"/v1/embeddings", Operation::embeddings, &openai_face()},
                                 {"/v1/messages", Operation::chat, &anthropic_face()},
+                                // A managed prompt: its template builds a chat body.
+                                {"/v1/prompts/{name}", Operation::chat, &openai_face()},
                                 {{}, Operation::chat, nullptr}};
   return table;
+}
+
+// A route ending in "/{name}" takes one non-empty path segment there.
+bool matches(std::string_view pattern, std::string_view path) {
+  constexpr std::string_view kName = "{name}";
+  if (!pattern.ends_with(kName)) {
+    return pattern == path;
+  }
+  auto base = pattern.substr(0, pattern.size() - kName.size());
+  return path.size() > base.size() && path.starts_with(base) &&
+         path.find('/', base.size()) == std::string_view::npos;
 }
 
 }  // namespace
 
 const Route* find_route(std::string_view path) {
   for (const Route* r = routes(); r->face; ++r) {
-    if (r->path == path) {
+    if (matches(r->path, path)) {
       return r;
     }
   }

@@ -22,6 +22,19 @@ const ModelConfig* Config::find_model(std::string_view name) const {
   return nullptr;
 }
 
+const PromptConfig* Config::find_prompt(std::string_view name, unsigned version) const {
+  const PromptConfig* found = nullptr;
+  for (const auto& p : prompts) {
+    if (p.name != name) {
+      continue;
+    }
+    if (version != 0 ? p.version == version : (!found || p.version > found->version)) {
+      found = &p;
+    }
+  }
+  return found;
+}
+
 std::string_view to_string(ProviderKind k) {
   switch (k) {
     case ProviderKind::openai:

@@ -26,6 +26,31 @@ bool is_secret_header(std::string_view name) {
   return false;
 }
 
+Json prompt_json(const PromptConfig& p) {
+  Json j = {{"name", p.name},
+            {"version", p.version},
+            {"model", p.model},
+            {"system", p.system},
+            {"template", p.template_text}};
+  // Unset sampling defaults are left out: the provider's own defaults apply then.
+  if (p.temperature) {
+    j["temperature"] = *p.temperature;
+  }
+  if (p.top_p) {
+    j["top_p"] = *p.top_p;
+  }
+  if (p.max_tokens) {
+    j["max_tokens"] = *p.max_tokens;
+  }
+  if (!p.stop.empty()) {
+    j["stop"] = p.stop;
+  }
+  if (!p.response_format.empty()) {
+    j["response_format"] = p.response_format;
+  }
+  return j;
+}
+
 Json limits_json(const RateLimits& l) {
   Json j = Json::object();
   if (l.rpm) {
@@ -314,11 +339,7 @@ std::string to_redacted_json(const Config& c) {
                 {"redis", {{"url", detail::redact_url_credentials(c.state.redis_url)}}}};
   j["prompts"] = Json::array();
   for (const auto& p : c.prompts) {
-    j["prompts"].push_back({{"name", p.name},
-                            {"version", p.version},
-                            {"model", p.model},
-                            {"system", p.system},
-                            {"template", p.template_text}});
+    j["prompts"].push_back(prompt_json(p));
   }
   j["logging"] = {{"level", c.logging.level},
                   {"format", detail::enum_name(detail::kLogFormats, c.logging.format)},

@@ -196,7 +196,7 @@ class SchemaLoader {
   NameTable probes_{"probe", {}};
   NameTable models_{"model", {}};
   NameTable keys_{"key", {}};
-  NameTable prompts_{"prompt", {}};
+  std::map<std::pair<std::string, unsigned>, int> prompt_versions_;  // (name, version) -> line
   std::map<std::string, std::pair<std::string, int>> hashes_;  // sha256 -> (key name, line)
 };
 

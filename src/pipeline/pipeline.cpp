@@ -2,19 +2,23 @@
 
 namespace llmgw::pipeline {
 
-bool Pipeline::has_ingress_work(const RequestContext& ctx) const {
-  for (const auto& s : ingress_) {
-    if (s->applies(ctx)) {
+namespace {
+
+bool any_applies(const std::vector<std::unique_ptr<IngressStage>>& stages,
+                 const RequestContext& ctx, bool before_decode) {
+  for (const auto& s : stages) {
+    if (s->before_decode() == before_decode && s->applies(ctx)) {
       return true;
     }
   }
   return false;
 }
 
-boost::asio::awaitable<std::optional<api::GatewayError>> Pipeline::run_ingress(
-    RequestContext& ctx) {
-  for (const auto& s : ingress_) {
-    if (!s->applies(ctx)) {
+boost::asio::awaitable<std::optional<api::GatewayError>> run_stages(
+    const std::vector<std::unique_ptr<IngressStage>>& stages, RequestContext& ctx,
+    bool before_decode) {
+  for (const auto& s : stages) {
+    if (s->before_decode() != before_decode || !s->applies(ctx)) {
       continue;
     }
     auto error = co_await s->run(ctx);
@@ -23,6 +27,26 @@ boost::asio::awaitable<std::optional<api::GatewayError>> Pipeline::run_ingress(
     }
   }
   co_return std::nullopt;
+}
+
+}  // namespace
+
+bool Pipeline::has_prepare_work(const RequestContext& ctx) const {
+  return any_applies(ingress_, ctx, true);
+}
+
+boost::asio::awaitable<std::optional<api::GatewayError>> Pipeline::run_prepare(
+    RequestContext& ctx) {
+  return run_stages(ingress_, ctx, true);
+}
+
+bool Pipeline::has_ingress_work(const RequestContext& ctx) const {
+  return any_applies(ingress_, ctx, false);
+}
+
+boost::asio::awaitable<std::optional<api::GatewayError>> Pipeline::run_ingress(
+    RequestContext& ctx) {
+  return run_stages(ingress_, ctx, false);
 }
 
 void Pipeline::run_taps(const RequestContext& ctx) {

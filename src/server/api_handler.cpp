@@ -14,10 +14,12 @@
 #include "llmgw/common/strings.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "llmgw/pipeline/pipeline.hpp"
+#include "llmgw/prompts/prompts.hpp"
 #include "llmgw/router/router.hpp"
 #include "llmgw/server/server.hpp"
 #include "server/auth.hpp"
 #include "server/feedback.hpp"
+#include "server/prompts_api.hpp"
 #include "server/sessions_api.hpp"
 
 namespace llmgw::server {
@@ -166,6 +168,11 @@ void access_log_line(const pipeline::RequestContext& ctx, std::string& out) {
   out += ",\"cache\":\"none\",\"stream\":";
   out += ctx.facts && ctx.facts->stream ? "true" : "false";
   append_field(out, "remote", ctx.remote);
+  if (ctx.prompt) {
+    append_field(out, "prompt", ctx.prompt->name);
+    out += ",\"prompt_version\":";
+    append_number(out, static_cast<std::uint64_t>(ctx.prompt->version));
+  }
   if (!outcome.error_code.empty()) {
     append_field(out, "error", outcome.error_code);
   }
@@ -305,6 +312,12 @@ public:
       co_await models(*table, req, sink);
       co_return;
     }
+    // Managed prompts are listed here and called (POST) through their proxied route.
+    if (req.path == "/v1/prompts" ||
+        (req.path.starts_with(prompts::kPathPrefix) && req.method == "GET")) {
+      co_await answer_prompts(*table, req, sink);
+      co_return;
+    }
     if (const auto* route = api::find_route(req.path)) {
       // Every answer of a proxied route (errors included) leaves through its face's sink.
       auto out = route->face->open(sink);
@@ -387,6 +400,8 @@ private:
     ctx.session_id = req.session_id;
     ctx.user = req.user;
     ctx.remote = req.remote;
+    ctx.path = req.path;
+    ctx.accept = req.accept;
     std::optional<api::GatewayError> error = auth.error;
     json body;
     api::RequestFacts facts;
@@ -397,9 +412,16 @@ private:
         error = json_error(parsed.error());
       } else {
         body = std::move(*parsed);
-        error = route.face->decode(route.op, body, facts);
         ctx.body = &body;
-        ctx.facts = &facts;
+        // A route's own body (a prompt call) becomes the face's before the face decodes it.
+        if (pipeline_.has_prepare_work(ctx)) {
+          auto stopped = co_await pipeline_.run_prepare(ctx);
+          error = std::move(stopped);
+        }
+        if (!error) {
+          error = route.face->decode(route.op, body, facts);
+          ctx.facts = &facts;
+        }
       }
     }
     if (!error) {
@@ -450,8 +472,16 @@ private:
       }
       call.started = started;
       call.deadline = started + cfg.server.request_timeout;
+      // A prompt call that wants the answer's text or its output object answers through a
+      // sink that reshapes the chat answer; errors pass through it in the face's shape.
+      std::unique_ptr<api::ResponseSink> shaped;
+      if (ctx.prompt && ctx.output != prompts::Output::chat) {
+        shaped = prompts::make_output_sink(sink, ctx.output, *ctx.prompt,
+                                           cfg.server.max_json_depth);
+      }
+      api::ResponseSink& answer_sink = shaped ? *shaped : sink;
       try {
-        outcome = co_await router.call(*table, call, sink);
+        outcome = co_await router.call(*table, call, answer_sink);
       } catch (const boost::system::system_error&) {
         outcome.status = 499;  // cancelled: the client hung up (nginx's code for it)
         outcome.error_code = "client_closed_request";

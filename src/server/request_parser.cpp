@@ -216,6 +216,13 @@ void RequestParser::on_field_impl(http::field name, boost::beast::string_view na
     case http::field::user_agent:
       keep_first(request_.user_agent, value);
       return;
+    case http::field::accept:
+      // A list header: repeated fields join with commas (RFC 9110 §5.3).
+      if (!request_.accept.empty()) {
+        request_.accept += ',';
+      }
+      request_.accept.append(value);
+      return;
     default:
       break;
   }

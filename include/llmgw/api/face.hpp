@@ -59,6 +59,8 @@ const Face& anthropic_face();
 
 /// A proxied route: POST path → operation, face.
 struct Route {
+  // The path, or a pattern whose last segment is "{name}" (one non-empty segment): the
+  // pattern is also the route's metrics label, so a client cannot mint label values.
   std::string_view path;
   Operation op;
   const Face* face;

@@ -319,12 +319,20 @@ struct StateConfig {
   std::string redis_url = "redis://127.0.0.1:6379/0";
 };
 
+// A managed prompt (POST /v1/prompts/{name}). Several may share a name with different
+// versions; a call without a version gets the highest.
 struct PromptConfig {
   std::string name;
   unsigned version = 1;
   std::string model;  // a name in Config::models
   std::string system;
-  std::string template_text;  // key "template"
+  std::string template_text;  // key "template": {{variable}} placeholders, checked at load
+  // Sampling defaults of the chat request; a call may override each.
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<std::uint64_t> max_tokens;
+  std::vector<std::string> stop;  // a string in the file is a list of one
+  std::string response_format;    // "" | "text" | "json_object"
 };
 
 enum class LogFormat { text, json };
@@ -350,6 +358,9 @@ struct Config {
 
   const ProviderConfig* find_provider(std::string_view name) const;
   const ModelConfig* find_model(std::string_view name) const;
+  /// The prompt `name` at `version`, or its highest version when `version` is 0. A scan: prompts
+  /// are few, and only prompt calls look them up.
+  const PromptConfig* find_prompt(std::string_view name, unsigned version = 0) const;
 };
 
 std::string_view to_string(ProviderKind k);

@@ -1,15 +1,16 @@
 #pragma once
-// The request pipeline around the router. After the face decoded the body and the model was
-// found, ingress stages run in order (limits and budget → prompt template → session load →
-// cache lookup); any of them may end the request with an error. The router then runs the
-// attempts (its per-attempt steps, window fitting and continuation, live in router/). When the
-// answer is out, response taps observe the outcome (usage and cost, budget debit, session
-// append, cache store, metrics, access log).
+// The request pipeline around the router. A stage that builds the face's body from a route's
+// own body runs before the face decodes it (the prompt template: POST /v1/prompts/{name}
+// becomes a chat request). After the face decoded the body and the model was found, the other
+// ingress stages run in order (limits and budget → session load → cache lookup); any stage
+// may end the request with an error. The router then runs the attempts (its per-attempt steps,
+// window fitting and continuation, live in router/). When the answer is out, response taps
+// observe the outcome (usage and cost, budget debit, session append, cache store, metrics,
+// access log).
 //
 // Each stage owns its config section and says from the request alone whether it applies: a
 // stage the config does not use costs one virtual call and no coroutine frame. Stages later
-// issues fill in exist now as named, empty seams (src/limits, src/prompts, src/session,
-// src/cache).
+// issues fill in exist now as named, empty seams (src/limits, src/cache).
 #include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
@@ -20,6 +21,7 @@
 #include "llmgw/api/errors.hpp"
 #include "llmgw/api/face.hpp"
 #include "llmgw/config/config.hpp"
+#include "llmgw/prompts/output.hpp"
 #include "llmgw/router/router.hpp"
 
 namespace llmgw::metrics {
@@ -54,6 +56,11 @@ struct RequestContext {
   std::string_view session_id;  // x-session-id, empty when absent
   std::string_view user;        // x-llmgw-user (a profile in sessions.profiles), or empty
   std::string_view remote;      // "ip:port" of the client
+  std::string_view path;        // the request's path (a prompt call's names the prompt)
+  std::string_view accept;      // the Accept header, or empty
+  // Set by the prompt template stage on a prompt call: the prompt, and the answer's shape.
+  const config::PromptConfig* prompt = nullptr;
+  prompts::Output output = prompts::Output::chat;
   // Set by the session stage; the append tap stores the turns and then lets the lease go.
   std::shared_ptr<session::SessionTurn> session;
   struct SessionView {
@@ -74,6 +81,9 @@ public:
   virtual bool applies(const RequestContext& ctx) const = 0;
   /// Runs the stage; an error ends the request with it.
   virtual boost::asio::awaitable<std::optional<api::GatewayError>> run(RequestContext& ctx) = 0;
+  /// Whether the stage runs before the face decodes the body: it turns the route's own body
+  /// (ctx.body, parsed but not decoded; no model, no facts yet) into the body the face decodes.
+  virtual bool before_decode() const { return false; }
 };
 
 class ResponseTap {
@@ -89,9 +99,13 @@ public:
   void add(std::unique_ptr<IngressStage> stage) { ingress_.push_back(std::move(stage)); }
   void add(std::unique_ptr<ResponseTap> tap) { taps_.push_back(std::move(tap)); }
 
-  /// True when some ingress stage applies to this request (else run_ingress can be skipped).
+  /// True when some stage that runs before decode applies (else run_prepare can be skipped).
+  bool has_prepare_work(const RequestContext& ctx) const;
+  /// Runs the stages before decode that apply, in order; the first error ends the run.
+  boost::asio::awaitable<std::optional<api::GatewayError>> run_prepare(RequestContext& ctx);
+  /// True when some ingress stage after decode applies (else run_ingress can be skipped).
   bool has_ingress_work(const RequestContext& ctx) const;
-  /// Runs the stages that apply, in order; the first error ends the run.
+  /// Runs the stages after decode that apply, in order; the first error ends the run.
   boost::asio::awaitable<std::optional<api::GatewayError>> run_ingress(RequestContext& ctx);
   /// Runs every tap, in order.
   void run_taps(const RequestContext& ctx);
@@ -106,7 +120,7 @@ private:
 
 /// The seams later issues fill in, in pipeline order (each in its concept's folder).
 std::unique_ptr<IngressStage> make_limits_stage();           // src/limits: rate limits, budgets
-std::unique_ptr<IngressStage> make_prompt_template_stage();  // src/prompts
+std::unique_ptr<IngressStage> make_prompt_template_stage();  // src/prompts (before decode)
 std::unique_ptr<IngressStage> make_session_load_stage(const Services& services);  // src/session
 std::unique_ptr<IngressStage> make_cache_lookup_stage();     // src/cache
 std::unique_ptr<ResponseTap> make_budget_debit_tap();        // src/limits

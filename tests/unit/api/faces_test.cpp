@@ -32,6 +32,17 @@ TEST(Faces, EachProxiedRouteHasItsOperationAndFace) {
   EXPECT_EQ(find_route("/v1/chat/completions")->face, &openai_face());
   EXPECT_EQ(find_route("/v1/chat/completions/"), nullptr);
   EXPECT_EQ(find_route("/v1/models"), nullptr);
+  // A managed prompt: one path segment after the prefix, the OpenAI face, a chat call.
+  const auto* prompt = find_route("/v1/prompts/sentiment");
+  ASSERT_NE(prompt, nullptr);
+  EXPECT_EQ(prompt->op, Operation::chat);
+  EXPECT_EQ(prompt->face, &openai_face());
+  EXPECT_EQ(prompt->path, "/v1/prompts/{name}") << "the metrics label";
+  EXPECT_EQ(find_route("/v1/prompts/a.b-c_1"), prompt);
+  EXPECT_EQ(find_route("/v1/prompts/"), nullptr);
+  EXPECT_EQ(find_route("/v1/prompts"), nullptr);
+  EXPECT_EQ(find_route("/v1/prompts/a/b"), nullptr);
+  EXPECT_EQ(find_route("/v2/prompts/a"), nullptr);
   // Anything that is not another face's route answers in the OpenAI shape.
   EXPECT_EQ(&face_for_path("/nope"), &openai_face());
   EXPECT_EQ(&face_for_path("/v1/messages"), &anthropic_face());

@@ -1046,3 +1046,109 @@ TEST(Loader, SummarizeNeedsASummarizerThatExists) {
 
 }  // namespace
 }  // namespace llmgw::config
+
+namespace llmgw::config {
+namespace {
+
+TEST(Loader, PromptsKeepVersionsSideBySideWithSamplingDefaults) {
+  auto cfg = load_ok(std::string(kBase) + R"(prompts:
+  - { name: greet, model: smart, template: "Hi {{name}}" }
+  - name: greet
+    version: 2
+    model: smart
+    system: "Be brief."
+    template: "Hello {{ name }}, you are {{age}}."
+    temperature: 0.3
+    top_p: 0.9
+    max_tokens: 200
+    stop: "END"
+    response_format: json_object
+  - { name: other, model: smart, template: "x", stop: [ a, b ], response_format: text }
+)");
+  ASSERT_TRUE(cfg);
+  ASSERT_EQ(cfg->prompts.size(), 3u);
+  const auto& v1 = cfg->prompts[0];
+  EXPECT_EQ(v1.version, 1u);
+  EXPECT_FALSE(v1.temperature);
+  EXPECT_FALSE(v1.top_p);
+  EXPECT_FALSE(v1.max_tokens);
+  EXPECT_TRUE(v1.stop.empty());
+  EXPECT_EQ(v1.response_format, "");
+  const auto& v2 = cfg->prompts[1];
+  EXPECT_EQ(v2.version, 2u);
+  EXPECT_EQ(v2.system, "Be brief.");
+  EXPECT_EQ(v2.template_text, "Hello {{ name }}, you are {{age}}.");
+  EXPECT_EQ(v2.temperature, 0.3);
+  EXPECT_EQ(v2.top_p, 0.9);
+  EXPECT_EQ(v2.max_tokens, 200u);
+  EXPECT_EQ(v2.stop, Strings{"END"});
+  EXPECT_EQ(v2.response_format, "json_object");
+  EXPECT_EQ(cfg->prompts[2].stop, (Strings{"a", "b"}));
+  EXPECT_EQ(cfg->prompts[2].response_format, "text");
+  EXPECT_EQ(cfg->find_prompt("greet"), &v2) << "no version: the highest";
+  EXPECT_EQ(cfg->find_prompt("greet", 1), &v1);
+  EXPECT_EQ(cfg->find_prompt("greet", 3), nullptr);
+  auto redacted = to_redacted_json(*cfg);
+  EXPECT_NE(redacted.find(R"("temperature": 0.3)"), std::string::npos) << redacted;
+  EXPECT_NE(redacted.find(R"("response_format": "json_object")"), std::string::npos) << redacted;
+}
+
+TEST(Loader, APromptNameAndVersionPairIsUnique) {
+  EXPECT_EQ(errors_of(std::string(kBase) + R"(prompts:
+  - { name: greet, model: smart, template: a }
+  - { name: greet, version: 2, model: smart, template: b }
+  - { name: greet, version: 1, model: smart, template: c }
+  - { name: "greet now", model: smart, template: d }
+)"),
+            (Strings{
+                "t.yaml:11:13: prompts[2].name: duplicate prompt 'greet' version 1 (first "
+                "defined at line 9)",
+                "t.yaml:12:13: prompts[3].name: may contain only letters, digits, '.', '_' and "
+                "'-'",
+            }));
+}
+
+TEST(Loader, AMalformedTemplateIsAnErrorNamingThePrompt) {
+  EXPECT_EQ(errors_of(std::string(kBase) + R"(prompts:
+  - { name: greet, model: smart, template: "Hi {{name" }
+  - { name: greet, version: 2, model: smart, template: "Hi {{first-name}}" }
+  - { name: ok, model: smart, template: "{{ a }} {b} }}" }
+)"),
+            (Strings{
+                "t.yaml:9:44: prompts[0].template: prompt 'greet' version 1: unclosed '{{' at "
+                "character 4 (expected {{name}})",
+                "t.yaml:10:56: prompts[1].template: prompt 'greet' version 2: invalid placeholder "
+                "'{{first-name}}' at character 4 (a variable name is letters, digits and '_', "
+                "not starting with a digit)",
+            }));
+}
+
+TEST(Loader, PromptSamplingDefaultsAreChecked) {
+  EXPECT_EQ(errors_of(std::string(kBase) + R"(prompts:
+  - name: p
+    model: smart
+    template: x
+    temperature: 3
+    top_p: -0.5
+    max_tokens: 0
+    stop: [ ]
+    response_format: yaml
+  - { name: q, model: smart, template: x, stop: [ a, b, c, d, e ] }
+  - { name: r, model: smart, template: x, stop: "" }
+  - { name: s, model: smart, template: x, stop: [ a, { b: 1 } ] }
+)"),
+            (Strings{
+                "t.yaml:12:18: prompts[0].temperature: must be between 0 and 2",
+                "t.yaml:13:12: prompts[0].top_p: must be between 0 and 1",
+                "t.yaml:14:17: prompts[0].max_tokens: must be between 1 and 2147483647",
+                "t.yaml:15:11: prompts[0].stop: must list 1 to 4 stop sequences",
+                "t.yaml:16:22: prompts[0].response_format: unknown response_format 'yaml' "
+                "(expected one of: text, json_object)",
+                "t.yaml:17:49: prompts[1].stop: must list 1 to 4 stop sequences",
+                "t.yaml:18:49: prompts[2].stop: must not be empty",
+                "t.yaml:19:54: prompts[3].stop[1]: expected a string",
+            }));
+}
+
+}  // namespace
+}  // namespace llmgw::config

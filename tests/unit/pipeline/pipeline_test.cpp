@@ -78,10 +78,48 @@ TEST_F(Fixture, LimitsApplyToAKeyWithALimitOrABudget) {
 
 TEST_F(Fixture, ThePromptTemplateAppliesOnlyToThePromptsRoute) {
   auto stage = make_prompt_template_stage();
-  cfg.prompts.push_back(config::PromptConfig{"greet", 1, "m", "", "Hello {{name}}"});
   EXPECT_FALSE(stage->applies(ctx(chat)));
-  api::Route prompts{"/v1/prompts/greet", api::Operation::chat, &api::openai_face()};
-  EXPECT_TRUE(stage->applies(ctx(prompts)));
+  const auto& prompt_route = *api::find_route("/v1/prompts/greet");
+  // Prompts configured or not: an unknown prompt is a 404, never a chat body to decode.
+  EXPECT_TRUE(stage->applies(ctx(prompt_route)));
+}
+
+TEST_F(Fixture, ThePromptTemplateBuildsTheChatBodyBeforeDecode) {
+  config::PromptConfig greet;
+  greet.name = "greet";
+  greet.model = "m";
+  greet.template_text = "Hello {{name}}";
+  cfg.prompts.push_back(greet);
+  auto p = make_pipeline(Services{});
+  const auto& prompt_route = *api::find_route("/v1/prompts/greet");
+  body = json::parse(R"({"variables": {"name": "Ada"}, "output": "plain"})");
+  auto c = ctx(prompt_route);
+  c.path = "/v1/prompts/greet";
+  EXPECT_TRUE(p.has_prepare_work(c));
+  EXPECT_FALSE(p.has_ingress_work(c)) << "it runs before decode, not with the others";
+  EXPECT_FALSE(p.has_prepare_work(ctx(chat)));
+  auto error = run(p.run_prepare(c));
+  ASSERT_FALSE(error) << error->message;
+  EXPECT_EQ(body, json::parse(R"({"model": "m",
+    "messages": [{"role": "user", "content": "Hello Ada"}]})"));
+  ASSERT_EQ(c.prompt, &cfg.prompts[0]);
+  EXPECT_EQ(c.output, prompts::Output::object);
+  // The decoded chat body is a chat request like any other.
+  api::RequestFacts decoded;
+  EXPECT_FALSE(api::openai_face().decode(api::Operation::chat, body, decoded));
+
+  body = json::parse(R"({"variables": {}})");
+  auto missing = ctx(prompt_route);
+  missing.path = "/v1/prompts/greet";
+  auto refused = run(p.run_prepare(missing));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->param, "variables.name");
+  body = json::parse(R"({})");
+  auto unknown = ctx(prompt_route);
+  unknown.path = "/v1/prompts/nope";
+  auto not_found = run(p.run_prepare(unknown));
+  ASSERT_TRUE(not_found);
+  EXPECT_EQ(not_found->code, "prompt_not_found");
 }
 
 TEST_F(Fixture, SessionLoadAppliesToARequestThatNamesASession) {

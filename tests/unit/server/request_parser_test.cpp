@@ -196,3 +196,16 @@ TEST(RequestParser, ABodyLargerThanTheHeaderLimitIsReadInOneFeed) {
 
 }  // namespace
 }  // namespace llmgw::server
+
+namespace llmgw::server {
+namespace {
+
+TEST(RequestParser, AcceptFieldsJoinAsOneList) {
+  auto out = run("POST /v1/prompts/p HTTP/1.1\r\nHost: gw\r\nAccept: text/plain;q=0.5\r\n"
+                 "accept: application/vnd.llmgw.output+json\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_EQ(out.progress, Progress::complete);
+  EXPECT_EQ(out.request.accept, "text/plain;q=0.5,application/vnd.llmgw.output+json");
+}
+
+}  // namespace
+}  // namespace llmgw::server
