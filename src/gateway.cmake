@@ -69,13 +69,17 @@ llmgw_module(faces SOURCES api/faces.cpp api/openai/openai_face.cpp
   api/anthropic/anthropic_sink.cpp api/anthropic/detail.cpp
   DEPS llmgw_asio llmgw_api llmgw_common)
 
+# Rate limits, budgets (include/llmgw/limits): the decisions, in injected time.
+llmgw_module(limits SOURCES limits/rate_limiter.cpp
+  DEPS llmgw_config)
+
 # The request pipeline (include/llmgw/pipeline) and its stages, each in its concept's folder:
 # limits, prompts (the call, its template stage and its output sink), session, cache.
 llmgw_module(pipeline SOURCES pipeline/pipeline.cpp limits/limits_stage.cpp
   prompts/template_stage.cpp prompts/call.cpp prompts/output_sink.cpp
   session/session_stage.cpp cache/cache_stage.cpp
-  DEPS llmgw_session llmgw_tokenizer llmgw_router llmgw_faces llmgw_config llmgw_api
-  llmgw_prompts llmgw_metrics spdlog::spdlog)
+  DEPS llmgw_limits llmgw_session llmgw_tokenizer llmgw_router llmgw_faces llmgw_config
+  llmgw_api llmgw_prompts llmgw_metrics spdlog::spdlog)
 
 # The HTTP/1.1 request parser: Beast's basic_parser plus the framing rules a proxy must enforce.
 llmgw_module(http SOURCES server/request_parser.cpp

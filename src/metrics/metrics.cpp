@@ -140,6 +140,10 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_context_fits_total").Help("Requests fitted to a target's context window, by action: truncated, summarized, rejected, skipped_target (fallback_larger), unfittable").Register(*registry);
   prometheus::Family<prometheus::Gauge>& token_estimate_error =
       BuildGauge().Name("llmgw_token_estimate_error_ratio").Help("The gateway's prompt token count against the provider's usage.prompt_tokens on the last counted request: (counted - reported) / reported").Register(*registry);
+  prometheus::Family<prometheus::Counter>& cost_usd =
+      BuildCounter().Name("llmgw_cost_usd_total").Help("What served requests cost: the provider's usage x the target's price, by provider, the provider's model id and key").Register(*registry);
+  prometheus::Family<prometheus::Counter>& rate_limited =
+      BuildCounter().Name("llmgw_rate_limited_total").Help("Requests refused 429 rate_limited by a key's rate limit, by key and the kind that refused (requests, tokens)").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -373,6 +377,18 @@ void Metrics::context_fit(std::string_view action) {
 
 void Metrics::token_estimate_error(std::string_view provider, double ratio) {
   impl_->token_estimate_error.Add({{"provider", std::string(provider)}}).Set(ratio);
+}
+
+void Metrics::cost(std::string_view provider, std::string_view model, std::string_view key,
+                   double usd) {
+  impl_->cost_usd
+      .Add({{"provider", std::string(provider)}, {"model", std::string(model)},
+            {"key", std::string(key)}})
+      .Increment(usd);
+}
+
+void Metrics::rate_limited(std::string_view key, std::string_view kind) {
+  impl_->rate_limited.Add({{"key", std::string(key)}, {"kind", std::string(kind)}}).Increment();
 }
 
 void Metrics::shutdown_abort(bool streaming) {

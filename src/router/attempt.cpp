@@ -305,6 +305,9 @@ std::vector<providers::Header> response_headers(const CallRequest& req, const Ca
   if (!req.session_id.empty()) {
     headers.emplace_back("x-llmgw-session", std::string(req.session_id));
   }
+  if (req.extra_headers) {
+    headers.insert(headers.end(), req.extra_headers->begin(), req.extra_headers->end());
+  }
   return headers;
 }
 

@@ -220,6 +220,11 @@ public:
     if (outcome.ttft_seconds >= 0) {
       metrics_.time_to_first_token(model, outcome.provider, outcome.ttft_seconds);
     }
+    if (outcome.cost_usd > 0) {
+      metrics_.cost(outcome.provider, outcome.served_model,
+                    ctx.key ? std::string_view(ctx.key->name) : std::string_view("_none"),
+                    outcome.cost_usd);
+    }
   }
 
 private:
@@ -242,7 +247,8 @@ class ApiHandler final : public Handler {
 public:
   explicit ApiHandler(GatewayState& state)
       : state_(state),
-        pipeline_(pipeline::make_pipeline(pipeline::Services{&state.sessions, &state.metrics})) {
+        pipeline_(pipeline::make_pipeline(pipeline::Services{&state.sessions, &state.metrics,
+                                                             &state.rate_limiter, nullptr})) {
     // The server's own taps come last: they see what the others recorded.
     pipeline_.add(std::make_unique<MetricsTap>(state_.metrics));
     if (state_.access_log) {
@@ -400,6 +406,7 @@ private:
     ctx.session_id = req.session_id;
     ctx.user = req.user;
     ctx.remote = req.remote;
+    ctx.body_bytes = req.body.size();
     ctx.path = req.path;
     ctx.accept = req.accept;
     std::optional<api::GatewayError> error = auth.error;
@@ -444,6 +451,7 @@ private:
       outcome.status = error->status;
       outcome.error_code = error->code;
       auto headers = request_headers(req);
+      headers.insert(headers.end(), ctx.response_headers.begin(), ctx.response_headers.end());
       co_await sink.fail(*error, std::move(headers));
     } else {
       router::CallRequest call;
@@ -463,6 +471,7 @@ private:
       call.base64_embeddings = facts.base64_embeddings;
       call.max_output_tokens = facts.max_output_tokens;
       call.max_json_depth = cfg.server.max_json_depth;
+      call.extra_headers = &ctx.response_headers;
       if (ctx.session) {
         call.capture_answer = true;
         call.session_id = ctx.session_id;

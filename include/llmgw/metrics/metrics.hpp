@@ -72,6 +72,11 @@ public:
   void set_sessions_active(std::uint64_t n);
   void session_store(std::string_view store, std::string_view op, double seconds, bool ok);
   void context_fit(std::string_view action);
+  /// Cost and limits: what a served request cost (tokens x the target's price), and 429s of a
+  /// key's rate limit by the kind that refused (requests, tokens).
+  void cost(std::string_view provider, std::string_view model, std::string_view key,
+            double usd);
+  void rate_limited(std::string_view key, std::string_view kind);
   void token_estimate_error(std::string_view provider, double ratio);
 
 private:

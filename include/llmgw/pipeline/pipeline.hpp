@@ -20,12 +20,19 @@
 
 #include "llmgw/api/errors.hpp"
 #include "llmgw/api/face.hpp"
+#include "llmgw/common/header.hpp"
 #include "llmgw/config/config.hpp"
 #include "llmgw/prompts/output.hpp"
 #include "llmgw/router/router.hpp"
 
 namespace llmgw::metrics {
 class Metrics;
+}
+namespace llmgw::limits {
+class RateLimiter;
+}
+namespace llmgw::common {
+class Clock;
 }
 namespace llmgw::session {
 class Sessions;
@@ -38,6 +45,8 @@ namespace llmgw::pipeline {
 struct Services {
   session::Sessions* sessions = nullptr;
   metrics::Metrics* metrics = nullptr;
+  limits::RateLimiter* rate_limiter = nullptr;
+  const common::Clock* clock = nullptr;  // null: the steady clock
 };
 
 /// One request as the stages see it. Everything comes from the one config snapshot the request
@@ -56,6 +65,11 @@ struct RequestContext {
   std::string_view session_id;  // x-session-id, empty when absent
   std::string_view user;        // x-llmgw-user (a profile in sessions.profiles), or empty
   std::string_view remote;      // "ip:port" of the client
+  std::size_t body_bytes = 0;   // the client's body, for token estimates
+  // Headers every answer to this request carries (x-ratelimit-*), and the tokens the limits
+  // stage reserved for it (settled against the provider's usage after the answer).
+  std::vector<common::Header> response_headers;
+  double tokens_reserved = 0;
   std::string_view path;        // the request's path (a prompt call's names the prompt)
   std::string_view accept;      // the Accept header, or empty
   // Set by the prompt template stage on a prompt call: the prompt, and the answer's shape.
@@ -119,11 +133,12 @@ private:
 };
 
 /// The seams later issues fill in, in pipeline order (each in its concept's folder).
-std::unique_ptr<IngressStage> make_limits_stage();           // src/limits: rate limits, budgets
+// src/limits: rate limits and budgets; budget debit and token settlement after the answer
+std::unique_ptr<IngressStage> make_limits_stage(const Services& services);
 std::unique_ptr<IngressStage> make_prompt_template_stage();  // src/prompts (before decode)
 std::unique_ptr<IngressStage> make_session_load_stage(const Services& services);  // src/session
 std::unique_ptr<IngressStage> make_cache_lookup_stage();     // src/cache
-std::unique_ptr<ResponseTap> make_budget_debit_tap();        // src/limits
+std::unique_ptr<ResponseTap> make_budget_debit_tap(const Services& services);
 std::unique_ptr<ResponseTap> make_session_append_tap(const Services& services);  // src/session
 std::unique_ptr<ResponseTap> make_cache_store_tap();         // src/cache
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "llmgw/common/clock.hpp"
 #include "llmgw/common/timer.hpp"
@@ -44,6 +45,7 @@ struct CallRequest {
   // a native relay is then given up so the answer passes through the canonical form.
   bool capture_answer = false;
   std::string_view session_id;  // echoed in x-llmgw-session
+  const std::vector<common::Header>* extra_headers = nullptr;  // on every answer (x-ratelimit-*)
   // Where a session's stored turns sit in body.messages, and its stored summary: a summary
   // (context.overflow: summarize) replaces those turns in the store too.
   std::size_t session_history_begin = 0;

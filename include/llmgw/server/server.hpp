@@ -19,6 +19,7 @@
 #include "llmgw/router/route_table.hpp"
 #include "llmgw/server/access_log.hpp"
 #include "llmgw/server/http_request.hpp"
+#include "llmgw/limits/rate_limiter.hpp"
 #include "llmgw/session/sessions.hpp"
 
 namespace llmgw::metrics {
@@ -44,6 +45,7 @@ struct GatewayState {
   std::unique_ptr<AccessLog> access_log;  // null = off
   feedback::RecentRequests recent_requests;  // what POST /v1/feedback may rate
   session::Sessions sessions;  // the conversation store (config: sessions)
+  limits::RateLimiter rate_limiter;  // per-key rate limits (keys[].rate_limit), this instance
   /// Reloads the config file; returns the JSON result body. Runs on the control thread.
   std::function<std::pair<bool, std::string>()> reload;
 };

@@ -63,7 +63,7 @@ TEST_F(Fixture, NothingAppliesToAPlainRequestSoNoStageRuns) {
 }
 
 TEST_F(Fixture, LimitsApplyToAKeyWithALimitOrABudget) {
-  auto stage = make_limits_stage();
+  auto stage = make_limits_stage(Services{});
   config::KeyConfig key;
   auto c = ctx(chat);
   c.key = &key;

@@ -1,0 +1,61 @@
+// Per-key rate limits on one instance (keys[].rate_limit) and the cost of served requests:
+// the x-ratelimit-* headers on every answer, 429 rate_limited with retry-after, the metrics.
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { metricValue, postJson, sha256, simProvider, startGateway, startSim } from './lib/harness.mjs';
+
+const LIMITED = 'sk-llmgw-limits-three-a-minute';
+const FREE = 'sk-llmgw-limits-unlimited';
+let gw;
+
+const ask = (key, content = 'hello') => postJson(`${gw.url}/v1/chat/completions`,
+  { model: 'chat', messages: [{ role: 'user', content }] },
+  { headers: { authorization: `Bearer ${key}` } });
+
+before(async () => {
+  const sim = await startSim({ name: 'lim' });
+  gw = await startGateway({
+    providers: [simProvider(sim, { kind: 'openai_compatible' })],
+    models: [{
+      name: 'chat',
+      targets: [{ provider: 'lim', model: 'gpt-4o-mini', price: { input_per_mtok: 1000, output_per_mtok: 2000 } }],
+    }],
+    keys: [
+      { name: 'three', sha256: sha256(LIMITED), rate_limit: { rpm: 3, tpm: 100000 } },
+      { name: 'free', sha256: sha256(FREE) },
+    ],
+    auth: { required: true },
+  });
+});
+
+describe('per-key rate limits', () => {
+  test('three a minute: the headers count down, the fourth is 429 with retry-after', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await ask(LIMITED);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers.get('x-ratelimit-limit-requests'), '3');
+      assert.equal(r.headers.get('x-ratelimit-remaining-requests'), String(2 - i));
+      assert.match(r.headers.get('x-ratelimit-reset-requests'), /^\d+(ms|s|m\d+s)$/);
+      assert.equal(r.headers.get('x-ratelimit-limit-tokens'), '100000');
+    }
+    const r = await ask(LIMITED);
+    assert.equal(r.status, 429, r.text);
+    assert.equal(r.json.error.code, 'rate_limited');
+    assert.equal(r.json.error.type, 'rate_limit_error');
+    const retry = Number(r.headers.get('retry-after'));
+    assert.ok(retry >= 1 && retry <= 20, `retry-after ${retry}`);
+    assert.equal(r.headers.get('x-ratelimit-remaining-requests'), '0');
+    // Another key is not touched.
+    const other = await ask(FREE);
+    assert.equal(other.status, 200);
+    assert.equal(other.headers.get('x-ratelimit-limit-requests'), null);
+    const m = await gw.metrics();
+    assert.equal(metricValue(m, 'llmgw_rate_limited_total', { key: 'three', kind: 'requests' }), 1);
+  });
+
+  test('served requests have their cost counted per provider, model and key', async () => {
+    const m = await gw.metrics();
+    const cost = metricValue(m, 'llmgw_cost_usd_total', { provider: 'lim', model: 'gpt-4o-mini', key: 'free' });
+    assert.ok(cost > 0, `cost ${cost}`);
+  });
+});

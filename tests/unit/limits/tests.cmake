@@ -1,0 +1,2 @@
+llmgw_unit_test(limits_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/rate_limiter_test.cpp
+  DEPS llmgw_limits)
