@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  LLMGW_BIN, baseConfig, http, makeTmpDir, metricValue, postJson, sha256, simProvider, startGateway,
+  getJson, LLMGW_BIN, baseConfig, http, makeTmpDir, metricValue, postJson, sha256, simProvider, startGateway,
   startSim, toYaml, waitFor, waitForExit,
 } from './lib/harness.mjs';
 
@@ -39,16 +39,8 @@ function say(gw, content, { id, timeout } = {}) {
     { headers: { ...auth, ...(id ? { 'x-session-id': id } : {}) }, timeout });
 }
 
-async function transcript(gw, id) {
-  const res = await http(`${gw.url}/v1/sessions/${id}`, { headers: auth, timeout: 5000 });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
+function transcript(gw, id) {
+  return getJson(`${gw.url}/v1/sessions/${id}`, { headers: auth, timeout: 5000 });
 }
 
 // The store is written just after the answer goes out: poll for the message count.

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  http, postJson, sha256, simProvider, startGateway, startSim, streamChat, deltaText,
+  getJson, http, postJson, sha256, simProvider, startGateway, startSim, streamChat, deltaText,
 } from './lib/harness.mjs';
 
 const KEY_A = 'sk-llmgw-sessions-key-a';
@@ -24,9 +24,8 @@ async function say(content, { id, key = KEY_A, model = 'chat', headers = {}, ext
     { headers: { ...auth(key), ...(id ? { 'x-session-id': id } : {}), ...headers } });
 }
 
-async function transcript(id, key = KEY_A) {
-  const res = await http(`${gw.url}/v1/sessions/${id}`, { headers: auth(key) });
-  return { status: res.status, json: await res.json() };
+function transcript(id, key = KEY_A) {
+  return getJson(`${gw.url}/v1/sessions/${id}`, { headers: auth(key) });
 }
 
 // The store is written just after the answer goes out: poll for the turn count.

@@ -497,14 +497,8 @@ export function chatBody(content, extra = {}) {
   return { model: 'chat', messages: [{ role: 'user', content }], ...extra };
 }
 
-/** POST JSON; returns { status, headers, json, text }. */
-export async function postJson(url, body, { headers = {}, timeout } = {}) {
-  const res = await http(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    timeout,
-  });
+// { status, headers, json, text } of a response whose body may or may not be JSON.
+async function readJson(res) {
   const text = await res.text();
   let json;
   try {
@@ -513,6 +507,22 @@ export async function postJson(url, body, { headers = {}, timeout } = {}) {
     json = undefined;
   }
   return { status: res.status, headers: res.headers, json, text };
+}
+
+/** POST JSON; returns { status, headers, json, text }. */
+export async function postJson(url, body, { headers = {}, timeout } = {}) {
+  const res = await http(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    timeout,
+  });
+  return readJson(res);
+}
+
+/** GET (or another bodiless method); returns { status, headers, json, text }. */
+export async function getJson(url, { method = 'GET', headers = {}, timeout } = {}) {
+  return readJson(await http(url, { method, headers, timeout }));
 }
 
 /** Parses an SSE body into the `data:` payloads, in order. */
