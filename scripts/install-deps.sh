@@ -11,6 +11,7 @@ PKGS=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev libpcre2-dev
   libsqlite3-dev libhiredis-dev redis-server
   prometheus wrk nginx-light nodejs npm
+  kubernetes-client python3-yaml
 )
 if [ "${1:-}" = "--fuzz" ]; then
   # clang's sanitizer + libFuzzer runtimes are only Recommended by clang-16, so name them;
@@ -25,6 +26,11 @@ done
 # The machine image may ship node/npm outside dpkg; don't fight it.
 if command -v node >/dev/null && command -v npm >/dev/null; then
   missing=("${missing[@]/nodejs/}"); missing=("${missing[@]/npm/}")
+fi
+# Likewise kubectl (scripts/check-deploy.sh needs one, any version from 1.20 on): a kubectl from
+# another package owns /usr/bin/kubectl, which kubernetes-client would conflict with.
+if command -v kubectl >/dev/null; then
+  missing=("${missing[@]/kubernetes-client/}")
 fi
 clean=(); for p in "${missing[@]}"; do [ -n "$p" ] && clean+=("$p"); done
 
