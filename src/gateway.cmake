@@ -23,7 +23,7 @@ target_compile_definitions(llmgw_tokenizer PRIVATE
 
 # Shared state on Redis (sessions; later rate limits, budgets, the cache): one pipelined
 # connection per worker; hiredis is used only for its reply parser.
-llmgw_module(state SOURCES state/redis_client.cpp
+llmgw_module(state SOURCES state/redis_client.cpp state/availability.cpp
   DEPS llmgw_asio llmgw_common)
 target_link_libraries(llmgw_state PRIVATE PkgConfig::HIREDIS)  # its headers stay in state/
 
@@ -51,7 +51,7 @@ llmgw_module(exchange SOURCES exchange/exchange.cpp
 
 llmgw_module(health SOURCES health/target_health.cpp health/active_checker.cpp
   health/probe_check.cpp health/semantic_prober.cpp health/judge.cpp health/live_signals.cpp
-  DEPS llmgw_exchange llmgw_resilience llmgw_upstream llmgw_providers llmgw_api)
+  DEPS llmgw_exchange llmgw_resilience llmgw_limits llmgw_upstream llmgw_providers llmgw_api)
 
 llmgw_module(router SOURCES router/route_table.cpp router/model_state.cpp router/router.cpp
   router/attempt.cpp router/attempt_state.cpp router/plan.cpp router/continuation.cpp
@@ -69,9 +69,11 @@ llmgw_module(faces SOURCES api/faces.cpp api/openai/openai_face.cpp
   api/anthropic/anthropic_sink.cpp api/anthropic/detail.cpp
   DEPS llmgw_asio llmgw_api llmgw_common)
 
-# Rate limits, budgets (include/llmgw/limits): the decisions, in injected time.
-llmgw_module(limits SOURCES limits/rate_limiter.cpp
-  DEPS llmgw_config)
+# Rate limits, budgets (include/llmgw/limits): the decisions, in injected time, on this
+# instance or as Lua scripts on the shared Redis.
+llmgw_module(limits SOURCES limits/rate_limiter.cpp limits/budget.cpp limits/limits.cpp
+  limits/shared_limits.cpp
+  DEPS llmgw_asio llmgw_common llmgw_config llmgw_state)
 
 # The request pipeline (include/llmgw/pipeline) and its stages, each in its concept's folder:
 # limits, prompts (the call, its template stage and its output sink), session, cache.

@@ -128,6 +128,21 @@ public:
       spdlog::critical("sessions: {}", *error);
       return 1;
     }
+    // One warning and one metric step per outage of the shared state (not one per request).
+    state_.state_availability.set_sink([this](const state::AvailabilityEvent& e) {
+      metrics_.state_availability(state::to_string(e.feature), e.available);
+      if (e.available) {
+        spdlog::info("state: {} reachable again for {}", e.where, state::to_string(e.feature));
+      } else {
+        spdlog::warn("state: {} unreachable for {} ({}); meanwhile {}", e.where,
+                     state::to_string(e.feature), e.reason, e.policy);
+      }
+    });
+    state_.limits.set_availability(&state_.state_availability);
+    if (auto error = state_.limits.configure(cfg.state)) {
+      spdlog::critical("{}", *error);
+      return 1;
+    }
     threads_ = worker_count(cfg);
     // One daemon log line and one counter per health transition (not per request), so an
     // ejection or an opening circuit is visible without scraping /admin/upstreams.
@@ -179,6 +194,7 @@ public:
     probers_.stop_all();
     server.stop();
     state_.sessions.shutdown();
+    state_.limits.shutdown();
     // Let the closed acceptors' cancelled accepts finish before the workers' io_contexts
     // (which their sockets belong to) go away with `server`.
     control_.restart();
@@ -289,6 +305,9 @@ private:
     if (auto error = state_.sessions.configure(loaded.config->sessions)) {
       spdlog::error("config reload ({}): the session store stays as it was: {}", trigger, *error);
     }
+    if (auto error = state_.limits.configure(loaded.config->state)) {
+      spdlog::error("config reload ({}): the shared state stays as it was: {}", trigger, *error);
+    }
     install(loaded.config);
     metrics_.config_reload(true);
     const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - began;
@@ -325,8 +344,10 @@ private:
       timer.expires_after(std::chrono::milliseconds(20));
       co_await timer.async_wait(use_tuple);
     }
-    // Session turns are stored (and their locks released) just after the answers went out.
-    while (session::PendingWrite::count() > 0 && std::chrono::steady_clock::now() < until) {
+    // Session turns are stored (and their locks released), and limits and budgets settled on
+    // the shared state, just after the answers went out.
+    while ((session::PendingWrite::count() > 0 || limits::Limits::pending() > 0) &&
+           std::chrono::steady_clock::now() < until) {
       timer.expires_after(std::chrono::milliseconds(5));
       co_await timer.async_wait(use_tuple);
     }
@@ -376,7 +397,9 @@ private:
       bool ours = false;
       for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
         auto* ev = reinterpret_cast<inotify_event*>(buf.data() + off);
-        if (ev->len > 0 && abs.filename() == ev->name) {
+        // Our file, or Kubernetes' "..data" symlink: kubelet updates a mounted ConfigMap by
+        // renaming a new "..data" over the old one, and the file's name never appears.
+        if (ev->len > 0 && (abs.filename() == ev->name || std::string_view(ev->name) == "..data")) {
           ours = true;
         }
         off += sizeof(inotify_event) + ev->len;

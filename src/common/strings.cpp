@@ -47,16 +47,30 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+namespace {
+
+std::string hex_of(const unsigned char* digest, int size) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * SHA256_DIGEST_LENGTH, '0');
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
+  std::string out(2 * static_cast<std::size_t>(size), '0');
+  for (int i = 0; i < size; ++i) {
     out[2 * i] = kHex[digest[i] >> 4];
     out[2 * i + 1] = kHex[digest[i] & 0xF];
   }
   return out;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return hex_of(digest, SHA256_DIGEST_LENGTH);
+}
+
+std::string sha1_hex(std::string_view data) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return hex_of(digest, SHA_DIGEST_LENGTH);
 }
 
 bool constant_time_equals(std::string_view a, std::string_view b) {

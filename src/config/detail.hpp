@@ -66,6 +66,11 @@ inline constexpr std::array<EnumName<StateBackend>, 2> kStateBackends{{
     {"local", StateBackend::local},
     {"redis", StateBackend::redis},
 }};
+
+inline constexpr std::array<EnumName<OnUnavailable>, 2> kOnUnavailable{{
+    {"allow", OnUnavailable::allow},
+    {"deny", OnUnavailable::deny},
+}};
 inline constexpr std::array<EnumName<LogFormat>, 2> kLogFormats{{
     {"text", LogFormat::text},
     {"json", LogFormat::json},

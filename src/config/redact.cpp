@@ -257,7 +257,8 @@ Json key_json(const KeyConfig& k) {
   }
   j["rate_limit"] = limits_json(k.rate_limit);
   if (k.budget) {
-    j["budget"] = {{"usd_per_day", k.budget->usd_per_day}};
+    j["budget"] = {{"usd_per_day", k.budget->usd_per_day},
+                   {"usd_per_month", k.budget->usd_per_month}};
   }
   return j;
 }
@@ -335,8 +336,13 @@ std::string to_redacted_json(const Config& c) {
                    {"ttl", format_duration(c.sessions.ttl)},
                    {"system_prompt", c.sessions.system_prompt},
                    {"inject_everywhere", c.sessions.inject_everywhere}};
+  const auto& down = c.state.on_unavailable;
   j["state"] = {{"backend", detail::enum_name(detail::kStateBackends, c.state.backend)},
-                {"redis", {{"url", detail::redact_url_credentials(c.state.redis_url)}}}};
+                {"redis", {{"url", detail::redact_url_credentials(c.state.redis_url)}}},
+                {"on_unavailable",
+                 {{"limits", detail::enum_name(detail::kOnUnavailable, down.limits)},
+                  {"cache", detail::enum_name(detail::kOnUnavailable, down.cache)},
+                  {"budgets", detail::enum_name(detail::kOnUnavailable, down.budgets)}}}};
   j["prompts"] = Json::array();
   for (const auto& p : c.prompts) {
     j["prompts"].push_back(prompt_json(p));

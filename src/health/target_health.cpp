@@ -45,6 +45,12 @@ TargetHealth::TargetHealth(const config::ProviderConfig& provider,
   if (provider.health.passive) {
     passive_.emplace(*provider.health.passive);
   }
+  if (provider.limits.rpm) {
+    quota_requests_.emplace(static_cast<double>(*provider.limits.rpm), TimePoint{});
+  }
+  if (provider.limits.tpm) {
+    quota_tokens_.emplace(static_cast<double>(*provider.limits.tpm), TimePoint{});
+  }
   if (provider.circuit_breaker) {
     breaker_.emplace(*provider.circuit_breaker);
   }
@@ -125,6 +131,30 @@ Verdict TargetHealth::evaluate_locked(TimePoint now, bool admit) {
 }
 
 Verdict TargetHealth::try_admit(TimePoint now) { return evaluate(now, true); }
+
+TargetHealth::Quota TargetHealth::take_quota(double tokens, TimePoint now) {
+  std::lock_guard lock(quota_mutex_);
+  Quota q;
+  std::chrono::milliseconds wait{0};
+  // Tokens first: a request refused for tokens spends no request.
+  if (quota_tokens_ && !quota_tokens_->try_take(tokens, now, wait)) {
+    return {false, "tokens", wait};
+  }
+  if (quota_requests_ && !quota_requests_->try_take(1, now, wait)) {
+    if (quota_tokens_) {
+      quota_tokens_->adjust(-tokens, now);
+    }
+    return {false, "requests", wait};
+  }
+  return q;
+}
+
+void TargetHealth::settle_quota(double estimated, double actual, TimePoint now) {
+  std::lock_guard lock(quota_mutex_);
+  if (quota_tokens_ && estimated != actual) {
+    quota_tokens_->adjust(actual - estimated, now);
+  }
+}
 Verdict TargetHealth::peek(TimePoint now) { return evaluate(now, false); }
 
 void TargetHealth::on_success(TimePoint now, std::optional<double> ttft_ms) {
@@ -482,7 +512,9 @@ std::string HealthRegistry::identity(const config::ProviderConfig& p) {
   // State is kept across reloads only when nothing that defines "this endpoint, judged this
   // way" changed: address, TLS trust, credentials and health settings.
   std::string id = p.name + "|" + p.base_url + "|" + p.ca_file + "|" + (p.tls_verify ? "v" : "n") +
-                   "|" + common::sha256_hex(p.api_key).substr(0, 16);
+                   "|" + common::sha256_hex(p.api_key).substr(0, 16) + "|q" +
+                   std::to_string(p.limits.rpm.value_or(0)) + "/" +
+                   std::to_string(p.limits.tpm.value_or(0));
   // Every field is followed by a separator: run together, "1" "23" and "12" "3" (healthy_after,
   // unhealthy_after) or a path ending in digits and an interval would give the same identity.
   auto d = [](config::Duration x) { return std::to_string(x.count()) + "/"; };

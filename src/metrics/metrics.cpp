@@ -143,7 +143,11 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>& cost_usd =
       BuildCounter().Name("llmgw_cost_usd_total").Help("What served requests cost: the provider's usage x the target's price, by provider, the provider's model id and key").Register(*registry);
   prometheus::Family<prometheus::Counter>& rate_limited =
-      BuildCounter().Name("llmgw_rate_limited_total").Help("Requests refused 429 rate_limited by a key's rate limit, by key and the kind that refused (requests, tokens)").Register(*registry);
+      BuildCounter().Name("llmgw_rate_limited_total").Help("Requests refused by a key's limits, by key and the kind that refused: requests, tokens (429 rate_limited), budget_day, budget_month (429 budget_exceeded), unavailable (503 state_unavailable)").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& state_available =
+      BuildGauge().Name("llmgw_state_available").Help("Whether the shared state (state.backend: redis) answered the last call of a feature (limits, budgets, cache): 1 yes, 0 no").Register(*registry);
+  prometheus::Family<prometheus::Counter>& state_outages =
+      BuildCounter().Name("llmgw_state_outages_total").Help("Times a feature lost the shared state (state.backend: redis): each is one warning in the daemon log").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -389,6 +393,13 @@ void Metrics::cost(std::string_view provider, std::string_view model, std::strin
 
 void Metrics::rate_limited(std::string_view key, std::string_view kind) {
   impl_->rate_limited.Add({{"key", std::string(key)}, {"kind", std::string(kind)}}).Increment();
+}
+
+void Metrics::state_availability(std::string_view feature, bool available) {
+  impl_->state_available.Add({{"feature", std::string(feature)}}).Set(available ? 1 : 0);
+  if (!available) {
+    impl_->state_outages.Add({{"feature", std::string(feature)}}).Increment();
+  }
 }
 
 void Metrics::shutdown_abort(bool streaming) {

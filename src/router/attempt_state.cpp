@@ -1,9 +1,19 @@
 #include "router/attempt_state.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 namespace llmgw::router {
+namespace {
+
+std::string quota_reason(const health::TargetHealth::Quota& q) {
+  const auto ms = q.wait.count();
+  return "at the provider's limit (" + std::string(q.kind) + " per minute; room in " +
+         std::to_string((ms + 999) / 1000) + " s)";
+}
+
+}  // namespace
 namespace {
 
 using TimePoint = common::Clock::time_point;
@@ -128,6 +138,21 @@ Step AttemptState::next(TimePoint now) {
         p.retry_again = false;
         ++index_;
         continue;
+      }
+      // The provider's own quota (providers[].limits): at its limit the target is passed
+      // over like a cooling one, before the provider has to say 429.
+      if (health->has_quota()) {
+        const double tokens = std::ceil(static_cast<double>(request_.body_bytes) / 4.0) +
+                              static_cast<double>(request_.max_output_tokens);
+        auto quota = health->take_quota(tokens, now);
+        if (!quota.ok) {
+          health->on_abandoned(now);  // a half-open probe it may have admitted
+          p.skip_reason = quota_reason(quota);
+          p.retry_again = false;
+          ++index_;
+          continue;
+        }
+        p.quota_tokens = tokens;
       }
     }
     Step step;

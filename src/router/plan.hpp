@@ -25,6 +25,7 @@ struct PlannedTarget {
   bool last_resort = false;  // not routable, tried once because nothing of its model is
   std::string skip_reason;   // set when it became unroutable after planning
   CanaryState* canary = nullptr;  // the model's canary, when this target is it
+  double quota_tokens = 0;  // what the current attempt took from the provider's quota
 };
 
 struct PlanInput {

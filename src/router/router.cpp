@@ -255,6 +255,18 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     if (served.canary) {
       record_canary(*served.canary, result, out, now);
     }
+    if (p.quota_tokens > 0) {
+      // The provider counted what it served; a failed attempt used no tokens.
+      if (auto* primary = p.provider->health.get()) {
+        const bool served_here = &served == &p && result.finished && !result.broke_after_start;
+        primary->settle_quota(
+            p.quota_tokens,
+            served_here ? static_cast<double>(out.usage.prompt_tokens + out.usage.completion_tokens)
+                        : 0,
+            now);
+      }
+      p.quota_tokens = 0;
+    }
     const auto verdict = state.on_result(p, result);
     if (verdict == Verdict::ended) {
       // The gateway itself gave up on the request (cancelled): nobody waits for an answer.

@@ -248,7 +248,7 @@ public:
   explicit ApiHandler(GatewayState& state)
       : state_(state),
         pipeline_(pipeline::make_pipeline(pipeline::Services{&state.sessions, &state.metrics,
-                                                             &state.rate_limiter, nullptr})) {
+                                                             &state.limits, nullptr})) {
     // The server's own taps come last: they see what the others recorded.
     pipeline_.add(std::make_unique<MetricsTap>(state_.metrics));
     if (state_.access_log) {

@@ -59,3 +59,35 @@ describe('per-key rate limits', () => {
     assert.ok(cost > 0, `cost ${cost}`);
   });
 });
+
+describe('provider limits (providers[].limits)', () => {
+  test('a provider at its own rpm is passed over for the next target, not failed', async () => {
+    const first = await startSim({ name: 'quota-a' });
+    const second = await startSim({ name: 'quota-b' });
+    const pgw = await startGateway({
+      providers: [
+        simProvider(first, { kind: 'openai_compatible', limits: { rpm: 2 } }),
+        simProvider(second, { kind: 'openai_compatible' }),
+      ],
+      models: [{
+        name: 'chat',
+        strategy: 'priority',
+        targets: [{ provider: 'quota-a', model: 'gpt-4o-mini' }, { provider: 'quota-b', model: 'gpt-4o-mini' }],
+      }],
+      auth: { required: false },
+    });
+    const served = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await postJson(`${pgw.url}/v1/chat/completions`,
+        { model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(r.status, 200, r.text);
+      served.push(r.headers.get('x-llmgw-provider'));
+    }
+    assert.deepEqual(served, ['quota-a', 'quota-a', 'quota-b', 'quota-b']);
+    // Passed over, not failed: no retry was counted, the target's health is untouched.
+    const m = await pgw.metrics();
+    assert.equal(metricValue(m, 'llmgw_upstream_requests_total', { provider: 'quota-a' }), 2);
+    assert.equal(metricValue(m, 'llmgw_upstream_healthy', { provider: 'quota-a', check: 'passive' }) ?? 1, 1);
+    await pgw.stop();
+  });
+});

@@ -223,3 +223,17 @@ describe('inotify file watch', () => {
     assert.equal((await chat(gw, 'w3')).status, 200);
   });
 });
+
+describe('a mounted Kubernetes ConfigMap', () => {
+  test('kubelet\'s atomic update (a new ..data symlink renamed over the old) reloads it', async () => {
+    const gw = await startGateway(config(['k1']), { configVia: 'configmap' });
+    try {
+      assert.deepEqual(await modelIds(gw), ['k1']);
+      gw.updateConfigMap(config(['k1', 'k2']));
+      await waitFor(async () => (await modelIds(gw)).includes('k2'), { timeout: 5000, what: 'model "k2" via ..data' });
+      assert.equal(await reloads(gw, 'applied'), 1);
+    } finally {
+      await gw.stop();
+    }
+  });
+});

@@ -4,15 +4,15 @@
 // when it is back; a store the daemon cannot open stops it at start; a reload that changes only
 // the models keeps the (memory) store's sessions.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   getJson, LLMGW_BIN, baseConfig, http, makeTmpDir, metricValue, postJson, sha256, simProvider, startGateway,
-  startSim, toYaml, waitFor, waitForExit,
+  startSim, toYaml, waitFor,
 } from './lib/harness.mjs';
+import { freePort, haveRedisServer, startRedis, stopRedis } from './lib/redis.mjs';
 
 const HOST = '127.0.0.1';
 const KEY = 'sk-llmgw-session-stores-key';
@@ -103,75 +103,6 @@ describe('sqlite: sessions survive a restart', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Redis
-
-function haveRedisServer() {
-  const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8', timeout: 5000 });
-  return !r.error && r.status === 0;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** true when a Redis on the port answers PING with PONG (one short connection). */
-function redisPing(port, timeout = 500) {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, HOST);
-    let got = '';
-    const done = (ok) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeout);
-    sock.once('connect', () => sock.write('PING\r\n'));
-    sock.on('data', (d) => {
-      got += d.toString('latin1');
-      if (got.includes('\r\n')) done(got.startsWith('+PONG'));
-    });
-    sock.once('error', () => done(false));
-    sock.once('close', () => done(false));
-  });
-}
-
-const redisProcs = new Set();
-process.once('exit', () => {
-  for (const p of redisProcs) {
-    try {
-      p.kill('SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-});
-
-async function startRedis(port, dir) {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no',
-    '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  redisProcs.add(proc);
-  proc.once('exit', () => redisProcs.delete(proc));
-  let output = '';
-  proc.stdout.on('data', (d) => { output += d; });
-  proc.stderr.on('data', (d) => { output += d; });
-  await waitFor(async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`redis-server exited: ${output}`);
-    return redisPing(port);
-  }, { timeout: 10_000, interval: 50, what: `redis-server on port ${port}` });
-  return proc;
-}
-
-async function stopRedis(proc) {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  proc.kill('SIGKILL');
-  await waitForExit(proc, 5000);
-}
 
 describe('redis: one session shared by two gateway instances', { skip: !haveRedisServer() && 'redis-server is not on PATH' }, () => {
   let port;

@@ -13,6 +13,8 @@ int hex_value(char c);
 
 /// Lowercase hex of SHA-256 (OpenSSL).
 std::string sha256_hex(std::string_view data);
+/// Lowercase hex of SHA-1: only where a protocol names things by it (Redis EVALSHA).
+std::string sha1_hex(std::string_view data);
 /// Compares in time independent of where the inputs differ (key checks).
 bool constant_time_equals(std::string_view a, std::string_view b);
 /// 32 random lowercase hex chars (request ids, trace ids), from a thread-local engine.

@@ -281,7 +281,8 @@ struct ModelConfig {
 };
 
 struct KeyBudget {
-  double usd_per_day = 0;
+  double usd_per_day = 0;    // 0 = no daily cap (UTC days)
+  double usd_per_month = 0;  // 0 = no monthly cap (UTC calendar months)
 };
 
 struct KeyConfig {
@@ -314,9 +315,19 @@ struct SessionsConfig {
 
 enum class StateBackend { local, redis };
 
+enum class OnUnavailable { allow, deny };
+
+/// What a feature does while the shared state cannot be reached (state.on_unavailable).
+struct OnUnavailableConfig {
+  OnUnavailable limits = OnUnavailable::allow;   // this instance's own buckets meanwhile
+  OnUnavailable cache = OnUnavailable::allow;    // a miss, the answer is not stored
+  OnUnavailable budgets = OnUnavailable::deny;   // 503 state_unavailable for budgeted keys
+};
+
 struct StateConfig {
   StateBackend backend = StateBackend::local;
   std::string redis_url = "redis://127.0.0.1:6379/0";
+  OnUnavailableConfig on_unavailable;
 };
 
 // A managed prompt (POST /v1/prompts/{name}). Several may share a name with different

@@ -17,6 +17,7 @@
 #include "llmgw/api/failure.hpp"
 #include "llmgw/config/config.hpp"
 #include "llmgw/health/live_signals.hpp"
+#include "llmgw/limits/rate_limiter.hpp"
 #include "llmgw/resilience/circuit_breaker.hpp"
 #include "llmgw/resilience/ewma.hpp"
 #include "llmgw/resilience/health_threshold.hpp"
@@ -129,6 +130,20 @@ public:
   void record_header_latency(double millis);
   std::optional<double> header_latency_quantile(double q) const;
 
+  /// providers[].limits, the provider's own quota, on this instance: takes one request and
+  /// `tokens` (an estimate) when there is room. When there is none the router moves the request
+  /// on, as for a cool-down: the target is skipped, not failed.
+  struct Quota {
+    bool ok = true;
+    std::string_view kind;  // "requests" or "tokens" when there is no room
+    std::chrono::milliseconds wait{0};
+  };
+  bool has_quota() const { return quota_requests_ || quota_tokens_; }
+  Quota take_quota(double tokens, TimePoint now);
+  /// After the attempt: `actual` tokens (the provider's usage; 0 when it failed) replace the
+  /// `estimated` ones.
+  void settle_quota(double estimated, double actual, TimePoint now);
+
   /// Requests in flight (the bulkhead and least_busy read it).
   std::atomic<std::int64_t> inflight{0};
   std::atomic<unsigned> max_inflight{0};  // 0 = unlimited; a reload may change it
@@ -165,6 +180,9 @@ private:
   bool key_rejected_ = false;
   TimePoint key_rejected_until_{};
   std::string last_error_;
+  std::mutex quota_mutex_;
+  std::optional<limits::TokenBucket> quota_requests_;
+  std::optional<limits::TokenBucket> quota_tokens_;
   mutable std::mutex latency_mutex_;
   std::vector<double> latencies_;  // ring of the last kLatencySamples header latencies
   std::size_t latency_next_ = 0;

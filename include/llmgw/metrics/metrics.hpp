@@ -77,6 +77,8 @@ public:
   void cost(std::string_view provider, std::string_view model, std::string_view key,
             double usd);
   void rate_limited(std::string_view key, std::string_view kind);
+  /// The shared state went away from (or came back to) a feature: limits, budgets, cache.
+  void state_availability(std::string_view feature, bool available);
   void token_estimate_error(std::string_view provider, double ratio);
 
 private:

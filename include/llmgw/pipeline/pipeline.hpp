@@ -22,14 +22,12 @@
 #include "llmgw/api/face.hpp"
 #include "llmgw/common/header.hpp"
 #include "llmgw/config/config.hpp"
+#include "llmgw/limits/limits.hpp"
 #include "llmgw/prompts/output.hpp"
 #include "llmgw/router/router.hpp"
 
 namespace llmgw::metrics {
 class Metrics;
-}
-namespace llmgw::limits {
-class RateLimiter;
 }
 namespace llmgw::common {
 class Clock;
@@ -45,7 +43,7 @@ namespace llmgw::pipeline {
 struct Services {
   session::Sessions* sessions = nullptr;
   metrics::Metrics* metrics = nullptr;
-  limits::RateLimiter* rate_limiter = nullptr;
+  limits::Limits* limits = nullptr;
   const common::Clock* clock = nullptr;  // null: the steady clock
 };
 
@@ -66,10 +64,10 @@ struct RequestContext {
   std::string_view user;        // x-llmgw-user (a profile in sessions.profiles), or empty
   std::string_view remote;      // "ip:port" of the client
   std::size_t body_bytes = 0;   // the client's body, for token estimates
-  // Headers every answer to this request carries (x-ratelimit-*), and the tokens the limits
-  // stage reserved for it (settled against the provider's usage after the answer).
+  // Headers every answer to this request carries (x-ratelimit-*), and what the limits stage
+  // holds for it (settled against the provider's usage and the cost after the answer).
   std::vector<common::Header> response_headers;
-  double tokens_reserved = 0;
+  limits::Ticket limits_ticket;
   std::string_view path;        // the request's path (a prompt call's names the prompt)
   std::string_view accept;      // the Accept header, or empty
   // Set by the prompt template stage on a prompt call: the prompt, and the answer's shape.

@@ -19,7 +19,8 @@
 #include "llmgw/router/route_table.hpp"
 #include "llmgw/server/access_log.hpp"
 #include "llmgw/server/http_request.hpp"
-#include "llmgw/limits/rate_limiter.hpp"
+#include "llmgw/limits/limits.hpp"
+#include "llmgw/state/availability.hpp"
 #include "llmgw/session/sessions.hpp"
 
 namespace llmgw::metrics {
@@ -45,7 +46,8 @@ struct GatewayState {
   std::unique_ptr<AccessLog> access_log;  // null = off
   feedback::RecentRequests recent_requests;  // what POST /v1/feedback may rate
   session::Sessions sessions;  // the conversation store (config: sessions)
-  limits::RateLimiter rate_limiter;  // per-key rate limits (keys[].rate_limit), this instance
+  limits::Limits limits;  // per-key rate limits and budgets (keys[]), here or on Redis (state)
+  state::Availability state_availability;  // whether the shared state answers, per feature
   /// Reloads the config file; returns the JSON result body. Runs on the control thread.
   std::function<std::pair<bool, std::string>()> reload;
 };

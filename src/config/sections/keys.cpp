@@ -36,8 +36,9 @@ void SchemaLoader::key(const Value& v, KeyConfig& k) {
   }
   if (auto bv = m.get("budget")) {
     KeyBudget b;
-    MapReader bm(r_, *bv, {"usd_per_day"});
+    MapReader bm(r_, *bv, {"usd_per_day", "usd_per_month"});
     bm.read("usd_per_day", b.usd_per_day, 0.0, kNoMaxDouble);
+    bm.read("usd_per_month", b.usd_per_month, 0.0, kNoMaxDouble);
     k.budget = b;
   }
   m.read("persona", k.persona);

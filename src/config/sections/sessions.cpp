@@ -50,10 +50,16 @@ void SchemaLoader::sessions(const Value& v, SessionsConfig& s) {
 }
 
 void SchemaLoader::state(const Value& v, StateConfig& s) {
-  MapReader m(r_, v, {"backend", "redis"});
+  MapReader m(r_, v, {"backend", "redis", "on_unavailable"});
   m.read("backend", s.backend, detail::kStateBackends);
   if (auto rv = m.get("redis")) {
     redis_url(*rv, s.redis_url);
+  }
+  if (auto uv = m.get("on_unavailable")) {
+    MapReader um(r_, *uv, {"limits", "cache", "budgets"});
+    um.read("limits", s.on_unavailable.limits, detail::kOnUnavailable);
+    um.read("cache", s.on_unavailable.cache, detail::kOnUnavailable);
+    um.read("budgets", s.on_unavailable.budgets, detail::kOnUnavailable);
   }
 }
 

@@ -358,7 +358,9 @@ export function baseConfig(cfg) {
  * opts.env: extra environment; opts.nofile: a descriptor limit (RLIMIT_NOFILE) for the daemon.
  * opts.configVia: 'file' (default) or 'symlink' — with 'symlink' the watched path is a symlink
  * to a file in another directory, so rewriting the config through writeConfig() raises no
- * inotify event and only SIGHUP / POST /admin/reload pick it up.
+ * inotify event and only SIGHUP / POST /admin/reload pick it up; with 'configmap' the directory
+ * is laid out as kubelet mounts a ConfigMap (llmgw.yaml -> ..data/llmgw.yaml, ..data -> a
+ * timestamped directory) and updateConfigMap() updates it as kubelet does.
  */
 export async function startGateway(config, opts = {}) {
   const dir = makeTmpDir('llmgw-gw-');
@@ -370,6 +372,11 @@ export async function startGateway(config, opts = {}) {
     realPath = path.join(dir, 'real', 'llmgw.yaml');
     writeFileSync(realPath, render(config));
     symlinkSync(realPath, configPath);
+  } else if (opts.configVia === 'configmap') {
+    mkdirSync(path.join(dir, '..v1'));
+    writeFileSync(path.join(dir, '..v1', 'llmgw.yaml'), render(config));
+    symlinkSync('..v1', path.join(dir, '..data'));
+    symlinkSync('..data/llmgw.yaml', configPath);
   } else {
     writeFileSync(configPath, render(config));
   }
@@ -426,6 +433,15 @@ export async function startGateway(config, opts = {}) {
       const tmp = path.join(path.dirname(realPath), `.llmgw.yaml.${process.pid}.tmp`);
       writeFileSync(tmp, render(c));
       renameSync(tmp, realPath);
+    },
+    /** Kubelet's atomic update of a mounted ConfigMap (configVia 'configmap'): the new files in
+     * a new directory, a new "..data" symlink renamed over the old one. */
+    updateConfigMap(c) {
+      const version = `..v${Date.now()}`;
+      mkdirSync(path.join(dir, version));
+      writeFileSync(path.join(dir, version, 'llmgw.yaml'), render(c));
+      symlinkSync(version, path.join(dir, '..data_tmp'));
+      renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
     },
     reloadViaSignal() {
       proc.kill('SIGHUP');

@@ -75,6 +75,33 @@ TEST(TargetHealth, RetryAfterCoolsTheTargetDown) {
   EXPECT_TRUE(h.peek(clock.now()).routable);
 }
 
+TEST(TargetHealth, TheProvidersQuotaRefusesWithoutHarmAndSettlesTokens) {
+  common::ManualClock clock;
+  auto p = provider_with_everything();
+  p.limits.rpm = 2;
+  p.limits.tpm = 1000;
+  TargetHealth h(p);
+  ASSERT_TRUE(h.has_quota());
+  EXPECT_TRUE(h.take_quota(300, clock.now()).ok);
+  EXPECT_TRUE(h.take_quota(300, clock.now()).ok);
+  auto full = h.take_quota(10, clock.now());
+  EXPECT_FALSE(full.ok);
+  EXPECT_EQ(full.kind, "requests");
+  EXPECT_EQ(full.wait, 30000ms);  // 2 a minute: one back in 30 s
+  // The answers used 50 tokens each, not 300: 500 come back.
+  h.settle_quota(300, 50, clock.now());
+  h.settle_quota(300, 50, clock.now());
+  clock.advance(30s);
+  EXPECT_TRUE(h.take_quota(850, clock.now()).ok);  // 900 left, refilled to the full 1000
+  clock.advance(30s);
+  auto tokens = h.take_quota(900, clock.now());
+  EXPECT_FALSE(tokens.ok);
+  EXPECT_EQ(tokens.kind, "tokens");
+  // At its limit the target is still healthy: nothing was recorded against it.
+  EXPECT_TRUE(h.peek(clock.now()).routable);
+  EXPECT_EQ(h.snapshot(clock.now()).recent_calls, 0u);
+}
+
 TEST(TargetHealth, ActiveCheckVerdictWithThresholds) {
   common::ManualClock clock;
   TargetHealth h(provider_with_everything());
