@@ -56,7 +56,7 @@ llmgw_module(health SOURCES health/target_health.cpp health/active_checker.cpp
 llmgw_module(router SOURCES router/route_table.cpp router/model_state.cpp router/router.cpp
   router/attempt.cpp router/attempt_state.cpp router/plan.cpp router/continuation.cpp
   router/balancer.cpp router/model_asker.cpp router/answer_watch.cpp router/canary.cpp
-  router/context_fit.cpp router/summarize.cpp
+  router/context_fit.cpp router/summarize.cpp router/select.cpp
   DEPS llmgw_tokenizer llmgw_exchange llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics
   llmgw_api)
 

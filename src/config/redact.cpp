@@ -241,6 +241,25 @@ Json model_json(const ModelConfig& m) {
                    {"percent", m.canary->percent},
                    {"rollback_on", std::move(rollback)}};
   }
+  for (const auto& rule : m.select) {
+    Json when = Json::object();
+    if (rule.max_prompt_tokens) {
+      when["max_prompt_tokens"] = *rule.max_prompt_tokens;
+    }
+    if (rule.min_prompt_tokens) {
+      when["min_prompt_tokens"] = *rule.min_prompt_tokens;
+    }
+    if (rule.tools) {
+      when["tools"] = *rule.tools;
+    }
+    if (rule.images) {
+      when["images"] = *rule.images;
+    }
+    for (const auto& [name, value] : rule.headers) {
+      when["headers"][name] = value;
+    }
+    j["select"].push_back({{"when", when}, {"use", rule.use}});
+  }
   if (m.degrade) {
     j["degrade"] = {{"message", m.degrade->message}};
   }

@@ -175,6 +175,7 @@ class SchemaLoader {
   // src/config/sections/models.cpp
   void model(const Value& v, ModelConfig& mc);
   void target(const Value& v, TargetConfig& t);
+  void select_rule(const Value& v, const std::string& model, SelectRule& rule);
   void retry(const Value& v, RetryConfig& rc);
   // After the targets: the canary must name one of their providers.
   void canary(const Value& v, ModelConfig& mc);

@@ -144,6 +144,8 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_cost_usd_total").Help("What served requests cost: the provider's usage x the target's price, by provider, the provider's model id and key").Register(*registry);
   prometheus::Family<prometheus::Counter>& rate_limited =
       BuildCounter().Name("llmgw_rate_limited_total").Help("Requests refused by a key's limits, by key and the kind that refused: requests, tokens (429 rate_limited), budget_day, budget_month (429 budget_exceeded), unavailable (503 state_unavailable)").Register(*registry);
+  prometheus::Family<prometheus::Counter>& model_selections =
+      BuildCounter().Name("llmgw_model_selections_total").Help("Requests a models[].select rule sent to another model, by the model asked and the model chosen").Register(*registry);
   prometheus::Family<prometheus::Gauge>& state_available =
       BuildGauge().Name("llmgw_state_available").Help("Whether the shared state (state.backend: redis) answered the last call of a feature (limits, budgets, cache): 1 yes, 0 no").Register(*registry);
   prometheus::Family<prometheus::Counter>& state_outages =
@@ -393,6 +395,11 @@ void Metrics::cost(std::string_view provider, std::string_view model, std::strin
 
 void Metrics::rate_limited(std::string_view key, std::string_view kind) {
   impl_->rate_limited.Add({{"key", std::string(key)}, {"kind", std::string(kind)}}).Increment();
+}
+
+void Metrics::model_selected(std::string_view model, std::string_view selected) {
+  impl_->model_selections.Add({{"model", std::string(model)}, {"selected", std::string(selected)}})
+      .Increment();
 }
 
 void Metrics::state_availability(std::string_view feature, bool available) {

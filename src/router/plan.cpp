@@ -1,6 +1,7 @@
 #include "router/plan.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include <random>
 
@@ -98,7 +99,8 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
     std::size_t eligible = 0;
     double max_ejected_percent = 100;
     // Only least_latency reads the estimate, and reading it takes the target's lock.
-    const bool wants_latency = m->strategy == config::Strategy::least_latency;
+    const bool wants_latency =
+        m->strategy == config::Strategy::least_latency || in.hint == RouteHint::fastest;
     auto add_candidate = [&](const PlannedTarget& planned, bool is_degraded = false) {
       const auto& t = *planned.target;
       const auto* p = planned.provider;
@@ -200,6 +202,21 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
       for (std::size_t i = 0; i < routable.size(); ++i) {
         order.push_back(i);
       }
+    }
+    if (in.hint == RouteHint::cheapest) {
+      // The client asked: cheapest first whatever the strategy (ties keep its order).
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return candidates[a].cost < candidates[b].cost;
+      });
+    } else if (in.hint == RouteHint::fastest) {
+      // Fastest first by recent time to first token; a target with no sample yet goes after
+      // those with one (a hint is a request for known speed, not for exploration).
+      auto ttft = [&](std::size_t i) {
+        const double v = candidates[i].ewma_ttft_ms;
+        return v > 0 ? v : std::numeric_limits<double>::infinity();
+      };
+      std::stable_sort(order.begin(), order.end(),
+                       [&](std::size_t a, std::size_t b) { return ttft(a) < ttft(b); });
     }
     if (canary) {
       // The canary's share tries it first; the rest (and everything once it rolled back) try

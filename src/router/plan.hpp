@@ -12,6 +12,7 @@
 #include "llmgw/config/config.hpp"
 #include "llmgw/resilience/sliding_window.hpp"
 #include "llmgw/router/route_table.hpp"
+#include "llmgw/router/router.hpp"
 
 namespace llmgw::router {
 
@@ -34,6 +35,7 @@ struct PlanInput {
   std::size_t body_bytes = 0;          // for least_cost estimates
   std::uint64_t max_output_tokens = 0;  // 0 = unknown
   std::string preferred_region;        // empty = none
+  RouteHint hint = RouteHint::none;    // x-llmgw-route-hint
   const nlohmann::json* body = nullptr;  // the client's request, for adapters' unsupported()
 };
 

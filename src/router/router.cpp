@@ -11,6 +11,7 @@
 #include "router/attempt.hpp"
 #include "router/attempt_state.hpp"
 #include "router/plan.hpp"
+#include "router/select.hpp"
 
 namespace llmgw::router {
 namespace {
@@ -140,6 +141,16 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   CallOutcome out;
   const auto& clock = *env_.clock;
   const auto* model_route = table.model_route(req.model);
+  if (!model_route->config->select.empty() && req.body) {
+    // models[].select: another model serves this request (its targets, strategy, retries).
+    if (const auto* chosen = select_model(table, *model_route->config, *req.body,
+                                          req.select_headers)) {
+      if (const auto* chosen_route = table.model_route(chosen->name)) {
+        metrics_.model_selected(req.model, chosen->name);
+        model_route = chosen_route;
+      }
+    }
+  }
   const auto& model = *model_route->config;
   PlanInput input;
   input.op = req.op;
@@ -147,6 +158,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   input.body_bytes = req.body_bytes;
   input.max_output_tokens = req.max_output_tokens;
   input.preferred_region = req.preferred_region;
+  input.hint = req.route_hint;
   input.body = req.body;
   if (model_route->retry_budget) {
     model_route->retry_budget->on_request(input.now);

@@ -441,6 +441,17 @@ private:
         error = api::model_not_allowed(model);
       }
     }
+    auto hint = router::RouteHint::none;
+    if (!error && !req.route_hint.empty()) {
+      if (auto parsed_hint = router::parse_route_hint(req.route_hint)) {
+        hint = *parsed_hint;
+      } else {
+        error = api::GatewayError{400, "invalid_request", "invalid_request_error",
+                                  "x-llmgw-route-hint must be 'cheapest' or 'fastest', not '" +
+                                      api::echo(req.route_hint, 32) + "'.",
+                                  {}};
+      }
+    }
     if (!error && pipeline_.has_ingress_work(ctx)) {
       auto stopped = co_await pipeline_.run_ingress(ctx);
       error = std::move(stopped);
@@ -468,6 +479,8 @@ private:
       }
       call.body_bytes = req.body.size();
       call.preferred_region = req.region;
+      call.route_hint = hint;
+      call.select_headers = req.select_headers;
       call.base64_embeddings = facts.base64_embeddings;
       call.max_output_tokens = facts.max_output_tokens;
       call.max_json_depth = cfg.server.max_json_depth;

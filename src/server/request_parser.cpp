@@ -253,6 +253,13 @@ void RequestParser::on_field_impl(http::field name, boost::beast::string_view na
     keep_first(request_.region, value);
   } else if (common::iequals(name_string, "x-llmgw-user")) {
     keep_first(request_.user, value);
+  } else if (name_string.size() > 8 && common::iequals(name_string.substr(0, 8), "x-llmgw-") &&
+             request_.select_headers.size() < HttpRequest::kMaxSelectHeaders) {
+    std::string lower(name_string);
+    for (auto& c : lower) {
+      c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+    request_.select_headers.emplace_back(std::move(lower), std::string(value));
   }
 }
 

@@ -266,6 +266,20 @@ struct DegradeConfig {
   std::string message;
 };
 
+/// models[].select: a rule that sends a request for this model to another model (its targets,
+/// strategy and retries) when every condition it sets holds. Rules are tried in order, before
+/// the strategy runs; no match keeps the model's own targets.
+struct SelectRule {
+  std::optional<std::uint64_t> max_prompt_tokens;  // the prompt counts at most this many
+  std::optional<std::uint64_t> min_prompt_tokens;  // ... at least this many
+  std::optional<bool> tools;   // the request offers tools (true) or none (false)
+  std::optional<bool> images;  // a message carries an image (true) or none does (false)
+  // x-llmgw-* request headers (names lowercase) and the value each must have ("*": present).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string use;  // a model name in Config::models
+  Position pos;
+};
+
 struct ModelConfig {
   std::string name;
   Strategy strategy = Strategy::priority;
@@ -277,6 +291,7 @@ struct ModelConfig {
   ContextConfig context;
   std::optional<CanaryConfig> canary;
   std::optional<DegradeConfig> degrade;
+  std::vector<SelectRule> select;
   Position pos;
 };
 

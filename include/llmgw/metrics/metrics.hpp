@@ -80,6 +80,8 @@ public:
   /// The shared state went away from (or came back to) a feature: limits, budgets, cache.
   void state_availability(std::string_view feature, bool available);
   void token_estimate_error(std::string_view provider, double ratio);
+  /// A models[].select rule sent a request for `model` to `selected`.
+  void model_selected(std::string_view model, std::string_view selected);
 
 private:
   struct Impl;

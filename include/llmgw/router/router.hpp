@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,11 @@ class Library;
 }
 
 namespace llmgw::router {
+
+/// x-llmgw-route-hint: reorders the routable targets of the model that serves the request.
+enum class RouteHint { none, cheapest, fastest };
+/// The header's value; nullopt when it names no hint (a 400 for the client).
+std::optional<RouteHint> parse_route_hint(std::string_view value);
 
 struct CallRequest {
   providers::Operation op = providers::Operation::chat;
@@ -62,6 +68,10 @@ struct CallRequest {
   std::size_t body_bytes = 0;            // for cost estimates
   std::uint64_t max_output_tokens = 0;   // max_tokens / max_completion_tokens, 0 = unset
   std::string preferred_region;          // region-aware routing; empty = none
+  RouteHint route_hint = RouteHint::none;
+  // The request's x-llmgw-* headers the gateway does not itself interpret, for the header
+  // conditions of models[].select (names lowercase).
+  std::span<const std::pair<std::string, std::string>> select_headers;
   std::size_t max_json_depth = 128;      // server.max_json_depth, for upstream answers
   upstream::Deadline deadline;
   std::chrono::steady_clock::time_point started;

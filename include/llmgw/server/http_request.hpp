@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace llmgw::router {
 class RouteTable;
@@ -27,6 +29,9 @@ struct HttpRequest {
   std::string route_hint;
   std::string user;    // x-llmgw-user: a profile in sessions.profiles
   std::string region;  // x-llmgw-region: prefer targets whose provider has this region
+  // Other x-llmgw-* headers (names lowercase), for models[].select; at most kMaxSelectHeaders.
+  std::vector<std::pair<std::string, std::string>> select_headers;
+  static constexpr std::size_t kMaxSelectHeaders = 16;
   std::string user_agent;
   std::string accept;  // a managed prompt call's answer shape (repeated fields joined)
   std::string remote;  // "ip:port" of the client

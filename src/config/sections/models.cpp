@@ -8,7 +8,7 @@ void SchemaLoader::model(const Value& v, ModelConfig& mc) {
   mc.pos = detail::to_position(v.mark);
   MapReader m(r_, v,
               {"name", "strategy", "targets", "fallbacks", "retry", "hedge", "cache", "context",
-               "canary", "degrade"});
+               "canary", "degrade", "select"});
   if (!m.ok()) {
     return;
   }
@@ -37,6 +37,15 @@ void SchemaLoader::model(const Value& v, ModelConfig& mc) {
   if (auto fv = m.get("fallbacks")) {
     mc.fallbacks = name_list(*fv, Ref::Kind::model, "fallback", mc.name,
                              "a model cannot fall back to itself");
+  }
+  if (auto sv = m.get("select")) {
+    if (auto items = detail::read_list(r_, *sv)) {
+      for (const auto& item : *items) {
+        SelectRule rule;
+        select_rule(item, mc.name, rule);
+        mc.select.push_back(std::move(rule));
+      }
+    }
   }
   if (auto rv = m.get("retry")) {
     retry(*rv, mc.retry);

@@ -1152,3 +1152,46 @@ TEST(Loader, PromptSamplingDefaultsAreChecked) {
 
 }  // namespace
 }  // namespace llmgw::config
+
+namespace llmgw::config {
+namespace {
+
+TEST(Loader, SelectRules) {
+  auto cfg = load_ok(std::string(kBase) + R"(  - name: small
+    targets: [ { provider: openai, model: gpt-4o-mini } ]
+  - name: auto
+    targets: [ { provider: openai, model: gpt-4o } ]
+    select:
+      - when: { max_prompt_tokens: 500, tools: false, headers: { X-LLMGW-Tier: free } }
+        use: small
+)");
+  ASSERT_TRUE(cfg);
+  const auto& rule = cfg->find_model("auto")->select.at(0);
+  EXPECT_EQ(rule.max_prompt_tokens, 500u);
+  EXPECT_EQ(rule.tools, false);
+  EXPECT_FALSE(rule.images);
+  ASSERT_EQ(rule.headers.size(), 1u);
+  EXPECT_EQ(rule.headers[0].first, "x-llmgw-tier");  // names lowercase
+  EXPECT_EQ(rule.use, "small");
+}
+
+TEST(Loader, SelectRuleErrorsNameTheKey) {
+  const auto errors = errors_of(std::string(kBase) + R"(  - name: auto
+    targets: [ { provider: openai, model: gpt-4o } ]
+    select:
+      - when: { headers: { x-tier: free } }
+        use: nowhere
+      - when: {}
+        use: auto
+)");
+  EXPECT_EQ(errors,
+            (Strings{"t.yaml:11:36: models[1].select[0].when.headers.x-tier: select headers must "
+                     "be named x-llmgw-... (the gateway keeps no other request headers)",
+                     "t.yaml:12:14: models[1].select[0].use: unknown model 'nowhere'",
+                     "t.yaml:13:15: models[1].select[1].when: a select rule needs at least one "
+                     "condition (max_prompt_tokens, min_prompt_tokens, tools, images, headers)",
+                     "t.yaml:14:14: models[1].select[1].use: a rule cannot select its own model"}));
+}
+
+}  // namespace
+}  // namespace llmgw::config
