@@ -41,11 +41,11 @@ struct PendingSettle {
 };
 
 boost::asio::awaitable<void> settle_shared(std::shared_ptr<SharedLimits> shared,
-                                           config::KeyConfig key, double token_delta,
+                                           std::string key, std::uint64_t tpm, double token_delta,
                                            std::string member, double cost, Periods periods,
                                            state::Availability* availability,
                                            std::unique_ptr<PendingSettle> pending) {
-  auto done = co_await shared->settle(key, token_delta, member, cost, periods);
+  auto done = co_await shared->settle(key, tpm, token_delta, member, cost, periods);
   if (availability) {
     const auto feature = cost > 0 ? state::Feature::budgets : state::Feature::limits;
     if (done) {
@@ -165,8 +165,12 @@ boost::asio::awaitable<Decision> Limits::admit(const AdmitInput& in, Ticket& tic
   auto result = co_await shared_now->admit(in, periods, member, rate, budget);
   if (result) {
     if (availability_) {
-      availability_->report_ok(rate ? state::Feature::limits : state::Feature::budgets,
-                               shared_now->where());
+      if (rate) {
+        availability_->report_ok(state::Feature::limits, shared_now->where());
+      }
+      if (budget) {
+        availability_->report_ok(state::Feature::budgets, shared_now->where());
+      }
     }
     Decision d = std::move(*result);
     if (d.refused == Refusal::none) {
@@ -232,7 +236,8 @@ void Limits::settle(const config::KeyConfig& key, const Ticket& ticket, double t
   if ((shared_tokens || shared_budget) && ticket.shared && ticket.executor) {
     const double delta = shared_tokens ? tokens - ticket.tokens : 0;
     boost::asio::co_spawn(ticket.executor,
-                          settle_shared(ticket.shared, key, delta, ticket.member,
+                          settle_shared(ticket.shared, key.name, key.rate_limit.tpm.value_or(0),
+                                        delta, ticket.member,
                                         shared_budget ? cost : 0, periods_at(wall_now()),
                                         availability_, std::make_unique<PendingSettle>()),
                           boost::asio::detached);

@@ -114,8 +114,8 @@ double parse_double(const state::RedisReply& r) {
   return v;
 }
 
-std::vector<std::string> key_names(const config::KeyConfig& key, const Periods& p) {
-  const std::string tag = "{" + key.name + "}";
+std::vector<std::string> key_names(const std::string& key, const Periods& p) {
+  const std::string tag = "{" + key + "}";
   return {"llmgw:limits:" + tag, "llmgw:budget:" + tag + ":held",
           "llmgw:budget:" + tag + ":d:" + p.day, "llmgw:budget:" + tag + ":m:" + p.month};
 }
@@ -223,7 +223,7 @@ boost::asio::awaitable<state::RedisResult<Decision>> SharedLimits::admit(
       number(in.usd),
       member,
       std::to_string(kHoldLapse.count())};
-  auto keys = key_names(in.key, periods);
+  auto keys = key_names(in.key.name, periods);
   auto reply = co_await run_script(*client, admit_script(), sha, std::move(keys), std::move(args));
   if (!reply) {
     co_return common::err(state::RedisError{reply.error().message});
@@ -239,13 +239,13 @@ boost::asio::awaitable<state::RedisResult<Decision>> SharedLimits::admit(
 }
 
 boost::asio::awaitable<state::RedisResult<bool>> SharedLimits::settle(
-    const config::KeyConfig& key, double token_delta, const std::string& member, double cost,
-    const Periods& periods) {
+    const std::string& key, std::uint64_t tpm, double token_delta, const std::string& member,
+    double cost, const Periods& periods) {
   static const std::string sha = common::sha1_hex(settle_script());
   auto executor = co_await boost::asio::this_coro::executor;
   auto client = pool_.client(executor);
   // The spend outlives its period by a little (late settlements, inspection), not forever.
-  std::vector<std::string> args{integer(key.rate_limit.tpm ? *key.rate_limit.tpm : 0),
+  std::vector<std::string> args{integer(tpm),
                                 number(token_delta),
                                 member,
                                 number(cost),

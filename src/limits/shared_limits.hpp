@@ -23,8 +23,8 @@ public:
                                                              bool rate, bool budget);
   /// Gives back or takes `token_delta` tokens, drops the reservation `member` (may be empty)
   /// and spends `cost` in the periods of `periods`.
-  boost::asio::awaitable<state::RedisResult<bool>> settle(const config::KeyConfig& key,
-                                                          double token_delta,
+  boost::asio::awaitable<state::RedisResult<bool>> settle(const std::string& key,
+                                                          std::uint64_t tpm, double token_delta,
                                                           const std::string& member,
                                                           double cost, const Periods& periods);
 
