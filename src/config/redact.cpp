@@ -223,7 +223,7 @@ Json model_json(const ModelConfig& m) {
   if (m.cache) {
     j["cache"] = {{"ttl", format_duration(m.cache->ttl)},
                   {"serve_stale_on_outage", m.cache->serve_stale_on_outage},
-                  {"allow_nonzero_temperature", m.cache->allow_nonzero_temperature}};
+                  {"any_temperature", m.cache->any_temperature}};
   }
   j["context"] = {{"overflow", detail::enum_name(detail::kOverflows, m.context.overflow)}};
   if (m.canary) {
@@ -337,6 +337,10 @@ std::string to_redacted_json(const Config& c) {
                    {"inject_everywhere", c.sessions.inject_everywhere}};
   j["state"] = {{"backend", detail::enum_name(detail::kStateBackends, c.state.backend)},
                 {"redis", {{"url", detail::redact_url_credentials(c.state.redis_url)}}}};
+  j["cache"] = {{"max_bytes", format_size(c.cache.max_bytes)},
+                {"max_entries", c.cache.max_entries},
+                {"max_entry_bytes", format_size(c.cache.max_entry_bytes)},
+                {"max_stale", format_duration(c.cache.max_stale)}};
   j["prompts"] = Json::array();
   for (const auto& p : c.prompts) {
     j["prompts"].push_back(prompt_json(p));

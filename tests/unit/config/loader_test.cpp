@@ -881,7 +881,7 @@ TEST(Loader, FullConfigParsesEverySection) {
   EXPECT_FALSE(smart->hedge->after_delay);
   ASSERT_TRUE(smart->cache);
   EXPECT_EQ(smart->cache->ttl, milliseconds{600000});
-  EXPECT_TRUE(smart->cache->allow_nonzero_temperature);
+  EXPECT_TRUE(smart->cache->any_temperature);
   EXPECT_EQ(smart->context.overflow, Overflow::summarize);
   EXPECT_EQ(smart->context.summarizer, "cheap");
   EXPECT_EQ(smart->context.reserve_output, 2048u);
