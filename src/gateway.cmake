@@ -27,6 +27,13 @@ llmgw_module(state SOURCES state/redis_client.cpp
   DEPS llmgw_asio llmgw_common)
 target_link_libraries(llmgw_state PRIVATE PkgConfig::HIREDIS)  # its headers stay in state/
 
+# The response cache's stores (memory LRU, Redis), its key, and its answer forms (a stream
+# joined into an answer, an answer replayed as a stream). The stage lives in llmgw_pipeline.
+llmgw_module(cache SOURCES cache/key.cpp cache/cache_control.cpp cache/memory_store.cpp
+  cache/redis_store.cpp cache/cache.cpp cache/replay.cpp cache/assembly.cpp
+  DEPS llmgw_asio llmgw_common llmgw_config llmgw_state llmgw_api llmgw_metrics
+  nlohmann_json::nlohmann_json spdlog::spdlog)
+
 # Conversation sessions: the stores (memory, sqlite, redis) and per-session serialisation.
 find_package(SQLite3 REQUIRED)
 llmgw_module(session SOURCES session/locks.cpp session/memory_store.cpp session/protocol.cpp

@@ -144,6 +144,15 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_cost_usd_total").Help("What served requests cost: the provider's usage x the target's price, by provider, the provider's model id and key").Register(*registry);
   prometheus::Family<prometheus::Counter>& rate_limited =
       BuildCounter().Name("llmgw_rate_limited_total").Help("Requests refused 429 rate_limited by a key's rate limit, by key and the kind that refused (requests, tokens)").Register(*registry);
+  prometheus::Family<prometheus::Counter>& cache_requests =
+      BuildCounter().Name("llmgw_cache_requests_total").Help("Requests to a model with a response cache, by result: hit (answered from the cache), miss (looked up, not found or expired), stale (expired entry served because no target could answer), bypass (not looked up: Cache-Control, temperature, session)").Register(*registry);
+  // The four results exist from the start (and are never looked up per request).
+  prometheus::Counter& cache_hit = cache_requests.Add({{"result", "hit"}});
+  prometheus::Counter& cache_miss = cache_requests.Add({{"result", "miss"}});
+  prometheus::Counter& cache_stale = cache_requests.Add({{"result", "stale"}});
+  prometheus::Counter& cache_bypass = cache_requests.Add({{"result", "bypass"}});
+  prometheus::Family<prometheus::Counter>& cache_store_errors =
+      BuildCounter().Name("llmgw_cache_store_errors_total").Help("Response cache store operations that failed (the lookup was a miss, the answer was not stored), by store and operation (get, put)").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -389,6 +398,23 @@ void Metrics::cost(std::string_view provider, std::string_view model, std::strin
 
 void Metrics::rate_limited(std::string_view key, std::string_view kind) {
   impl_->rate_limited.Add({{"key", std::string(key)}, {"kind", std::string(kind)}}).Increment();
+}
+
+void Metrics::cache_request(std::string_view result) {
+  if (result == "hit") {
+    impl_->cache_hit.Increment();
+  } else if (result == "miss") {
+    impl_->cache_miss.Increment();
+  } else if (result == "stale") {
+    impl_->cache_stale.Increment();
+  } else if (result == "bypass") {
+    impl_->cache_bypass.Increment();
+  }
+}
+
+void Metrics::cache_store_error(std::string_view store, std::string_view op) {
+  impl_->cache_store_errors.Add({{"store", std::string(store)}, {"op", std::string(op)}})
+      .Increment();
 }
 
 void Metrics::shutdown_abort(bool streaming) {

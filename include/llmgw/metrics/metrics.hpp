@@ -78,6 +78,10 @@ public:
             double usd);
   void rate_limited(std::string_view key, std::string_view kind);
   void token_estimate_error(std::string_view provider, double ratio);
+  /// The response cache: one result per request to a model with a cache (hit, miss, stale,
+  /// bypass), and a failed store operation (store: redis; op: get, put).
+  void cache_request(std::string_view result);
+  void cache_store_error(std::string_view store, std::string_view op);
 
 private:
   struct Impl;
