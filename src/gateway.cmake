@@ -84,9 +84,9 @@ llmgw_module(limits SOURCES limits/rate_limiter.cpp
 # limits, prompts (the call, its template stage and its output sink), session, cache.
 llmgw_module(pipeline SOURCES pipeline/pipeline.cpp limits/limits_stage.cpp
   prompts/template_stage.cpp prompts/call.cpp prompts/output_sink.cpp
-  session/session_stage.cpp cache/cache_stage.cpp
-  DEPS llmgw_limits llmgw_session llmgw_tokenizer llmgw_router llmgw_faces llmgw_config
-  llmgw_api llmgw_prompts llmgw_metrics spdlog::spdlog)
+  session/session_stage.cpp cache/cache_stage.cpp cache/request_cache.cpp
+  DEPS llmgw_cache llmgw_limits llmgw_session llmgw_tokenizer llmgw_router llmgw_faces
+  llmgw_config llmgw_api llmgw_prompts llmgw_metrics spdlog::spdlog)
 
 # The HTTP/1.1 request parser: Beast's basic_parser plus the framing rules a proxy must enforce.
 llmgw_module(http SOURCES server/request_parser.cpp
@@ -95,7 +95,7 @@ llmgw_module(http SOURCES server/request_parser.cpp
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
   server/admin_handler.cpp server/auth.cpp server/access_log.cpp server/feedback.cpp
   server/sessions_api.cpp server/prompts_api.cpp
-  DEPS llmgw_session llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
+  DEPS llmgw_cache llmgw_session llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp
   DEPS llmgw_server llmgw_router llmgw_config llmgw_metrics spdlog::spdlog)

@@ -128,6 +128,10 @@ public:
       spdlog::critical("sessions: {}", *error);
       return 1;
     }
+    if (auto error = state_.cache.configure(cfg, &metrics_)) {
+      spdlog::critical("cache: {}", *error);
+      return 1;
+    }
     threads_ = worker_count(cfg);
     // One daemon log line and one counter per health transition (not per request), so an
     // ejection or an opening circuit is visible without scraping /admin/upstreams.
@@ -179,6 +183,7 @@ public:
     probers_.stop_all();
     server.stop();
     state_.sessions.shutdown();
+    state_.cache.shutdown();
     // Let the closed acceptors' cancelled accepts finish before the workers' io_contexts
     // (which their sockets belong to) go away with `server`.
     control_.restart();
@@ -288,6 +293,9 @@ private:
     warn_about(*loaded.config);
     if (auto error = state_.sessions.configure(loaded.config->sessions)) {
       spdlog::error("config reload ({}): the session store stays as it was: {}", trigger, *error);
+    }
+    if (auto error = state_.cache.configure(*loaded.config, &metrics_)) {
+      spdlog::error("config reload ({}): the cache store stays as it was: {}", trigger, *error);
     }
     install(loaded.config);
     metrics_.config_reload(true);

@@ -34,6 +34,10 @@ class RateLimiter;
 namespace llmgw::common {
 class Clock;
 }
+namespace llmgw::cache {
+class Cache;         // the process's store (src/cache)
+class RequestCache;  // one request's lookup, capture and stale answer
+}
 namespace llmgw::session {
 class Sessions;
 struct SessionTurn;  // src/session: a session request's lease, store and new turns
@@ -47,6 +51,7 @@ struct Services {
   metrics::Metrics* metrics = nullptr;
   limits::RateLimiter* rate_limiter = nullptr;
   const common::Clock* clock = nullptr;  // null: the steady clock
+  cache::Cache* cache = nullptr;          // the response cache's store
 };
 
 /// One request as the stages see it. Everything comes from the one config snapshot the request
@@ -72,6 +77,7 @@ struct RequestContext {
   double tokens_reserved = 0;
   std::string_view path;        // the request's path (a prompt call's names the prompt)
   std::string_view accept;      // the Accept header, or empty
+  std::string_view cache_control;  // the Cache-Control header, or empty
   // Set by the prompt template stage on a prompt call: the prompt, and the answer's shape.
   const config::PromptConfig* prompt = nullptr;
   prompts::Output output = prompts::Output::chat;
@@ -82,6 +88,8 @@ struct RequestContext {
     std::size_t history = 0;
     std::string summary;  // the stored summary
   } session_view;
+  // Set by the cache lookup stage on a model with a cache: its hit, its capture, its result.
+  std::shared_ptr<cache::RequestCache> cache;
   // Filled once the answer is out, for the taps.
   const router::CallOutcome* outcome = nullptr;
   double elapsed_seconds = 0;
@@ -137,10 +145,10 @@ private:
 std::unique_ptr<IngressStage> make_limits_stage(const Services& services);
 std::unique_ptr<IngressStage> make_prompt_template_stage();  // src/prompts (before decode)
 std::unique_ptr<IngressStage> make_session_load_stage(const Services& services);  // src/session
-std::unique_ptr<IngressStage> make_cache_lookup_stage();     // src/cache
+std::unique_ptr<IngressStage> make_cache_lookup_stage(const Services& services);  // src/cache
 std::unique_ptr<ResponseTap> make_budget_debit_tap(const Services& services);
 std::unique_ptr<ResponseTap> make_session_append_tap(const Services& services);  // src/session
-std::unique_ptr<ResponseTap> make_cache_store_tap();         // src/cache
+std::unique_ptr<ResponseTap> make_cache_store_tap(const Services& services);  // src/cache
 
 /// The pipeline with every seam in place; the caller appends its own taps (metrics, access
 /// log) after them.

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "llmgw/cache/cache.hpp"
 #include "llmgw/common/snapshot.hpp"
 #include "llmgw/config/config.hpp"
 #include "llmgw/feedback/recent_requests.hpp"
@@ -46,6 +47,7 @@ struct GatewayState {
   feedback::RecentRequests recent_requests;  // what POST /v1/feedback may rate
   session::Sessions sessions;  // the conversation store (config: sessions)
   limits::RateLimiter rate_limiter;  // per-key rate limits (keys[].rate_limit), this instance
+  cache::Cache cache;  // the response cache's store (config: cache, state.backend)
   /// Reloads the config file; returns the JSON result body. Runs on the control thread.
   std::function<std::pair<bool, std::string>()> reload;
 };
