@@ -135,6 +135,12 @@ describe('exact response cache', () => {
     assert.equal(final.content[0].text, first.content[0].text);
     assert.equal(events[0], 'message_start');
     assert.equal(events.at(-1), 'message_stop');
+    // And complete, as an Anthropic message.
+    const { data: again, response } = await client.messages.create(body).withResponse();
+    assert.equal(response.headers.get('x-llmgw-cache'), 'hit');
+    assert.equal(again.type, 'message');
+    assert.equal(again.content[0].text, first.content[0].text);
+    assert.equal(again.stop_reason, first.stop_reason);
     assert.equal(await requests(), before);
   });
 

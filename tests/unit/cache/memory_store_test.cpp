@@ -1,4 +1,5 @@
-// The in-memory LRU: ttl, stale and max_stale in simulated time, eviction by bytes and count.
+// The in-memory LRU: ttl, stale and max_stale in simulated time, eviction by bytes and count;
+// the process's store across reloads.
 #include "llmgw/cache/memory_store.hpp"
 
 #include <gtest/gtest.h>
@@ -6,6 +7,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+
+#include "llmgw/cache/cache.hpp"
 
 namespace llmgw::cache {
 namespace {
@@ -101,6 +104,41 @@ TEST_F(MemoryStoreTest, TheAsyncInterfaceIsTheSame) {
   ASSERT_TRUE(found);
   EXPECT_EQ(*found->answer, "v");
   EXPECT_EQ(s.kind(), "memory");
+}
+
+}  // namespace
+}  // namespace llmgw::cache
+
+namespace llmgw::cache {
+namespace {
+
+// The process's store survives a reload that does not touch it, and is rebuilt by one that
+// does.
+TEST(CacheHolder, ARebuildOnlyWhenTheStoresSettingsChange) {
+  Cache cache;
+  EXPECT_EQ(cache.store(), nullptr);
+  config::Config cfg;
+  ASSERT_FALSE(cache.configure(cfg));
+  auto first = cache.store();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->kind(), "memory");
+  config::ModelConfig model;
+  model.name = "m";
+  model.cache = config::CacheConfig{};
+  cfg.models.push_back(model);
+  ASSERT_FALSE(cache.configure(cfg));
+  EXPECT_EQ(cache.store(), first) << "a models change keeps every entry";
+  cfg.cache.max_bytes = 1 << 20;
+  ASSERT_FALSE(cache.configure(cfg));
+  EXPECT_NE(cache.store(), first);
+  cfg.state.backend = config::StateBackend::redis;
+  cfg.state.redis_url = "http://not-redis";
+  auto error = cache.configure(cfg);
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->find("state.redis.url"), std::string::npos) << *error;
+  EXPECT_EQ(cache.store()->kind(), "memory") << "an error keeps the store";
+  cache.shutdown();
+  EXPECT_EQ(cache.store(), nullptr);
 }
 
 }  // namespace
