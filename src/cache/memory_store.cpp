@@ -68,6 +68,11 @@ void MemoryStore::evict() {
   }
 }
 
+std::optional<StoreSize> MemoryStore::size() const {
+  std::lock_guard lock(mu_);
+  return StoreSize{lru_.size(), bytes_};
+}
+
 std::uint64_t MemoryStore::bytes() const {
   std::lock_guard lock(mu_);
   return bytes_;

@@ -151,6 +151,10 @@ struct Metrics::Impl {
   prometheus::Counter& cache_miss = cache_requests.Add({{"result", "miss"}});
   prometheus::Counter& cache_stale = cache_requests.Add({{"result", "stale"}});
   prometheus::Counter& cache_bypass = cache_requests.Add({{"result", "bypass"}});
+  prometheus::Family<prometheus::Gauge>& cache_entries =
+      BuildGauge().Name("llmgw_cache_entries").Help("Entries the in-memory response cache holds, fresh and stale (set at each scrape; not reported for the redis store)").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& cache_bytes =
+      BuildGauge().Name("llmgw_cache_bytes").Help("Bytes the in-memory response cache counts against cache.max_bytes (set at each scrape; not reported for the redis store)").Register(*registry);
   prometheus::Family<prometheus::Counter>& cache_store_errors =
       BuildCounter().Name("llmgw_cache_store_errors_total").Help("Response cache store operations that failed (the lookup was a miss, the answer was not stored), by store and operation (get, put)").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
@@ -410,6 +414,11 @@ void Metrics::cache_request(std::string_view result) {
   } else if (result == "bypass") {
     impl_->cache_bypass.Increment();
   }
+}
+
+void Metrics::set_cache_size(std::uint64_t entries, std::uint64_t bytes) {
+  impl_->cache_entries.Add({}).Set(static_cast<double>(entries));
+  impl_->cache_bytes.Add({}).Set(static_cast<double>(bytes));
 }
 
 void Metrics::cache_store_error(std::string_view store, std::string_view op) {

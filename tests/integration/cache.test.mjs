@@ -233,6 +233,8 @@ describe('exact response cache', () => {
       assert.equal(value(result), counted(log, result), result);
     }
     assert.ok(value('hit') >= 6 && value('stale') >= 2 && value('bypass') >= 4, m);
+    assert.ok(metricValue(m, 'llmgw_cache_entries') >= 10, 'entries gauge');
+    assert.ok(metricValue(m, 'llmgw_cache_bytes') > 1000, 'bytes gauge');
     const promtool = process.env.PROMTOOL || '/usr/bin/promtool';
     if (existsSync(promtool)) {
       const r = spawnSync(promtool, ['check', 'metrics'], { input: m, encoding: 'utf8', timeout: 20_000 });

@@ -32,6 +32,7 @@ public:
   std::optional<Found> lookup(const std::string& key);
   void insert(std::string key, std::string answer, std::chrono::milliseconds ttl);
 
+  std::optional<StoreSize> size() const override;
   std::uint64_t bytes() const;
   std::uint64_t entries() const;
   /// What one entry counts against max_bytes: its key, its answer and the bookkeeping.

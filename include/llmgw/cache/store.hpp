@@ -10,6 +10,7 @@
 // or eviction drop it.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,12 @@ namespace llmgw::cache {
 struct Found {
   std::shared_ptr<const std::string> answer;  // the canonical body, shared (never copied)
   bool stale = false;                         // its ttl has passed
+};
+
+/// What a store holds, for the gauges.
+struct StoreSize {
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;
 };
 
 class CacheStore {
@@ -33,6 +40,8 @@ public:
   /// Stores `answer` under `key`, fresh for `ttl`. Failures are the store's to log.
   virtual boost::asio::awaitable<void> put(std::string key, std::string answer,
                                            std::chrono::milliseconds ttl) = 0;
+  /// What it holds; nullopt when it cannot say cheaply (Redis: other instances write too).
+  virtual std::optional<StoreSize> size() const { return std::nullopt; }
 };
 
 }  // namespace llmgw::cache

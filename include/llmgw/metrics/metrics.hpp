@@ -82,6 +82,8 @@ public:
   /// bypass), and a failed store operation (store: redis; op: get, put).
   void cache_request(std::string_view result);
   void cache_store_error(std::string_view store, std::string_view op);
+  /// The in-memory store's size, set before each scrape.
+  void set_cache_size(std::uint64_t entries, std::uint64_t bytes);
 
 private:
   struct Impl;

@@ -54,6 +54,10 @@ TEST_F(MemoryStoreTest, ANewAnswerReplacesTheOld) {
   EXPECT_EQ(*found->answer, "two");
   EXPECT_EQ(store.entries(), 1u);
   EXPECT_EQ(store.bytes(), MemoryStore::entry_bytes(1, 3));
+  const CacheStore& s = store;
+  ASSERT_TRUE(s.size());
+  EXPECT_EQ(s.size()->entries, 1u);
+  EXPECT_EQ(s.size()->bytes, store.bytes());
 }
 
 TEST_F(MemoryStoreTest, EvictsTheLeastRecentlyUsedBeyondMaxBytes) {
