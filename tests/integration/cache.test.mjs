@@ -144,6 +144,20 @@ describe('exact response cache', () => {
     assert.equal(await requests(), before);
   });
 
+  test('the same canonical request from the two faces shares one entry', async () => {
+    const body = { model: 'cached', max_tokens: 64, temperature: 0, messages: [{ role: 'user', content: 'both faces' }] };
+    const anthropic = await postJson(`${gw.url}/v1/messages`, body,
+      { headers: { ...auth(KEY_A), 'anthropic-version': '2023-06-01' } });
+    assert.equal(anthropic.status, 200, anthropic.text);
+    assert.equal(anthropic.headers.get('x-llmgw-cache'), 'miss');
+    const before = await requests();
+    const openai = await chat(body);
+    assert.equal(openai.headers.get('x-llmgw-cache'), 'hit');
+    assert.equal(openai.json.object, 'chat.completion', 'each face answers in its own format');
+    assert.equal(openai.json.choices[0].message.content, anthropic.json.content[0].text);
+    assert.equal(await requests(), before);
+  });
+
   test('temperature > 0 is not cached unless the model says any_temperature', async () => {
     const before = await requests();
     const warmAsk = ask('warm', { temperature: 0.7 });
