@@ -37,6 +37,18 @@ std::string encode(std::int64_t fresh_until, std::string_view answer) {
   return out;
 }
 
+// Commands are built here, outside the coroutines (g++ 12 and initializer lists in coroutine
+// bodies).
+std::vector<std::string> get_command(const std::string& prefix, const std::string& key) {
+  return {"GET", prefix + key};
+}
+
+std::vector<std::string> set_command(const std::string& prefix, const std::string& key,
+                                     std::string value, std::chrono::milliseconds expire) {
+  return {"SET", prefix + key, std::move(value), "PX",
+          std::to_string(std::max<std::int64_t>(expire.count(), 1))};
+}
+
 class RedisStore final : public CacheStore {
 public:
   explicit RedisStore(RedisStoreOptions options)
@@ -51,7 +63,7 @@ public:
   asio::awaitable<std::optional<Found>> get(std::string key) override {
     auto ex = co_await asio::this_coro::executor;
     auto client = pool_.client(ex);
-    std::vector<std::string> args{"GET", opt_.prefix + key};
+    auto args = get_command(opt_.prefix, key);
     auto reply = co_await client->command(std::move(args));
     if (!reply || reply->is_error()) {
       failed("get", reply ? "redis refused: " + reply->str : reply.error().message);
@@ -70,8 +82,7 @@ public:
     auto client = pool_.client(ex);
     const auto fresh_until = opt_.wall_clock_ms() + ttl.count();
     const auto keep = ttl + opt_.max_stale;
-    std::vector<std::string> args{"SET", opt_.prefix + key, encode(fresh_until, answer), "PX",
-                                  std::to_string(std::max<std::int64_t>(keep.count(), 1))};
+    auto args = set_command(opt_.prefix, key, encode(fresh_until, answer), keep);
     auto reply = co_await client->command(std::move(args));
     if (!reply || reply->is_error()) {
       failed("put", reply ? "redis refused: " + reply->str : reply.error().message);
