@@ -27,6 +27,13 @@ llmgw_module(state SOURCES state/redis_client.cpp state/availability.cpp
   DEPS llmgw_asio llmgw_common)
 target_link_libraries(llmgw_state PRIVATE PkgConfig::HIREDIS)  # its headers stay in state/
 
+# The response cache's stores (memory LRU, Redis), its key, and its answer forms (a stream
+# joined into an answer, an answer replayed as a stream). The stage lives in llmgw_pipeline.
+llmgw_module(cache SOURCES cache/key.cpp cache/cache_control.cpp cache/memory_store.cpp
+  cache/redis_store.cpp cache/cache.cpp cache/replay.cpp cache/assembly.cpp
+  DEPS llmgw_asio llmgw_common llmgw_config llmgw_state llmgw_api llmgw_metrics
+  nlohmann_json::nlohmann_json spdlog::spdlog)
+
 # Conversation sessions: the stores (memory, sqlite, redis) and per-session serialisation.
 find_package(SQLite3 REQUIRED)
 llmgw_module(session SOURCES session/locks.cpp session/memory_store.cpp session/protocol.cpp
@@ -79,9 +86,9 @@ llmgw_module(limits SOURCES limits/rate_limiter.cpp limits/budget.cpp limits/lim
 # limits, prompts (the call, its template stage and its output sink), session, cache.
 llmgw_module(pipeline SOURCES pipeline/pipeline.cpp limits/limits_stage.cpp
   prompts/template_stage.cpp prompts/call.cpp prompts/output_sink.cpp
-  session/session_stage.cpp cache/cache_stage.cpp
-  DEPS llmgw_limits llmgw_session llmgw_tokenizer llmgw_router llmgw_faces llmgw_config
-  llmgw_api llmgw_prompts llmgw_metrics spdlog::spdlog)
+  session/session_stage.cpp cache/cache_stage.cpp cache/request_cache.cpp
+  DEPS llmgw_cache llmgw_limits llmgw_session llmgw_tokenizer llmgw_router llmgw_faces
+  llmgw_config llmgw_api llmgw_prompts llmgw_metrics spdlog::spdlog)
 
 # The HTTP/1.1 request parser: Beast's basic_parser plus the framing rules a proxy must enforce.
 llmgw_module(http SOURCES server/request_parser.cpp
@@ -90,7 +97,7 @@ llmgw_module(http SOURCES server/request_parser.cpp
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
   server/admin_handler.cpp server/auth.cpp server/access_log.cpp server/feedback.cpp
   server/sessions_api.cpp server/prompts_api.cpp
-  DEPS llmgw_session llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
+  DEPS llmgw_cache llmgw_session llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp
   DEPS llmgw_server llmgw_router llmgw_config llmgw_metrics spdlog::spdlog)

@@ -139,8 +139,13 @@ public:
       }
     });
     state_.limits.set_availability(&state_.state_availability);
+    state_.cache.set_availability(&state_.state_availability);
     if (auto error = state_.limits.configure(cfg.state)) {
       spdlog::critical("{}", *error);
+      return 1;
+    }
+    if (auto error = state_.cache.configure(cfg, &metrics_)) {
+      spdlog::critical("cache: {}", *error);
       return 1;
     }
     threads_ = worker_count(cfg);
@@ -195,6 +200,7 @@ public:
     server.stop();
     state_.sessions.shutdown();
     state_.limits.shutdown();
+    state_.cache.shutdown();
     // Let the closed acceptors' cancelled accepts finish before the workers' io_contexts
     // (which their sockets belong to) go away with `server`.
     control_.restart();
@@ -307,6 +313,9 @@ private:
     }
     if (auto error = state_.limits.configure(loaded.config->state)) {
       spdlog::error("config reload ({}): the shared state stays as it was: {}", trigger, *error);
+    }
+    if (auto error = state_.cache.configure(*loaded.config, &metrics_)) {
+      spdlog::error("config reload ({}): the cache store stays as it was: {}", trigger, *error);
     }
     install(loaded.config);
     metrics_.config_reload(true);

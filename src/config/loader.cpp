@@ -29,7 +29,7 @@ void SchemaLoader::load(const Value& root, Config& c) {
   }
   MapReader m(r_, root,
               {"server", "providers", "probes", "models", "keys", "auth", "sessions", "state",
-               "prompts", "logging"});
+               "cache", "prompts", "logging"});
   if (auto v = m.get("server")) {
     server(*v, c.server);
   }
@@ -46,6 +46,9 @@ void SchemaLoader::load(const Value& root, Config& c) {
   }
   if (auto v = m.get("state")) {
     state(*v, c.state);
+  }
+  if (auto v = m.get("cache")) {
+    cache_store(*v, c.cache);
   }
   list(m, "prompts", c.prompts, &SchemaLoader::prompt);
   if (auto v = m.get("logging")) {

@@ -223,7 +223,7 @@ Json model_json(const ModelConfig& m) {
   if (m.cache) {
     j["cache"] = {{"ttl", format_duration(m.cache->ttl)},
                   {"serve_stale_on_outage", m.cache->serve_stale_on_outage},
-                  {"allow_nonzero_temperature", m.cache->allow_nonzero_temperature}};
+                  {"any_temperature", m.cache->any_temperature}};
   }
   j["context"] = {{"overflow", detail::enum_name(detail::kOverflows, m.context.overflow)}};
   if (m.canary) {
@@ -362,6 +362,10 @@ std::string to_redacted_json(const Config& c) {
                  {{"limits", detail::enum_name(detail::kOnUnavailable, down.limits)},
                   {"cache", detail::enum_name(detail::kOnUnavailable, down.cache)},
                   {"budgets", detail::enum_name(detail::kOnUnavailable, down.budgets)}}}};
+  j["cache"] = {{"max_bytes", format_size(c.cache.max_bytes)},
+                {"max_entries", c.cache.max_entries},
+                {"max_entry_bytes", format_size(c.cache.max_entry_bytes)},
+                {"max_stale", format_duration(c.cache.max_stale)}};
   j["prompts"] = Json::array();
   for (const auto& p : c.prompts) {
     j["prompts"].push_back(prompt_json(p));

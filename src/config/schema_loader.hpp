@@ -187,6 +187,8 @@ class SchemaLoader {
   void redis_url(const Value& v, std::string& out);
   void sessions(const Value& v, SessionsConfig& s);
   void state(const Value& v, StateConfig& s);
+  // src/config/sections/cache.cpp
+  void cache_store(const Value& v, CacheStoreConfig& c);
 
   // src/config/sections/prompts.cpp
   void prompt(const Value& v, PromptConfig& p);

@@ -150,6 +150,19 @@ struct Metrics::Impl {
       BuildGauge().Name("llmgw_state_available").Help("Whether the shared state (state.backend: redis) answered the last call of a feature (limits, budgets, cache): 1 yes, 0 no").Register(*registry);
   prometheus::Family<prometheus::Counter>& state_outages =
       BuildCounter().Name("llmgw_state_outages_total").Help("Times a feature lost the shared state (state.backend: redis): each is one warning in the daemon log").Register(*registry);
+  prometheus::Family<prometheus::Counter>& cache_requests =
+      BuildCounter().Name("llmgw_cache_requests_total").Help("Requests to a model with a response cache, by result: hit (answered from the cache), miss (looked up, not found or expired), stale (expired entry served because no target could answer), bypass (not looked up: Cache-Control, temperature, session)").Register(*registry);
+  // The four results exist from the start (and are never looked up per request).
+  prometheus::Counter& cache_hit = cache_requests.Add({{"result", "hit"}});
+  prometheus::Counter& cache_miss = cache_requests.Add({{"result", "miss"}});
+  prometheus::Counter& cache_stale = cache_requests.Add({{"result", "stale"}});
+  prometheus::Counter& cache_bypass = cache_requests.Add({{"result", "bypass"}});
+  prometheus::Family<prometheus::Gauge>& cache_entries =
+      BuildGauge().Name("llmgw_cache_entries").Help("Entries the in-memory response cache holds, fresh and stale (set at each scrape; not reported for the redis store)").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& cache_bytes =
+      BuildGauge().Name("llmgw_cache_bytes").Help("Bytes the in-memory response cache counts against cache.max_bytes (set at each scrape; not reported for the redis store)").Register(*registry);
+  prometheus::Family<prometheus::Counter>& cache_store_errors =
+      BuildCounter().Name("llmgw_cache_store_errors_total").Help("Response cache store operations that failed (the lookup was a miss, the answer was not stored), by store and operation (get, put)").Register(*registry);
   // Health gauges per provider, so the ones of removed providers can be dropped.
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
@@ -407,6 +420,28 @@ void Metrics::state_availability(std::string_view feature, bool available) {
   if (!available) {
     impl_->state_outages.Add({{"feature", std::string(feature)}}).Increment();
   }
+}
+
+void Metrics::cache_request(std::string_view result) {
+  if (result == "hit") {
+    impl_->cache_hit.Increment();
+  } else if (result == "miss") {
+    impl_->cache_miss.Increment();
+  } else if (result == "stale") {
+    impl_->cache_stale.Increment();
+  } else if (result == "bypass") {
+    impl_->cache_bypass.Increment();
+  }
+}
+
+void Metrics::set_cache_size(std::uint64_t entries, std::uint64_t bytes) {
+  impl_->cache_entries.Add({}).Set(static_cast<double>(entries));
+  impl_->cache_bytes.Add({}).Set(static_cast<double>(bytes));
+}
+
+void Metrics::cache_store_error(std::string_view store, std::string_view op) {
+  impl_->cache_store_errors.Add({{"store", std::string(store)}, {"op", std::string(op)}})
+      .Increment();
 }
 
 void Metrics::shutdown_abort(bool streaming) {

@@ -310,6 +310,18 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
   }
   const auto ending = state.conclude(sink.started());
   auto headers = response_headers(req, out);
+  // Nothing could answer: an expired cached answer beats the degrade message and an error.
+  const bool outage = ending.kind == Ending::Kind::degrade ||
+                      ending.kind == Ending::Kind::no_healthy_upstream ||
+                      ending.kind == Ending::Kind::upstream_timeout;
+  if (outage && req.last_resort && !sink.started()) {
+    auto copy = headers;
+    auto serving = req.last_resort->serve(req, std::move(copy), out, sink);
+    const bool served = co_await std::move(serving);
+    if (served) {
+      co_return out;
+    }
+  }
   switch (ending.kind) {
     case Ending::Kind::stream_failed: {
       metrics_.stream_continuation(req.model, "failed");

@@ -256,6 +256,11 @@ public:
       if (auto store = state_.sessions.store()) {
         state_.metrics.set_sessions_active(store->active());
       }
+      if (auto cache = state_.cache.store()) {
+        if (auto size = cache->size()) {
+          state_.metrics.set_cache_size(size->entries, size->bytes);
+        }
+      }
       auto body = state_.metrics.serialize();
       co_await sink.send(200, providers::make_headers("content-type", "text/plain; version=0.0.4; charset=utf-8"),
                          std::move(body));

@@ -11,6 +11,7 @@
 #include "llmgw/api/errors.hpp"
 #include "llmgw/api/face.hpp"
 #include "llmgw/api/json.hpp"
+#include "llmgw/cache/request_cache.hpp"
 #include "llmgw/common/strings.hpp"
 #include "llmgw/metrics/metrics.hpp"
 #include "llmgw/pipeline/pipeline.hpp"
@@ -165,7 +166,8 @@ void access_log_line(const pipeline::RequestContext& ctx, std::string& out) {
   append_number(out, outcome.usage.completion_tokens);
   out += ",\"cost_usd\":";
   append_number(out, outcome.cost_usd);
-  out += ",\"cache\":\"none\",\"stream\":";
+  append_field(out, "cache", ctx.cache ? cache::to_string(ctx.cache->result()) : "none");
+  out += ",\"stream\":";
   out += ctx.facts && ctx.facts->stream ? "true" : "false";
   append_field(out, "remote", ctx.remote);
   if (ctx.prompt) {
@@ -247,8 +249,9 @@ class ApiHandler final : public Handler {
 public:
   explicit ApiHandler(GatewayState& state)
       : state_(state),
-        pipeline_(pipeline::make_pipeline(pipeline::Services{&state.sessions, &state.metrics,
-                                                             &state.limits, nullptr})) {
+        pipeline_(pipeline::make_pipeline(pipeline::Services{
+            &state.sessions, &state.metrics, &state.limits, nullptr, &state.cache,
+            &state.state_availability})) {
     // The server's own taps come last: they see what the others recorded.
     pipeline_.add(std::make_unique<MetricsTap>(state_.metrics));
     if (state_.access_log) {
@@ -409,6 +412,7 @@ private:
     ctx.body_bytes = req.body.size();
     ctx.path = req.path;
     ctx.accept = req.accept;
+    ctx.cache_control = req.cache_control;
     std::optional<api::GatewayError> error = auth.error;
     json body;
     api::RequestFacts facts;
@@ -502,8 +506,20 @@ private:
                                            cfg.server.max_json_depth);
       }
       api::ResponseSink& answer_sink = shaped ? *shaped : sink;
+      // The response cache: a hit is replayed and no provider is called; a miss's answer is
+      // captured on its way out (for the store tap), and its stale entry, if any, is the
+      // router's last resort.
+      std::unique_ptr<api::ResponseSink> captured;
+      if (ctx.cache) {
+        captured = ctx.cache->capture(answer_sink);
+        call.last_resort = ctx.cache.get();
+      }
       try {
-        outcome = co_await router.call(*table, call, answer_sink);
+        if (ctx.cache && ctx.cache->has_hit()) {
+          outcome = co_await ctx.cache->replay(call, answer_sink);
+        } else {
+          outcome = co_await router.call(*table, call, captured ? *captured : answer_sink);
+        }
       } catch (const boost::system::system_error&) {
         outcome.status = 499;  // cancelled: the client hung up (nginx's code for it)
         outcome.error_code = "client_closed_request";

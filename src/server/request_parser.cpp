@@ -223,6 +223,12 @@ void RequestParser::on_field_impl(http::field name, boost::beast::string_view na
       }
       request_.accept.append(value);
       return;
+    case http::field::cache_control:
+      if (!request_.cache_control.empty()) {
+        request_.cache_control += ',';
+      }
+      request_.cache_control.append(value);
+      return;
     default:
       break;
   }

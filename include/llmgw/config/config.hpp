@@ -235,10 +235,23 @@ struct HedgeConfig {
   unsigned max = 1;
 };
 
+// models[].cache: the exact response cache of one model (src/cache).
 struct CacheConfig {
   Duration ttl = 600s;
   bool serve_stale_on_outage = false;
-  bool allow_nonzero_temperature = false;  // extension
+  // Also cache requests with temperature > 0 (key `any_temperature`; the older key
+  // `allow_nonzero_temperature` is its alias).
+  bool any_temperature = false;
+};
+
+// The top-level `cache`: the store every model's cache shares (src/cache). Where it lives
+// follows `state.backend` (local: this process's memory; redis: shared).
+struct CacheStoreConfig {
+  std::uint64_t max_bytes = 64ull << 20;   // memory store: LRU beyond this
+  std::uint64_t max_entries = 100000;      // memory store: LRU beyond this
+  std::uint64_t max_entry_bytes = 1ull << 20;  // a larger answer is not stored
+  // How long an expired entry is kept for serve_stale_on_outage (then it is gone).
+  Duration max_stale = std::chrono::hours(24);
 };
 
 enum class Overflow { truncate_oldest, summarize, reject, fallback_larger };
@@ -378,6 +391,7 @@ struct Config {
   AuthConfig auth;
   SessionsConfig sessions;
   StateConfig state;
+  CacheStoreConfig cache;
   std::vector<PromptConfig> prompts;
   LoggingConfig logging;
   std::string source_path;  // the file it was loaded from

@@ -82,6 +82,12 @@ public:
   void token_estimate_error(std::string_view provider, double ratio);
   /// A models[].select rule sent a request for `model` to `selected`.
   void model_selected(std::string_view model, std::string_view selected);
+  /// The response cache: one result per request to a model with a cache (hit, miss, stale,
+  /// bypass), and a failed store operation (store: redis; op: get, put).
+  void cache_request(std::string_view result);
+  void cache_store_error(std::string_view store, std::string_view op);
+  /// The in-memory store's size, set before each scrape.
+  void set_cache_size(std::uint64_t entries, std::uint64_t bytes);
 
 private:
   struct Impl;

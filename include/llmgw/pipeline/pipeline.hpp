@@ -9,8 +9,7 @@
 // access log).
 //
 // Each stage owns its config section and says from the request alone whether it applies: a
-// stage the config does not use costs one virtual call and no coroutine frame. Stages later
-// issues fill in exist now as named, empty seams (src/limits, src/cache).
+// stage the config does not use costs one virtual call and no coroutine frame.
 #include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
@@ -32,9 +31,17 @@ class Metrics;
 namespace llmgw::common {
 class Clock;
 }
+namespace llmgw::cache {
+class Cache;         // the process's store (src/cache)
+class RequestCache;  // one request's lookup, capture and stale answer
+}
 namespace llmgw::session {
 class Sessions;
 struct SessionTurn;  // src/session: a session request's lease, store and new turns
+}
+
+namespace llmgw::state {
+class Availability;
 }
 
 namespace llmgw::pipeline {
@@ -45,6 +52,8 @@ struct Services {
   metrics::Metrics* metrics = nullptr;
   limits::Limits* limits = nullptr;
   const common::Clock* clock = nullptr;  // null: the steady clock
+  cache::Cache* cache = nullptr;          // the response cache's store
+  state::Availability* availability = nullptr;  // whether the shared state answers
 };
 
 /// One request as the stages see it. Everything comes from the one config snapshot the request
@@ -70,6 +79,7 @@ struct RequestContext {
   limits::Ticket limits_ticket;
   std::string_view path;        // the request's path (a prompt call's names the prompt)
   std::string_view accept;      // the Accept header, or empty
+  std::string_view cache_control;  // the Cache-Control header, or empty
   // Set by the prompt template stage on a prompt call: the prompt, and the answer's shape.
   const config::PromptConfig* prompt = nullptr;
   prompts::Output output = prompts::Output::chat;
@@ -80,6 +90,8 @@ struct RequestContext {
     std::size_t history = 0;
     std::string summary;  // the stored summary
   } session_view;
+  // Set by the cache lookup stage on a model with a cache: its hit, its capture, its result.
+  std::shared_ptr<cache::RequestCache> cache;
   // Filled once the answer is out, for the taps.
   const router::CallOutcome* outcome = nullptr;
   double elapsed_seconds = 0;
@@ -130,15 +142,15 @@ private:
   std::vector<std::unique_ptr<ResponseTap>> taps_;
 };
 
-/// The seams later issues fill in, in pipeline order (each in its concept's folder).
+/// The stages and taps, in pipeline order (each in its concept's folder).
 // src/limits: rate limits and budgets; budget debit and token settlement after the answer
 std::unique_ptr<IngressStage> make_limits_stage(const Services& services);
 std::unique_ptr<IngressStage> make_prompt_template_stage();  // src/prompts (before decode)
 std::unique_ptr<IngressStage> make_session_load_stage(const Services& services);  // src/session
-std::unique_ptr<IngressStage> make_cache_lookup_stage();     // src/cache
+std::unique_ptr<IngressStage> make_cache_lookup_stage(const Services& services);  // src/cache
 std::unique_ptr<ResponseTap> make_budget_debit_tap(const Services& services);
 std::unique_ptr<ResponseTap> make_session_append_tap(const Services& services);  // src/session
-std::unique_ptr<ResponseTap> make_cache_store_tap();         // src/cache
+std::unique_ptr<ResponseTap> make_cache_store_tap(const Services& services);  // src/cache
 
 /// The pipeline with every seam in place; the caller appends its own taps (metrics, access
 /// log) after them.

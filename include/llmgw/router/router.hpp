@@ -32,6 +32,22 @@ namespace llmgw::router {
 enum class RouteHint { none, cheapest, fastest };
 /// The header's value; nullopt when it names no hint (a 400 for the client).
 std::optional<RouteHint> parse_route_hint(std::string_view value);
+struct CallRequest;
+struct CallOutcome;
+
+/// An answer of last resort for when no target could answer (every target and fallback
+/// failed): the response cache's expired entry (cache.serve_stale_on_outage). Tried before the
+/// model's degrade message and before no_healthy_upstream / upstream_timeout, only while
+/// nothing of an answer went out.
+class LastResort {
+public:
+  virtual ~LastResort() = default;
+  /// Answers through `sink` and fills `out`; false when there is nothing to serve (the router
+  /// then ends the request as it would have). `headers` are the router's for this request.
+  virtual boost::asio::awaitable<bool> serve(const CallRequest& req,
+                                             std::vector<common::Header> headers,
+                                             CallOutcome& out, api::ResponseSink& sink) = 0;
+};
 
 struct CallRequest {
   providers::Operation op = providers::Operation::chat;
@@ -52,6 +68,7 @@ struct CallRequest {
   bool capture_answer = false;
   std::string_view session_id;  // echoed in x-llmgw-session
   const std::vector<common::Header>* extra_headers = nullptr;  // on every answer (x-ratelimit-*)
+  LastResort* last_resort = nullptr;  // the cache's stale answer, when it has one
   // Where a session's stored turns sit in body.messages, and its stored summary: a summary
   // (context.overflow: summarize) replaces those turns in the store too.
   std::size_t session_history_begin = 0;

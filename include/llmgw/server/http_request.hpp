@@ -34,6 +34,7 @@ struct HttpRequest {
   static constexpr std::size_t kMaxSelectHeaders = 16;
   std::string user_agent;
   std::string accept;  // a managed prompt call's answer shape (repeated fields joined)
+  std::string cache_control;  // the response cache's no-cache / no-store (fields joined)
   std::string remote;  // "ip:port" of the client
   // The config snapshot this request runs on, taken once when its first byte arrived: its
   // limits, keys, routes and every later decision come from the same config, reload or not.

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "llmgw/cache/cache.hpp"
 #include "llmgw/common/snapshot.hpp"
 #include "llmgw/config/config.hpp"
 #include "llmgw/feedback/recent_requests.hpp"
@@ -48,6 +49,7 @@ struct GatewayState {
   session::Sessions sessions;  // the conversation store (config: sessions)
   limits::Limits limits;  // per-key rate limits and budgets (keys[]), here or on Redis (state)
   state::Availability state_availability;  // whether the shared state answers, per feature
+  cache::Cache cache;  // the response cache's store (config: cache, state.backend)
   /// Reloads the config file; returns the JSON result body. Runs on the control thread.
   std::function<std::pair<bool, std::string>()> reload;
 };

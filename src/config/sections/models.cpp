@@ -78,10 +78,16 @@ void SchemaLoader::model(const Value& v, ModelConfig& mc) {
   }
   if (auto cv = m.get("cache")) {
     CacheConfig c;
-    MapReader cm(r_, *cv, {"ttl", "serve_stale_on_outage", "allow_nonzero_temperature"});
+    MapReader cm(r_, *cv,
+                 {"ttl", "serve_stale_on_outage", "any_temperature", "allow_nonzero_temperature"});
     cm.read("ttl", c.ttl, kPositive);
     cm.read("serve_stale_on_outage", c.serve_stale_on_outage);
-    cm.read("allow_nonzero_temperature", c.allow_nonzero_temperature);
+    // any_temperature is the documented name; allow_nonzero_temperature (the first release's
+    // name) still works. Both set: either one true turns it on.
+    bool alias = false;
+    cm.read("allow_nonzero_temperature", alias);
+    cm.read("any_temperature", c.any_temperature);
+    c.any_temperature = c.any_temperature || alias;
     mc.cache = c;
   }
   if (auto cv = m.get("context")) {

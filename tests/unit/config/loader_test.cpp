@@ -881,7 +881,7 @@ TEST(Loader, FullConfigParsesEverySection) {
   EXPECT_FALSE(smart->hedge->after_delay);
   ASSERT_TRUE(smart->cache);
   EXPECT_EQ(smart->cache->ttl, milliseconds{600000});
-  EXPECT_TRUE(smart->cache->allow_nonzero_temperature);
+  EXPECT_TRUE(smart->cache->any_temperature);
   EXPECT_EQ(smart->context.overflow, Overflow::summarize);
   EXPECT_EQ(smart->context.summarizer, "cheap");
   EXPECT_EQ(smart->context.reserve_output, 2048u);
@@ -1148,6 +1148,44 @@ TEST(Loader, PromptSamplingDefaultsAreChecked) {
                 "t.yaml:18:49: prompts[2].stop: must not be empty",
                 "t.yaml:19:54: prompts[3].stop[1]: expected a string",
             }));
+}
+
+TEST(Loader, ResponseCacheKeysAndTheirStore) {
+  // any_temperature is the documented name; allow_nonzero_temperature is its alias.
+  auto cfg = load_ok(R"(providers:
+  - { name: openai, kind: openai, base_url: https://api.openai.com/v1 }
+models:
+  - name: a
+    targets: [ { provider: openai, model: gpt-4o } ]
+    cache: { ttl: 1h, any_temperature: true }
+  - name: b
+    targets: [ { provider: openai, model: gpt-4o } ]
+    cache: { allow_nonzero_temperature: true, serve_stale_on_outage: true }
+  - name: c
+    targets: [ { provider: openai, model: gpt-4o } ]
+    cache: { }
+cache: { max_bytes: 8MiB, max_entries: 10, max_entry_bytes: 64KiB, max_stale: 30m }
+)");
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(cfg->models[0].cache->ttl, std::chrono::hours(1));
+  EXPECT_TRUE(cfg->models[0].cache->any_temperature);
+  EXPECT_TRUE(cfg->models[1].cache->any_temperature);
+  EXPECT_TRUE(cfg->models[1].cache->serve_stale_on_outage);
+  EXPECT_FALSE(cfg->models[2].cache->any_temperature);
+  EXPECT_EQ(cfg->models[2].cache->ttl, std::chrono::minutes(10));
+  EXPECT_EQ(cfg->cache.max_bytes, 8u << 20);
+  EXPECT_EQ(cfg->cache.max_entries, 10u);
+  EXPECT_EQ(cfg->cache.max_entry_bytes, 64u << 10);
+  EXPECT_EQ(cfg->cache.max_stale, std::chrono::minutes(30));
+  auto defaults = load_ok(kBase);
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->cache.max_bytes, 64u << 20);
+  EXPECT_EQ(defaults->cache.max_stale, std::chrono::hours(24));
+
+  // Too small, zero entries, and a model's key in the store's section.
+  auto errors =
+      errors_of(std::string(kBase) + "cache: { max_bytes: 10, max_entries: 0, ttl: 1m }\n");
+  ASSERT_EQ(errors.size(), 3u) << ::testing::PrintToString(errors);
 }
 
 }  // namespace

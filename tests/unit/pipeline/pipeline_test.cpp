@@ -137,7 +137,7 @@ TEST_F(Fixture, SessionLoadAppliesToARequestThatNamesASession) {
 }
 
 TEST_F(Fixture, CacheLookupAppliesToAModelWithACache) {
-  auto stage = make_cache_lookup_stage();
+  auto stage = make_cache_lookup_stage(Services{});
   config::ModelConfig model;
   auto c = ctx(chat);
   c.model = &model;
