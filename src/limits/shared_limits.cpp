@@ -9,9 +9,9 @@
 namespace llmgw::limits {
 namespace {
 
-// KEYS: 1 the key's buckets (hash), 2 its held reservations (sorted set: member "<id>|<usd>",
-// score = when the hold lapses, so a crashed instance's holds do not stay), 3 the day's spend,
-// 4 the month's spend.
+// KEYS: 1 the key's buckets (hash), 2 the sum of its held reservations (hash field "sum"),
+// 3 the day's spend, 4 the month's spend, 5 the holds themselves (sorted set: member
+// "<id>|<usd>", score = when the hold lapses, so a crashed instance's holds do not stay).
 // ARGV: 1 rpm, 2 tpm (0 = none), 3 tokens, 4 day cap, 5 month cap (0 = none), 6 reservation
 // (usd), 7 reservation id, 8 hold lapse (ms).
 // Returns: refused ("", "requests", "tokens", "day", "month"), wait ms, requests remaining,
@@ -31,11 +31,19 @@ if rpm > 0 or tpm > 0 then
   end
 end
 local refused, wait, day, month = '', 0, 0, 0
-if day_cap > 0 or month_cap > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  local held = 0
-  for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    held = held + (tonumber(string.match(m, '[^|]*$')) or 0)
+local budget = day_cap > 0 or month_cap > 0
+if budget then
+  -- What admitted requests hold: a running sum, less the holds that lapsed (rare: an instance
+  -- that died between admission and settlement), so the cost does not grow with concurrency.
+  local held = tonumber(redis.call('HGET', KEYS[2], 'sum') or '0')
+  local lapsed = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)
+  for _, m in ipairs(lapsed) do
+    held = held - (tonumber(string.match(m, '[^|]*$')) or 0)
+    redis.call('ZREM', KEYS[5], m)
+  end
+  if #lapsed > 0 then
+    held = math.max(0, held)
+    redis.call('HSET', KEYS[2], 'sum', tostring(held))
   end
   day = tonumber(redis.call('GET', KEYS[3]) or '0') + held
   month = tonumber(redis.call('GET', KEYS[4]) or '0') + held
@@ -59,9 +67,11 @@ end
 if refused == '' then
   if rpm > 0 then rl = rl - 1 end
   if tpm > 0 then tl = tl - tokens end
-  if day_cap > 0 or month_cap > 0 then
+  if budget then
     local lapse = tonumber(ARGV[8])
-    redis.call('ZADD', KEYS[2], now + lapse, ARGV[7] .. '|' .. ARGV[6])
+    redis.call('ZADD', KEYS[5], now + lapse, ARGV[7] .. '|' .. ARGV[6])
+    redis.call('HINCRBYFLOAT', KEYS[2], 'sum', ARGV[6])
+    redis.call('PEXPIRE', KEYS[5], lapse * 2)
     redis.call('PEXPIRE', KEYS[2], lapse * 2)
   end
 end
@@ -86,8 +96,13 @@ local delta = tonumber(ARGV[2])
 if tonumber(ARGV[1]) > 0 and delta ~= 0 and redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HINCRBYFLOAT', KEYS[1], 'tl', tostring(-delta))
 end
-if ARGV[3] ~= '' then
-  redis.call('ZREM', KEYS[2], ARGV[3])
+-- The hold leaves the sum only if it is still there (a lapsed one already left it).
+if ARGV[3] ~= '' and redis.call('ZREM', KEYS[5], ARGV[3]) == 1 then
+  local amount = tonumber(string.match(ARGV[3], '[^|]*$')) or 0
+  local left = redis.call('HINCRBYFLOAT', KEYS[2], 'sum', tostring(-amount))
+  if tonumber(left) < 1e-9 then
+    redis.call('HSET', KEYS[2], 'sum', '0')
+  end
 end
 if tonumber(ARGV[4]) > 0 then
   redis.call('INCRBYFLOAT', KEYS[3], ARGV[4])
@@ -116,8 +131,9 @@ double parse_double(const state::RedisReply& r) {
 
 std::vector<std::string> key_names(const std::string& key, const Periods& p) {
   const std::string tag = "{" + key + "}";
-  return {"llmgw:limits:" + tag, "llmgw:budget:" + tag + ":held",
-          "llmgw:budget:" + tag + ":d:" + p.day, "llmgw:budget:" + tag + ":m:" + p.month};
+  return {"llmgw:limits:" + tag, "llmgw:budget:" + tag + ":held_sum",
+          "llmgw:budget:" + tag + ":d:" + p.day, "llmgw:budget:" + tag + ":m:" + p.month,
+          "llmgw:budget:" + tag + ":held"};
 }
 
 std::vector<std::string> eval_command(const std::string& sha, std::vector<std::string> keys,
