@@ -3,8 +3,9 @@
 # Redis, in one run beside nginx and haproxy (../shared/bench/run_peers.sh: same mock, the peers
 # and the mock on one core). Redis runs on that core too (taskset), outside the peers' process
 # trees: its CPU is not in the peers' CPU µs/req, its latency is in theirs.
-#   bench/shared_state.sh                 # REPS=1 by default: about 6 minutes
+#   bench/shared_state.sh                 # REPS=1 by default: about 7 minutes
 #   REPS=3 bench/shared_state.sh
+#   bench/shared_state.sh /tmp/llmgw-old  # ... plus an older build, plain, in the same run
 # Run nothing heavy meanwhile (no build). Results: stdout and /tmp/llmgw-peer-bench/results/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +26,11 @@ for _ in $(seq 100); do
 done
 url="redis://127.0.0.1:$port/0"
 
-peer() { echo "$1|$here/peers/llmgw-state-peer.sh $bin {PORT} {UPSTREAM} {RUN} $2 $url|http://127.0.0.1:{PORT}"; }
-REPS=${REPS:-1} "$shared/run_peers.sh" direct nginx haproxy \
-  --peer "$(peer llmgw-plain plain)" --peer "$(peer llmgw-limits-local local)" \
-  --peer "$(peer llmgw-limits-redis redis)"
+peer() { echo "$1|$here/peers/llmgw-state-peer.sh ${3:-$bin} {PORT} {UPSTREAM} {RUN} $2 $url|http://127.0.0.1:{PORT}"; }
+args=(direct nginx haproxy)
+if [[ $# -ge 1 ]]; then
+  args+=(--peer "$(peer llmgw-before plain "$(realpath "$1")")")
+fi
+args+=(--peer "$(peer llmgw-plain plain)" --peer "$(peer llmgw-limits-local local)"
+       --peer "$(peer llmgw-limits-redis redis)" --peer "$(peer llmgw-cached-redis cached)")
+REPS=${REPS:-1} "$shared/run_peers.sh" "${args[@]}"
