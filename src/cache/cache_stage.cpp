@@ -35,6 +35,27 @@ std::string stream_replay(api::Operation op, const std::string& answer, bool inc
   return stream ? std::move(*stream) : std::string();
 }
 
+// The API key's scope, and the headers the model's select rules test: the same body with
+// another x-llmgw-tier may be served by another model, so it is another entry. (Header values
+// cannot hold control characters, so the separators keep the parts apart.)
+std::string scope_of(const RequestContext& ctx) {
+  std::string scope = ctx.key ? "key:" + ctx.key->name : std::string(cache::kAnonymousScope);
+  for (const auto& rule : ctx.model->select) {
+    for (const auto& [name, want] : rule.headers) {
+      (void)want;
+      for (const auto& [have, value] : ctx.select_headers) {
+        if (have == name) {
+          scope += '\x1f';
+          scope += name;
+          scope += '\x1e';
+          scope += value;
+        }
+      }
+    }
+  }
+  return scope;
+}
+
 api::GatewayError unavailable() {
   return api::GatewayError{503, "state_unavailable", "api_error",
                            "The shared response cache cannot be reached "
@@ -64,13 +85,13 @@ public:
     // embeddings stream does not exist.
     const bool cacheable = store && ctx.body && !control.no_store && !ctx.session &&
                            cache::temperature_allows(*ctx.body, cc.any_temperature) &&
+                           !cache::asks_logprobs(*ctx.body) &&
                            !(stream && op == api::Operation::embeddings);
     if (!cacheable) {
       cache::set_cache_header(ctx.response_headers, "bypass");
       co_return std::nullopt;
     }
-    std::string_view scope = ctx.key ? std::string_view(ctx.key->name) : cache::kAnonymousScope;
-    auto key = cache::request_key(op, scope, *ctx.body);
+    auto key = cache::request_key(op, scope_of(ctx), *ctx.body);
     auto ex = co_await asio::this_coro::executor;
     const auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(cc.ttl);
     rc->store_as(store, key, ttl, ctx.config.cache.max_entry_bytes, ex);

@@ -54,6 +54,18 @@ json normalise(const json& v) {
 
 }  // namespace
 
+bool asks_logprobs(const nlohmann::json& body) {
+  if (!body.is_object()) {
+    return false;
+  }
+  auto lp = body.find("logprobs");
+  if (lp != body.end() && !lp->is_null() && !(lp->is_boolean() && !lp->get<bool>())) {
+    return true;  // chat: true; legacy completions: a number
+  }
+  auto top = body.find("top_logprobs");
+  return top != body.end() && !top->is_null();
+}
+
 bool temperature_allows(const nlohmann::json& body, bool any_temperature) {
   if (any_temperature || !body.is_object()) {
     return true;

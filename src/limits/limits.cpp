@@ -4,8 +4,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <cstdio>
 
+#include "llmgw/common/strings.hpp"
 #include "llmgw/state/availability.hpp"
 #include "shared_limits.hpp"
 
@@ -43,11 +45,11 @@ struct PendingSettle {
 boost::asio::awaitable<void> settle_shared(std::shared_ptr<SharedLimits> shared,
                                            std::string key, std::uint64_t tpm, double token_delta,
                                            std::string member, double cost, Periods periods,
-                                           state::Availability* availability,
+                                           bool budget, state::Availability* availability,
                                            std::unique_ptr<PendingSettle> pending) {
   auto done = co_await shared->settle(key, tpm, token_delta, member, cost, periods);
   if (availability) {
-    const auto feature = cost > 0 ? state::Feature::budgets : state::Feature::limits;
+    const auto feature = budget ? state::Feature::budgets : state::Feature::limits;
     if (done) {
       availability->report_ok(feature, shared->where());
     } else {
@@ -161,8 +163,20 @@ boost::asio::awaitable<Decision> Limits::admit(const AdmitInput& in, Ticket& tic
     policy = on_unavailable_;
   }
   const auto periods = periods_at(wall_now());
-  std::string member(in.request_id);
+  // The request id is the client's (x-request-id) and may repeat: the reservation's name gets
+  // a part of ours, so two requests never share (and half-release) one hold.
+  std::string member = std::string(in.request_id) + "." + common::random_hex(8);
   auto result = co_await shared_now->admit(in, periods, member, rate, budget);
+  if (!result) {
+    // A client that hung up cancels its admission: Redis did not fail.
+    auto cancelled = co_await boost::asio::this_coro::cancellation_state;
+    if (cancelled.cancelled() != boost::asio::cancellation_type::none) {
+      Decision gone;
+      gone.refused = Refusal::unavailable;
+      gone.unavailable = "limits";
+      co_return gone;
+    }
+  }
   if (result) {
     if (availability_) {
       if (rate) {
@@ -239,7 +253,8 @@ void Limits::settle(const config::KeyConfig& key, const Ticket& ticket, double t
                           settle_shared(ticket.shared, key.name, key.rate_limit.tpm.value_or(0),
                                         delta, ticket.member,
                                         shared_budget ? cost : 0, periods_at(wall_now()),
-                                        availability_, std::make_unique<PendingSettle>()),
+                                        shared_budget, availability_,
+                                        std::make_unique<PendingSettle>()),
                           boost::asio::detached);
   }
 }

@@ -163,9 +163,17 @@ public:
     }
     // What the provider counted replaces the estimate; a request no provider answered
     // costs no tokens and nothing.
-    const auto& usage = ctx.outcome->usage;
-    const double tokens = static_cast<double>(usage.prompt_tokens + usage.completion_tokens);
-    services_.limits->settle(*ctx.key, ctx.limits_ticket, tokens, ctx.outcome->cost_usd);
+    const auto& out = *ctx.outcome;
+    double tokens = static_cast<double>(out.usage.prompt_tokens + out.usage.completion_tokens);
+    double cost = out.cost_usd;
+    if (out.status == 499 && out.attempts > 0 && tokens == 0) {
+      // The client hung up after its request went to a provider, before the usage came: the
+      // provider charges for it all the same, so it pays what it held (else hanging up just
+      // before the last chunk would make every answer free).
+      tokens = ctx.limits_ticket.tokens;
+      cost = ctx.limits_ticket.usd;
+    }
+    services_.limits->settle(*ctx.key, ctx.limits_ticket, tokens, cost);
   }
 
 private:

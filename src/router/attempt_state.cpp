@@ -64,6 +64,11 @@ HedgePlan plan_hedge(const config::ModelConfig& model, std::vector<PlannedTarget
     if (q.provider->health && !q.provider->health->peek(now).routable) {
       continue;
     }
+    // A provider with its own quota (providers[].limits) is not raced: a hedge would spend
+    // its quota behind the limit's back.
+    if (q.provider->health && q.provider->health->has_quota()) {
+      continue;
+    }
     plan.partner = &q;
     plan.after = std::chrono::milliseconds(static_cast<long long>(std::max(1.0, *delay_ms)));
     break;

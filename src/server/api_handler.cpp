@@ -409,6 +409,7 @@ private:
     ctx.session_id = req.session_id;
     ctx.user = req.user;
     ctx.remote = req.remote;
+    ctx.select_headers = req.select_headers;
     ctx.body_bytes = req.body.size();
     ctx.path = req.path;
     ctx.accept = req.accept;

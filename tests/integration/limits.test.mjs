@@ -2,7 +2,9 @@
 // the x-ratelimit-* headers on every answer, 429 rate_limited with retry-after, the metrics.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { metricValue, postJson, sha256, simProvider, startGateway, startSim } from './lib/harness.mjs';
+import {
+  metricValue, postJson, sha256, simProvider, startGateway, startSim, streamChat, waitFor,
+} from './lib/harness.mjs';
 
 const LIMITED = 'sk-llmgw-limits-three-a-minute';
 const FREE = 'sk-llmgw-limits-unlimited';
@@ -89,5 +91,45 @@ describe('provider limits (providers[].limits)', () => {
     assert.equal(metricValue(m, 'llmgw_upstream_requests_total', { provider: 'quota-a' }), 2);
     assert.equal(metricValue(m, 'llmgw_upstream_healthy', { provider: 'quota-a', check: 'passive' }) ?? 1, 1);
     await pgw.stop();
+  });
+});
+
+describe('budgets on one instance', () => {
+  test('a client that hangs up mid-stream pays what its request held', async () => {
+    const sim = await startSim({ name: 'hangup' });
+    const KEY = 'sk-llmgw-limits-hangup';
+    // One request holds ~$0.2 (100 output tokens at $2000 a million): more than the $0.1 cap,
+    // which it is admitted under (nothing spent yet).
+    const bgw = await startGateway({
+      providers: [simProvider(sim)],
+      models: [{
+        name: 'chat',
+        targets: [{ provider: 'hangup', model: 'gpt-4o-mini', price: { input_per_mtok: 1000, output_per_mtok: 2000 } }],
+      }],
+      keys: [{ name: 'capped', sha256: sha256(KEY), budget: { usd_per_day: 0.1 } }],
+      auth: { required: true },
+    });
+    try {
+      await sim.fault({ mode: 'slow_chunks', chunk_delay_ms: 200 });
+      const body = { model: 'chat', stream: true, max_tokens: 100, messages: [{ role: 'user', content: 'a long answer please' }] };
+      const r = await streamChat(`${bgw.url}/v1/chat/completions`, body, {
+        headers: { authorization: `Bearer ${KEY}` },
+        onEvent: (d, i) => (i >= 1 ? 'abort' : undefined),
+      });
+      assert.equal(r.status, 200);
+      assert.ok(r.aborted, 'the client hung up mid-stream');
+      await sim.fault({ mode: 'none' });
+      // Once the hang-up is counted (the metrics tap runs after the budget's), it has been
+      // charged its hold: the next request finds the day's budget spent.
+      await waitFor(async () => (metricValue(await bgw.metrics(), 'llmgw_requests_total', { code: '499' }) ?? 0) >= 1,
+        { timeout: 5000, what: 'the hang-up counted' });
+      const next = await postJson(`${bgw.url}/v1/chat/completions`,
+        { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
+        { headers: { authorization: `Bearer ${KEY}` } });
+      assert.equal(next.status, 429, next.text);
+      assert.equal(next.json.error.code, 'budget_exceeded');
+    } finally {
+      await bgw.stop();
+    }
   });
 });

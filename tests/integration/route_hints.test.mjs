@@ -118,3 +118,35 @@ describe('models[].select', () => {
     assert.equal(free.headers.get('x-llmgw-model'), 'gpt-4o-mini');
   });
 });
+
+describe('models[].select with a response cache', () => {
+  test('the same body with another select header is another cache entry', async () => {
+    const cgw = await startGateway({
+      providers: [simProvider(dear), simProvider(cheap)],
+      models: [
+        { name: 'small', targets: [{ provider: 'cheap', model: 'gpt-4o-mini' }] },
+        {
+          name: 'tiered',
+          targets: [{ provider: 'dear', model: 'gpt-4o' }],
+          cache: { ttl: '10m' },
+          select: [{ when: { headers: { 'x-llmgw-tier': 'free' } }, use: 'small' }],
+        },
+      ],
+      auth: { required: false },
+    });
+    try {
+      const body = { model: 'tiered', temperature: 0, messages: [{ role: 'user', content: 'cache me' }] };
+      const url = `${cgw.url}/v1/chat/completions`;
+      const free = await postJson(url, body, { headers: { 'x-llmgw-tier': 'free' } });
+      assert.equal(free.status, 200, free.text);
+      assert.equal(free.headers.get('x-llmgw-cache'), 'miss');
+      assert.equal(free.headers.get('x-llmgw-model'), 'gpt-4o-mini');
+      const plain = await postJson(url, body);
+      assert.equal(plain.status, 200, plain.text);
+      assert.equal(plain.headers.get('x-llmgw-cache'), 'miss', 'not the free tier\'s answer');
+      assert.equal(plain.headers.get('x-llmgw-model'), 'gpt-4o');
+    } finally {
+      await cgw.stop();
+    }
+  });
+});

@@ -21,8 +21,13 @@
 
 namespace llmgw::cache {
 
-/// The scope of a request without an API key (auth.required: false).
+/// The scope of a request without an API key (auth.required: false). Keys' scopes are
+/// "key:<name>", so no key, whatever its name, shares the anonymous scope.
 inline constexpr std::string_view kAnonymousScope = "anonymous";
+
+/// Whether the request asks for log probabilities, which the cache does not keep (a stored
+/// stream is joined without them): such a request bypasses the cache.
+bool asks_logprobs(const nlohmann::json& body);
 
 /// Whether the request's sampling allows caching: temperature 0 or absent, unless the model's
 /// cache says any_temperature.

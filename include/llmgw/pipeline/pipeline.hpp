@@ -14,6 +14,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -72,6 +73,8 @@ struct RequestContext {
   std::string_view session_id;  // x-session-id, empty when absent
   std::string_view user;        // x-llmgw-user (a profile in sessions.profiles), or empty
   std::string_view remote;      // "ip:port" of the client
+  // The request's x-llmgw-* headers models[].select may test (the cache keys on them too).
+  std::span<const std::pair<std::string, std::string>> select_headers;
   std::size_t body_bytes = 0;   // the client's body, for token estimates
   // Headers every answer to this request carries (x-ratelimit-*), and what the limits stage
   // holds for it (settled against the provider's usage and the cost after the answer).

@@ -49,6 +49,10 @@ void SchemaLoader::select_rule(const Value& v, const std::string& model, SelectR
       for (auto& c : name) {
         c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
       }
+      if (name == "x-llmgw-user" || name == "x-llmgw-region" || name == "x-llmgw-route-hint") {
+        r_.error(e.value, "the gateway reads " + name + " itself; a select rule cannot test it");
+        continue;
+      }
       if (!name.starts_with("x-llmgw-") || name.size() == 8) {
         r_.error(e.value, "select headers must be named x-llmgw-... (the gateway keeps no "
                           "other request headers)");

@@ -84,6 +84,15 @@ TEST(CacheKey, TemperatureZeroOrAbsentUnlessAnyTemperature) {
   EXPECT_TRUE(temperature_allows(json::parse(R"({"temperature":0.7})"), true));
 }
 
+TEST(CacheKey, LogprobsRequestsAreNotCached) {
+  EXPECT_FALSE(asks_logprobs(json::parse(R"({"model":"m"})")));
+  EXPECT_FALSE(asks_logprobs(json::parse(R"({"model":"m","logprobs":false})")));
+  EXPECT_FALSE(asks_logprobs(json::parse(R"({"model":"m","logprobs":null})")));
+  EXPECT_TRUE(asks_logprobs(json::parse(R"({"model":"m","logprobs":true})")));
+  EXPECT_TRUE(asks_logprobs(json::parse(R"({"model":"m","logprobs":3})")));  // completions
+  EXPECT_TRUE(asks_logprobs(json::parse(R"({"model":"m","top_logprobs":2})")));
+}
+
 TEST(CacheControlHeader, NoCacheAndNoStore) {
   EXPECT_FALSE(parse_cache_control("").no_cache);
   EXPECT_TRUE(parse_cache_control("no-cache").no_cache);

@@ -1221,6 +1221,8 @@ TEST(Loader, SelectRuleErrorsNameTheKey) {
         use: nowhere
       - when: {}
         use: auto
+      - when: { headers: { x-llmgw-user: alice } }
+        use: smart
 )");
   EXPECT_EQ(errors,
             (Strings{"t.yaml:11:36: models[1].select[0].when.headers.x-tier: select headers must "
@@ -1228,7 +1230,9 @@ TEST(Loader, SelectRuleErrorsNameTheKey) {
                      "t.yaml:12:14: models[1].select[0].use: unknown model 'nowhere'",
                      "t.yaml:13:15: models[1].select[1].when: a select rule needs at least one "
                      "condition (max_prompt_tokens, min_prompt_tokens, tools, images, headers)",
-                     "t.yaml:14:14: models[1].select[1].use: a rule cannot select its own model"}));
+                     "t.yaml:14:14: models[1].select[1].use: a rule cannot select its own model",
+                     "t.yaml:15:42: models[1].select[2].when.headers.x-llmgw-user: the gateway "
+                     "reads x-llmgw-user itself; a select rule cannot test it"}));
 }
 
 }  // namespace
