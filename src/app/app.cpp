@@ -19,6 +19,7 @@
 #include <spdlog/formatter.h>
 #include <spdlog/spdlog.h>
 #include <thread>
+#include <vector>
 
 #include "llmgw/config/loader.hpp"
 #include "llmgw/health/active_checker.hpp"
@@ -77,8 +78,25 @@ void configure_daemon_log(const config::LoggingConfig& logging) {
 
 void warn_about_probes(const config::Config& cfg);
 
+// What the config makes the gateway do that its author probably did not mean; also printed by
+// --check-config.
+std::vector<std::string> config_warnings(const config::Config& cfg) {
+  std::vector<std::string> out;
+  if (cfg.models.empty()) {
+    out.push_back(cfg.providers.empty()
+                      ? "the config defines no providers and no models: every API request will "
+                        "get 404 model_not_found"
+                      : "the config defines no models: every API request will get 404 "
+                        "model_not_found (models[] names what clients may ask for)");
+  }
+  return out;
+}
+
 void warn_about(const config::Config& cfg) {
   warn_about_probes(cfg);
+  for (const auto& w : config_warnings(cfg)) {
+    spdlog::warn("{}", w);
+  }
   if (!cfg.auth.required) {
     spdlog::warn("AUTH IS OFF (auth.required: false): anyone who can reach the listener can use "
                  "every model. Use this only for local development.");
@@ -416,9 +434,13 @@ private:
       if (!ours) {
         continue;
       }
-      // Saves often come as several events; reload once they settle.
+      // Saves often come as several events (an editor's create, write and close; kubelet's
+      // rename): reload once they settle, and drop what arrived meanwhile, which belongs to the
+      // same save (it would otherwise be a second reload of the same file).
       debounce.expires_after(std::chrono::milliseconds(100));
       co_await debounce.async_wait(use_tuple);
+      while (::read(stream.native_handle(), buf.data(), buf.size()) > 0) {
+      }
       reload("file watch");
     }
   }
@@ -466,6 +488,9 @@ int check_config(const std::string& config_path) {
       std::cerr << e.to_string() << "\n";
     }
     return 1;
+  }
+  for (const auto& w : config_warnings(*loaded.config)) {
+    std::cerr << config_path << ": warning: " << w << "\n";
   }
   std::cout << config_path << ": OK (" << loaded.config->providers.size() << " providers, "
             << loaded.config->models.size() << " models, " << loaded.config->keys.size()

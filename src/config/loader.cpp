@@ -240,7 +240,10 @@ std::string tab_hint(std::string_view yaml, const YAML::Mark& mark) {
 }  // namespace
 
 std::string ConfigError::to_string() const {
-  std::string out = file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+  // An error about the file itself (it cannot be read) has no position: none is made up.
+  std::string out = line == 0 ? file + ": "
+                              : file + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                                    ": ";
   // Errors about the file as a whole (unreadable, YAML syntax) have no schema path.
   if (!path.empty()) {
     out += path + ": ";

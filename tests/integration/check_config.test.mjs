@@ -86,7 +86,33 @@ test('--check-config on bad YAML and on a missing file exits 1', () => {
   assert.match(r.stderr, /:\d+:\d+: invalid YAML/);
   const missing = run('--check-config', path.join(dir, 'nope.yaml'));
   assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /nope\.yaml:0:0: cannot read config file/);
+  // No made-up position for a file that cannot be read.
+  assert.match(missing.stderr, /nope\.yaml: cannot read config file: No such file or directory/);
+  assert.doesNotMatch(missing.stderr, /:0:0:/);
+});
+
+test('--check-config warns about a config that serves nothing (exit 0)', () => {
+  const empty = path.join(dir, 'empty.yaml');
+  writeFileSync(empty, '');
+  const r = run('--check-config', empty);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /OK \(0 providers, 0 models, 0 keys\)/);
+  assert.match(r.stderr, /empty\.yaml: warning: the config defines no providers and no models: every API request will get 404 model_not_found/);
+  const noModels = path.join(dir, 'no-models.yaml');
+  writeFileSync(noModels, GOOD.replace(/models:\n.*\n.*\n/, ''));
+  const m = run('--check-config', noModels);
+  assert.equal(m.status, 0, m.stderr);
+  assert.match(m.stderr, /warning: the config defines no models/);
+});
+
+test('a host name as listen address is resolved at start', async () => {
+  const gw = await startGateway(GOOD.replace('listen: 127.0.0.1:0', 'listen: localhost:0'));
+  try {
+    const res = await fetch(`http://localhost:${gw.port}/healthz`);
+    assert.equal(res.status, 200);
+  } finally {
+    await gw.stop();
+  }
 });
 
 test('the daemon refuses to start on a bad config (exit 1, same errors)', () => {

@@ -1,6 +1,7 @@
 // Hot reload: POST /admin/reload, SIGHUP and the inotify watch; rejected reloads keep the old
 // config; in-flight streams finish on the config they started with; /admin/config redacts.
 import assert from 'node:assert/strict';
+import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import {
   baseConfig, deltaText, metricValue, postJson, sha256, simProvider, startGateway, startSim,
@@ -215,11 +216,33 @@ describe('inotify file watch', () => {
     assert.deepEqual(await modelIds(gw), ['w1', 'w3']);
   });
 
+  test('a save that arrives as several events (create, write, close) reloads once', async () => {
+    const applied = await reloads(gw, 'applied');
+    // As an editor that deletes and recreates the file: IN_CREATE, then IN_CLOSE_WRITE a
+    // moment later, both naming the config. The file is JSON (which is YAML) written in two
+    // halves, so a reload that came too early would read invalid YAML and be rejected, never
+    // applied: the count of applied reloads says how many reloads the save caused.
+    const text = JSON.stringify(baseConfig(config(['w1', 'w3', 'w4'])));
+    unlinkSync(gw.configPath);
+    const fd = openSync(gw.configPath, 'w');
+    writeSync(fd, text.slice(0, text.length / 2));
+    await new Promise((r) => setTimeout(r, 30));  // the gap between the two events
+    writeSync(fd, text.slice(text.length / 2));
+    closeSync(fd);
+    await waitFor(async () => (await modelIds(gw)).includes('w4'), { timeout: 5000, what: 'model "w4"' });
+    // Watch a bounded window in which a second reload of the same save would have come.
+    const until = Date.now() + 600;
+    while (Date.now() < until) {
+      assert.equal(await reloads(gw, 'applied'), applied + 1, 'one save, one reload');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
   test('a broken save is rejected by the watcher and the running config stays', async () => {
     const rejectedBefore = await reloads(gw, 'rejected');
     gw.writeConfig('server: {\n');
     await waitFor(async () => (await reloads(gw, 'rejected')) > rejectedBefore, { timeout: 5000, what: 'rejected reload' });
-    assert.deepEqual(await modelIds(gw), ['w1', 'w3']);
+    assert.deepEqual(await modelIds(gw), ['w1', 'w3', 'w4']);
     assert.equal((await chat(gw, 'w3')).status, 200);
   });
 });

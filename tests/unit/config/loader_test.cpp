@@ -405,7 +405,7 @@ TEST(Loader, UnreadableFile) {
   EXPECT_FALSE(result.ok());
   ASSERT_EQ(result.errors.size(), 1u);
   EXPECT_EQ(result.errors[0].to_string(),
-            "/nonexistent/llmgw.yaml:0:0: cannot read config file: No such file or directory");
+            "/nonexistent/llmgw.yaml: cannot read config file: No such file or directory");
 }
 
 TEST(Loader, ServerChecks) {
