@@ -13,6 +13,9 @@ extra+=("-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" "-DCMAKE_CXX_FLAGS_D
 # (tests/CMakeLists.txt).
 extra+=(-DLLMGW_TEST_OPT=-O1)
 [ "${LLMGW_SANITIZE:-}" ] && extra+=("-DLLMGW_SANITIZE=${LLMGW_SANITIZE}" -DCMAKE_BUILD_TYPE=Debug -DLLMGW_BUILD_BENCH=OFF)
+# Checkouts side by side (git worktrees) share ccache entries: paths under the parent folder are
+# hashed relative to the build folder, and the build folder itself is not hashed.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(dirname "$PWD")} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 exec 9>/tmp/llmgw-build.lock
 flock 9
 if [ ! -f "$dir/build.ninja" ]; then

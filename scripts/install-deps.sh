@@ -11,7 +11,7 @@ PKGS=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev libpcre2-dev
   libsqlite3-dev libhiredis-dev redis-server
   prometheus wrk nginx-light nodejs npm
-  kubernetes-client python3-yaml
+  kubernetes-client python3-yaml chromium
 )
 if [ "${1:-}" = "--fuzz" ]; then
   # clang's sanitizer + libFuzzer runtimes are only Recommended by clang-16, so name them;
