@@ -63,17 +63,20 @@ llmgw_module(health SOURCES health/target_health.cpp health/active_checker.cpp
 llmgw_module(router SOURCES router/route_table.cpp router/model_state.cpp router/router.cpp
   router/attempt.cpp router/attempt_state.cpp router/plan.cpp router/continuation.cpp
   router/balancer.cpp router/model_asker.cpp router/answer_watch.cpp router/canary.cpp
-  router/context_fit.cpp router/summarize.cpp router/select.cpp
+  router/context_fit.cpp router/summarize.cpp router/select.cpp router/token_count.cpp
   DEPS llmgw_tokenizer llmgw_exchange llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics
   llmgw_api)
 
-# Ingress faces (api/openai, api/anthropic): request decode + validation, answer, stream and
-# error encoders. They know the api vocabulary and nothing of routing or sockets.
+# Ingress faces (api/openai, api/anthropic, api/responses): request decode + validation,
+# answer, stream and error encoders. They know the api vocabulary and nothing of routing or
+# sockets.
 llmgw_module(faces SOURCES api/faces.cpp api/openai/openai_face.cpp
   api/openai/request_validation.cpp
   api/anthropic/anthropic_face.cpp api/anthropic/request_decoder.cpp
   api/anthropic/response_encoder.cpp api/anthropic/stream_encoder.cpp
-  api/anthropic/anthropic_sink.cpp api/anthropic/detail.cpp
+  api/anthropic/anthropic_sink.cpp api/anthropic/detail.cpp api/face_json.cpp
+  api/responses/responses_face.cpp api/responses/request_decoder.cpp
+  api/responses/response_encoder.cpp api/responses/stream_encoder.cpp
   DEPS llmgw_asio llmgw_api llmgw_common)
 
 # Rate limits, budgets (include/llmgw/limits): the decisions, in injected time, on this
@@ -86,7 +89,8 @@ llmgw_module(limits SOURCES limits/rate_limiter.cpp limits/budget.cpp limits/lim
 # limits, prompts (the call, its template stage and its output sink), session, cache.
 llmgw_module(pipeline SOURCES pipeline/pipeline.cpp limits/limits_stage.cpp
   prompts/template_stage.cpp prompts/call.cpp prompts/output_sink.cpp
-  session/session_stage.cpp cache/cache_stage.cpp cache/request_cache.cpp
+  session/session_stage.cpp session/response_stage.cpp cache/cache_stage.cpp
+  cache/request_cache.cpp
   DEPS llmgw_cache llmgw_limits llmgw_session llmgw_tokenizer llmgw_router llmgw_faces
   llmgw_config llmgw_api llmgw_prompts llmgw_metrics spdlog::spdlog)
 
@@ -96,7 +100,8 @@ llmgw_module(http SOURCES server/request_parser.cpp
 
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
   server/admin_handler.cpp server/auth.cpp server/access_log.cpp server/feedback.cpp
-  server/sessions_api.cpp server/prompts_api.cpp
+  server/sessions_api.cpp server/prompts_api.cpp server/responses_api.cpp
+  server/count_tokens.cpp
   DEPS llmgw_cache llmgw_session llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp

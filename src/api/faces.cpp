@@ -10,6 +10,7 @@ const Route* routes() {
                                 {"/v1/completions", Operation::completions, &openai_face()},
                                 {"/v1/embeddings", Operation::embeddings, &openai_face()},
                                 {"/v1/messages", Operation::chat, &anthropic_face()},
+                                {"/v1/responses", Operation::chat, &responses_face()},
                                 // A managed prompt: its template builds a chat body.
                                 {"/v1/prompts/{name}", Operation::chat, &openai_face()},
                                 {{}, Operation::chat, nullptr}};
@@ -39,8 +40,12 @@ const Route* find_route(std::string_view path) {
 }
 
 const Face& face_for_path(std::string_view path) {
-  const Route* r = find_route(path);
-  return r ? *r->face : openai_face();
+  if (const Route* r = find_route(path)) {
+    return *r->face;
+  }
+  // Anthropic SDKs read errors in their own shape on every path they call (count_tokens, a
+  // path this gateway does not serve).
+  return path.starts_with("/v1/messages/") ? anthropic_face() : openai_face();
 }
 
 }  // namespace llmgw::api

@@ -672,4 +672,13 @@ JsonShape scan_json(std::string_view text, std::size_t max_depth,
   return shape;
 }
 
+GatewayError json_error(const JsonError& e) {
+  auto path = shorten_path(e.path);
+  std::string message = "The request body " + e.message;
+  if (!path.empty() && e.kind != JsonError::Kind::duplicate_key) {
+    message += " at '" + path + "'";
+  }
+  return invalid_request(message + ".", path);
+}
+
 }  // namespace llmgw::api

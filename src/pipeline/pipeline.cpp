@@ -60,9 +60,11 @@ Pipeline make_pipeline(const Services& services) {
   p.add(make_limits_stage(services));
   p.add(make_prompt_template_stage());
   p.add(make_session_load_stage(services));
+  p.add(make_response_load_stage(services));
   p.add(make_cache_lookup_stage(services));
   p.add(make_budget_debit_tap(services));
   p.add(make_session_append_tap(services));
+  p.add(make_response_store_tap(services));
   p.add(make_cache_store_tap(services));
   return p;
 }

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llmgw/router/route_table.hpp"
-#include "router/context_fit.hpp"
+#include "llmgw/router/token_count.hpp"
 
 namespace llmgw::router {
 namespace {
@@ -67,19 +67,7 @@ public:
 
 private:
   std::uint64_t count() const {
-    auto messages = body_.find("messages");
-    if (messages == body_.end() || !messages->is_array() || model_.targets.empty()) {
-      return 0;
-    }
-    const auto& first = model_.targets.front();
-    const auto* provider = table_.config().find_provider(first.provider);
-    const auto kind = provider ? provider->kind : config::ProviderKind::openai;
-    const auto counter = counter_for(table_.tokenizers(), kind, first.model);
-    std::uint64_t n = 3;  // the reply's priming
-    for (const auto& m : *messages) {
-      n += counter.message(m);
-    }
-    return n;
+    return count_prompt(table_, table_.tokenizers(), model_, body_).tokens;
   }
 
   const RouteTable& table_;

@@ -11,6 +11,7 @@
 #include "llmgw/api/errors.hpp"
 #include "llmgw/api/face.hpp"
 #include "llmgw/api/json.hpp"
+#include "llmgw/api/responses.hpp"
 #include "llmgw/cache/request_cache.hpp"
 #include "llmgw/common/strings.hpp"
 #include "llmgw/metrics/metrics.hpp"
@@ -19,8 +20,10 @@
 #include "llmgw/router/router.hpp"
 #include "llmgw/server/server.hpp"
 #include "server/auth.hpp"
+#include "server/count_tokens.hpp"
 #include "server/feedback.hpp"
 #include "server/prompts_api.hpp"
+#include "server/responses_api.hpp"
 #include "server/sessions_api.hpp"
 
 namespace llmgw::server {
@@ -181,16 +184,6 @@ void access_log_line(const pipeline::RequestContext& ctx, std::string& out) {
   out += '}';
 }
 
-// The 400 for a body that is not acceptable JSON, naming where it went wrong.
-api::GatewayError json_error(const api::JsonError& e) {
-  auto path = api::shorten_path(e.path);
-  std::string message = "The request body " + e.message;
-  if (!path.empty() && e.kind != api::JsonError::Kind::duplicate_key) {
-    message += " at '" + path + "'";
-  }
-  return api::invalid_request(message + ".", path);
-}
-
 class InflightGuard {
 public:
   explicit InflightGuard(GatewayState& s) : s_(s) {
@@ -313,6 +306,16 @@ public:
       co_await answer_session(state_, *table, req, sink);
       co_return;
     }
+    if (req.path.starts_with(api::responses::kPath) &&
+        req.path.size() > api::responses::kPath.size() &&
+        req.path[api::responses::kPath.size()] == '/') {
+      co_await answer_stored_response(state_, *table, req, sink);
+      co_return;
+    }
+    if (req.path == kCountTokensPath) {
+      co_await answer_count_tokens(*table, req, sink);
+      co_return;
+    }
     if (req.path == "/v1/models" || req.path.starts_with("/v1/models/")) {
       if (req.method != "GET") {
         co_await send_error(sink, req, api::method_not_allowed(req.method, req.path));
@@ -348,12 +351,15 @@ private:
     return common::make_headers("x-request-id", req.request_id);
   }
 
-  // The answers of the gateway's own routes (/v1/models, unknown paths): the OpenAI shape.
+  // The answers of the gateway's own routes (/v1/models, unknown paths): the shape of the face
+  // the path belongs to (Anthropic under /v1/messages/, else OpenAI).
   asio::awaitable<void> send_error(api::ByteSink& sink, const HttpRequest& req,
                                    const api::GatewayError& e) {
     auto headers = common::make_headers("content-type", "application/json", "x-request-id",
                                         req.request_id);
-    auto body = api::openai_face().error_body(e, req.request_id);
+    const auto& face = api::face_for_path(req.path);
+    face.add_id_headers(headers, req.request_id);
+    auto body = face.error_body(e, req.request_id);
     co_await sink.send(e.status, std::move(headers), std::move(body));
   }
 
@@ -421,7 +427,7 @@ private:
     if (!error) {
       auto parsed = api::parse_json(req.body, api::JsonLimits{cfg.server.max_json_depth});
       if (!parsed) {
-        error = json_error(parsed.error());
+        error = api::json_error(parsed.error());
       } else {
         body = std::move(*parsed);
         ctx.body = &body;
@@ -433,6 +439,9 @@ private:
         if (!error) {
           error = route.face->decode(route.op, body, facts);
           ctx.facts = &facts;
+          if (!error) {
+            sink.decoded(facts);
+          }
         }
       }
     }
@@ -490,6 +499,8 @@ private:
       call.max_output_tokens = facts.max_output_tokens;
       call.max_json_depth = cfg.server.max_json_depth;
       call.extra_headers = &ctx.response_headers;
+      // A stored response keeps the answer as the conversation's next turn.
+      call.capture_answer = ctx.stored_response != nullptr;
       if (ctx.session) {
         call.capture_answer = true;
         call.session_id = ctx.session_id;

@@ -19,12 +19,20 @@
 
 namespace llmgw::api {
 
+/// What a face keeps from a request for its answer and for the stages after it: the Responses
+/// API echoes request fields in its answer and continues stored conversations.
+class FaceState {
+public:
+  virtual ~FaceState() = default;
+};
+
 /// The fields of a valid body the front end acts on, read once with their types known.
 struct RequestFacts {
   bool stream = false;
   bool include_usage = false;           // stream_options.include_usage
   bool base64_embeddings = false;       // encoding_format: base64
   std::uint64_t max_output_tokens = 0;  // max_completion_tokens, else max_tokens; 0 = unset
+  std::shared_ptr<FaceState> face_state;  // set by a face that keeps something (responses)
 };
 
 class Face {
@@ -56,6 +64,7 @@ public:
 
 const Face& openai_face();
 const Face& anthropic_face();
+const Face& responses_face();
 
 /// A proxied route: POST path → operation, face.
 struct Route {
@@ -68,8 +77,8 @@ struct Route {
 
 /// The proxied route for `path`, or null.
 const Route* find_route(std::string_view path);
-/// The face whose error shape answers on `path` (OpenAI for anything that is not another face's
-/// route).
+/// The face whose error shape answers on `path`: the Anthropic shape under /v1/messages (its
+/// unknown sub-paths included), else OpenAI's.
 const Face& face_for_path(std::string_view path);
 
 }  // namespace llmgw::api

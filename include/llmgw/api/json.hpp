@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "llmgw/api/errors.hpp"
 #include "llmgw/common/result.hpp"
 
 namespace llmgw::api {
@@ -36,6 +37,9 @@ common::Result<nlohmann::ordered_json, JsonError> parse_ordered_json(
 /// A JSON path for messages: at most `max_chars` (head and tail kept around "…"), so a path
 /// through a hostile 128-level body stays readable.
 std::string shorten_path(std::string_view path, std::size_t max_chars = 200);
+
+/// The 400 for a body that is not acceptable JSON, naming where it went wrong.
+GatewayError json_error(const JsonError& e);
 
 /// Checks that `text` is one JSON value within the depth limit without building it, and
 /// reports the type of selected top-level members: the cheap shape check for upstream answers

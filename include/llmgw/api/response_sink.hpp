@@ -16,6 +16,8 @@
 
 namespace llmgw::api {
 
+struct RequestFacts;
+
 /// One client's answer channel, as bytes: the HTTP server implements it over its socket.
 class ByteSink {
 public:
@@ -91,6 +93,8 @@ public:
     return send(status, std::move(headers), std::move(body));
   }
 
+  /// The request decoded: what its face kept from it for the answer (see FaceState).
+  virtual void decoded(const RequestFacts& facts) { (void)facts; }
   /// The request ends with the gateway's error `e`: a complete error answer (status `e.status`,
   /// `headers` plus the face's content type) when nothing went out yet; the face's stream error
   /// event and the end of the stream when a stream is under way. Never a silent truncation.

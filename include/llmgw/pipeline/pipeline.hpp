@@ -2,11 +2,11 @@
 // The request pipeline around the router. A stage that builds the face's body from a route's
 // own body runs before the face decodes it (the prompt template: POST /v1/prompts/{name}
 // becomes a chat request). After the face decoded the body and the model was found, the other
-// ingress stages run in order (limits and budget → session load → cache lookup); any stage
-// may end the request with an error. The router then runs the attempts (its per-attempt steps,
-// window fitting and continuation, live in router/). When the answer is out, response taps
-// observe the outcome (usage and cost, budget debit, session append, cache store, metrics,
-// access log).
+// ingress stages run in order (limits and budget → session load → stored response load → cache
+// lookup); any stage may end the request with an error. The router then runs the attempts (its
+// per-attempt steps, window fitting and continuation, live in router/). When the answer is out,
+// response taps observe the outcome (usage and cost, budget debit, session append, response
+// store, cache store, metrics, access log).
 //
 // Each stage owns its config section and says from the request alone whether it applies: a
 // stage the config does not use costs one virtual call and no coroutine frame.
@@ -39,6 +39,7 @@ class RequestCache;  // one request's lookup, capture and stale answer
 namespace llmgw::session {
 class Sessions;
 struct SessionTurn;  // src/session: a session request's lease, store and new turns
+struct StoredTurn;   // src/session: a Responses request's conversation, to store with its answer
 }
 
 namespace llmgw::state {
@@ -93,6 +94,9 @@ struct RequestContext {
     std::size_t history = 0;
     std::string summary;  // the stored summary
   } session_view;
+  // Set by the response store stage on a Responses request whose answer is kept (store:
+  // true): the store, and the conversation the answer is stored with.
+  std::shared_ptr<session::StoredTurn> stored_response;
   // Set by the cache lookup stage on a model with a cache: its hit, its capture, its result.
   std::shared_ptr<cache::RequestCache> cache;
   // Filled once the answer is out, for the taps.
@@ -150,9 +154,11 @@ private:
 std::unique_ptr<IngressStage> make_limits_stage(const Services& services);
 std::unique_ptr<IngressStage> make_prompt_template_stage();  // src/prompts (before decode)
 std::unique_ptr<IngressStage> make_session_load_stage(const Services& services);  // src/session
+std::unique_ptr<IngressStage> make_response_load_stage(const Services& services);  // src/session
 std::unique_ptr<IngressStage> make_cache_lookup_stage(const Services& services);  // src/cache
 std::unique_ptr<ResponseTap> make_budget_debit_tap(const Services& services);
 std::unique_ptr<ResponseTap> make_session_append_tap(const Services& services);  // src/session
+std::unique_ptr<ResponseTap> make_response_store_tap(const Services& services);  // src/session
 std::unique_ptr<ResponseTap> make_cache_store_tap(const Services& services);  // src/cache
 
 /// The pipeline with every seam in place; the caller appends its own taps (metrics, access
