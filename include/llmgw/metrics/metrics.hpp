@@ -13,6 +13,8 @@ class Registry;
 
 namespace llmgw::metrics {
 
+struct ProcessStats;
+
 class Metrics {
 public:
   explicit Metrics(std::string_view version);
@@ -88,6 +90,8 @@ public:
   void cache_store_error(std::string_view store, std::string_view op);
   /// The in-memory store's size, set before each scrape.
   void set_cache_size(std::uint64_t entries, std::uint64_t bytes);
+  /// The process_* metrics, set before each scrape from read_process_stats() (process.hpp).
+  void set_process(const ProcessStats& stats);
 
 private:
   struct Impl;
