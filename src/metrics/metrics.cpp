@@ -86,6 +86,10 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_tokens_total").Help("Tokens reported by providers' usage").Register(*registry);
   prometheus::Family<prometheus::Counter>& retries =
       BuildCounter().Name("llmgw_retries_total").Help("Attempts beyond the first, by reason").Register(*registry);
+  prometheus::Family<prometheus::Counter>& retry_budget_exhausted =
+      BuildCounter().Name("llmgw_retry_budget_exhausted_total")
+          .Help("Requests that ended without a retry the model's retry budget refused")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& fallbacks =
       BuildCounter().Name("llmgw_fallbacks_total").Help("Requests moved to a fallback model").Register(*registry);
   prometheus::Family<prometheus::Counter>& no_healthy =
@@ -280,6 +284,10 @@ void Metrics::tokens(std::string_view provider, std::string_view model, std::uin
 
 void Metrics::retry(std::string_view model, std::string_view reason) {
   impl_->retries.Add({{"model", std::string(model)}, {"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::retry_budget_exhausted(std::string_view model) {
+  impl_->retry_budget_exhausted.Add({{"model", std::string(model)}}).Increment();
 }
 
 void Metrics::fallback(std::string_view from, std::string_view to) {

@@ -33,6 +33,8 @@ public:
   void tokens(std::string_view provider, std::string_view model, std::uint64_t input,
               std::uint64_t output);
   void retry(std::string_view model, std::string_view reason);
+  /// A request whose retry the model's retry budget (models[].retry.budget) refused.
+  void retry_budget_exhausted(std::string_view model);
   void fallback(std::string_view from, std::string_view to);
   void no_healthy_upstream(std::string_view model);
   void inflight_add(double delta);
