@@ -12,6 +12,7 @@ script checks further with the real tools:
   prometheus.yml   (compose) Prometheus' config with its container paths mapped to the repo
 Every problem is printed as one line; the exit status is 1 when there was any.
 """
+import glob
 import os
 import re
 import sys
@@ -315,6 +316,35 @@ def check_gateway(where, dep, pod, configmaps, services, image_uid, out_dir):
 # --- docker compose ------------------------------------------------------------------------
 
 
+def check_dockerfile(dockerfile, ctx, _seen={}):
+    """Every COPY source from the build context exists; returns the paths the final stage
+    copies files to (from the context or another stage). Checked once per Dockerfile."""
+    if (dockerfile, ctx) in _seen:
+        return _seen[dockerfile, ctx]
+    with open(dockerfile) as f:
+        text = re.sub(r"\\\n", " ", f.read())
+    installed = set()
+    for line in text.splitlines():
+        words = line.split()
+        if words and words[0].upper() == "FROM":
+            installed = set()  # a new stage: only the last one is the image
+        if not words or words[0].upper() not in ("COPY", "ADD"):
+            continue
+        args = [w for w in words[1:] if not w.startswith("--")]
+        from_stage = any(w.startswith("--from=") for w in words[1:])
+        if len(args) < 2 or args[0].startswith("["):
+            continue
+        *srcs, dst = args
+        for src in srcs:
+            if not from_stage and not glob.glob(os.path.join(ctx, src)):
+                fail(os.path.relpath(dockerfile), f"COPY {src}: no such file in the build context "
+                                                  f"{os.path.relpath(ctx)}")
+            installed.add(os.path.join(dst, os.path.basename(src.rstrip("/"))) if dst.endswith("/")
+                          else dst)
+    _seen[dockerfile, ctx] = installed
+    return installed
+
+
 def check_compose(compose_path, out_dir):
     base = os.path.dirname(os.path.abspath(compose_path))
     with open(compose_path) as f:
@@ -340,6 +370,13 @@ def check_compose(compose_path, out_dir):
                 else os.path.join(ctx, "Dockerfile")
             if not os.path.isfile(dockerfile):
                 fail(where, f"build.dockerfile {dockerfile} does not exist")
+            else:
+                installed = check_dockerfile(dockerfile, ctx)
+                entry = svc.get("entrypoint")
+                entry = entry.split()[0] if isinstance(entry, str) else (entry or [None])[0]
+                if entry and entry.startswith("/") and entry not in installed:
+                    fail(where, f"entrypoint {entry} is not a file {os.path.relpath(dockerfile)} "
+                                f"copies into the image ({', '.join(sorted(installed))})")
         elif not svc.get("image"):
             fail(where, "neither image nor build")
         for vol in svc.get("volumes", []):
@@ -363,6 +400,18 @@ def check_compose(compose_path, out_dir):
         for dep in (deps.keys() if isinstance(deps, dict) else deps):
             if dep not in services:
                 fail(where, f"depends_on names {dep}, which is no service")
+
+    # An image that is not built here is pulled: it must name a tag (never latest), so the stack
+    # is the one that was tested. An image another service builds (llmgw:local) is that build.
+    built = {svc.get("image") for svc in services.values() if svc.get("build")}
+    for name, svc in services.items():
+        image = svc.get("image")
+        if not image or svc.get("build") or image in built:
+            continue
+        last = image.split("/")[-1]
+        tag = last.split(":", 1)[1] if ":" in last else ""
+        if "@sha256:" not in image and tag in ("", "latest"):
+            fail(f"{compose_path} services.{name}", f"image {image} is not pinned to a tag")
 
     def to_host(service, container_path):
         for dst, src in sorted(binds.get(service, []), key=lambda b: -len(b[0])):

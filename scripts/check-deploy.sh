@@ -12,7 +12,9 @@
 #    preStop + server.drain_timeout; every ${VAR} the config needs is in the container's env;
 #    non-root, read-only root fs, resources; several replicas share sessions and state on a Redis
 #    Service of the manifests.
-#  - docker/compose.yaml: parses; build contexts, Dockerfiles and bind-mounted files exist;
+#  - docker/compose.yaml: parses; build contexts, Dockerfiles and bind-mounted files exist; the
+#    Dockerfile's COPY sources exist and every entrypoint is a file it installs; images not
+#    built here are pinned to a tag (not latest);
 #    every published port is on 127.0.0.1; two or more gateways on shared Redis; nginx's
 #    upstreams are the gateways (and `nginx -t` accepts docker/nginx.conf); Prometheus scrapes
 #    every gateway's admin port with its token (and `promtool check config` accepts it, rules
@@ -22,8 +24,14 @@
 #    with dummy values for the ${VAR}s they need. --check-config reads the file only: host names
 #    in URLs (api.openai.com, redis, llmgw-redis) are not resolved.
 #
+#  - packaging/llmgw.service: `systemd-analyze verify` on a copy whose ExecStart is the built
+#    daemon; any message fails.
+#  - docs/alerts.yaml: `promtool check rules`, and `promtool test rules tests/alerts/*.yaml`.
+#  - scripts/check-metrics.py: every metric the dashboard and the alerts query is declared in
+#    src/metrics and, with the daemon and simulator built, has a sample in a live /metrics.
+#
 # Tools: kubectl (Debian's kubernetes-client or any other), python3 with PyYAML (python3-yaml),
-# optionally nginx and promtool: scripts/install-deps.sh installs them all.
+# systemd-analyze, promtool, optionally nginx: scripts/install-deps.sh installs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -87,5 +95,40 @@ $(cat "$tmp/err")"
   done <"$tmp/out/configs.tsv"
 else
   echo "   skipped: no built daemon at $bin (scripts/build.sh build llmgw); the configs were only parsed"
+fi
+
+echo "== check-deploy: packaging/llmgw.service"
+command -v systemd-analyze >/dev/null ||
+  fail "systemd-analyze not found (scripts/install-deps.sh installs systemd)"
+# `systemd-analyze verify` requires every Exec*= binary to exist. The copy differs from the
+# shipped unit only in the daemon's path, /usr/local/bin/llmgw -> the built binary (or /bin/true
+# when none is built: the rest of the unit is still verified); anything systemd prints fails.
+grep -q '^ExecStart=/usr/local/bin/llmgw ' packaging/llmgw.service ||
+  fail "packaging/llmgw.service: ExecStart is not /usr/local/bin/llmgw (where its comment puts it)"
+unit_bin=/bin/true
+[ -x "$bin" ] && unit_bin="$(realpath "$bin")"
+sed "s#=/usr/local/bin/llmgw #=$unit_bin #" packaging/llmgw.service >"$tmp/llmgw.service"
+systemd-analyze verify "$tmp/llmgw.service" >"$tmp/err" 2>&1 ||
+  fail "packaging/llmgw.service: systemd-analyze verify: $(cat "$tmp/err")"
+[ ! -s "$tmp/err" ] ||
+  fail "packaging/llmgw.service: systemd-analyze verify warns: $(cat "$tmp/err")"
+echo "   packaging/llmgw.service: systemd-analyze verify OK (ExecStart=$unit_bin)"
+
+echo "== check-deploy: docs/alerts.yaml, docs/grafana-dashboard.json"
+command -v promtool >/dev/null ||
+  fail "promtool not found (scripts/install-deps.sh installs prometheus)"
+promtool check rules docs/alerts.yaml >"$tmp/err" 2>&1 || fail "docs/alerts.yaml: $(cat "$tmp/err")"
+echo "   docs/alerts.yaml: promtool check rules OK"
+promtool test rules tests/alerts/*.yaml >"$tmp/err" 2>&1 ||
+  fail "tests/alerts: promtool test rules: $(cat "$tmp/err")"
+echo "   tests/alerts: promtool test rules OK ($(ls tests/alerts/*.yaml | wc -l) files)"
+sim="${LLMGW_SIM_BIN:-build/src/sim/llmgw-sim}"
+if [ -x "$bin" ] && [ -x "$sim" ]; then
+  "$PY" scripts/check-metrics.py docs/grafana-dashboard.json docs/alerts.yaml "$bin" "$sim" ||
+    fail "docs/grafana-dashboard.json, docs/alerts.yaml: see the problems above"
+else
+  "$PY" scripts/check-metrics.py docs/grafana-dashboard.json docs/alerts.yaml ||
+    fail "docs/grafana-dashboard.json, docs/alerts.yaml: see the problems above"
+  echo "   (no built daemon and simulator: the names were checked against src/metrics only)"
 fi
 echo "== check-deploy: OK"

@@ -12,6 +12,7 @@ PKGS=(
   libsqlite3-dev libhiredis-dev redis-server
   prometheus wrk nginx-light nodejs npm
   kubernetes-client python3-yaml chromium
+  systemd procps
 )
 if [ "${1:-}" = "--fuzz" ]; then
   # clang's sanitizer + libFuzzer runtimes are only Recommended by clang-16, so name them;

@@ -3,8 +3,9 @@
 # (release) daemon and simulator (node:test, including the official openai SDK); the unit tests
 # (ctest) and the integration suite again under AddressSanitizer + UndefinedBehaviorSanitizer;
 # the unit tests of the modules that share state and the integration suite under
-# ThreadSanitizer. The deployment files (deploy/kubernetes, docker/compose.yaml) are checked
-# offline by scripts/check-deploy.sh right after the first build.
+# ThreadSanitizer. What ships besides the binaries (deploy/kubernetes, docker/compose.yaml, the
+# systemd unit, the Grafana dashboard and the alert rules) is checked by scripts/check-deploy.sh
+# right after the first build.
 # The fuzz targets' committed corpora replay under ASan + UBSan with the unit tests (g++; no
 # libFuzzer needed). Set LLMGW_SKIP_ASAN=1 / LLMGW_SKIP_TSAN=1 to skip a sanitizer pass locally,
 # LLMGW_FUZZ_SECONDS=N to also fuzz every target N seconds with libFuzzer (scripts/fuzz.sh, after
@@ -19,9 +20,9 @@ echo "== build (release with debug info): the daemon and the simulator"
 # cover them); building them here too would add a sixth of the run for the same assertions.
 scripts/build.sh build llmgw llmgw-sim
 
-echo "== deployment files (deploy/kubernetes, docker/compose.yaml): offline, a few seconds"
+echo "== what ships (deploy/kubernetes, docker/compose.yaml, the systemd unit, dashboard, alerts)"
 # Right after the first build, so the shipped configs also pass the daemon's --check-config.
-LLMGW_BIN="$PWD/build/src/llmgw" scripts/check-deploy.sh
+LLMGW_BIN="$PWD/build/src/llmgw" LLMGW_SIM_BIN="$PWD/build/src/sim/llmgw-sim" scripts/check-deploy.sh
 
 if [ "${LLMGW_SKIP_ASAN:-0}" = "1" ]; then
   echo "== unit tests (release build: the ASan pass is skipped)"

@@ -45,7 +45,7 @@ llmgw_module(session SOURCES session/locks.cpp session/memory_store.cpp session/
 llmgw_module(feedback SOURCES feedback/recent_requests.cpp
   DEPS llmgw_common)
 
-llmgw_module(metrics SOURCES metrics/metrics.cpp
+llmgw_module(metrics SOURCES metrics/metrics.cpp metrics/process.cpp
   DEPS prometheus-cpp::core)
 
 llmgw_module(upstream SOURCES upstream/client.cpp upstream/content_decoder.cpp

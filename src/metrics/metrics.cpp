@@ -1,5 +1,7 @@
 #include "llmgw/metrics/metrics.hpp"
 
+#include "llmgw/metrics/process.hpp"
+
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -84,6 +86,10 @@ struct Metrics::Impl {
       BuildCounter().Name("llmgw_tokens_total").Help("Tokens reported by providers' usage").Register(*registry);
   prometheus::Family<prometheus::Counter>& retries =
       BuildCounter().Name("llmgw_retries_total").Help("Attempts beyond the first, by reason").Register(*registry);
+  prometheus::Family<prometheus::Counter>& retry_budget_exhausted =
+      BuildCounter().Name("llmgw_retry_budget_exhausted_total")
+          .Help("Requests that ended without a retry the model's retry budget refused")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& fallbacks =
       BuildCounter().Name("llmgw_fallbacks_total").Help("Requests moved to a fallback model").Register(*registry);
   prometheus::Family<prometheus::Counter>& no_healthy =
@@ -167,6 +173,32 @@ struct Metrics::Impl {
   std::mutex gauges_mutex;
   std::map<std::string, std::set<prometheus::Gauge*>> upstream_gauges;
   std::map<std::string, prometheus::Gauge*> circuit_gauges;
+  // The standard process metrics (the names every Prometheus client library exports), set from
+  // /proc before each scrape. A child is added only once its value could be read.
+  prometheus::Family<prometheus::Counter>& process_cpu =
+      BuildCounter().Name("process_cpu_seconds_total")
+          .Help("Total user and system CPU time spent in seconds")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& process_resident =
+      BuildGauge().Name("process_resident_memory_bytes")
+          .Help("Resident memory size in bytes")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& process_virtual =
+      BuildGauge().Name("process_virtual_memory_bytes")
+          .Help("Virtual memory size in bytes")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& process_open_fds =
+      BuildGauge().Name("process_open_fds")
+          .Help("Number of open file descriptors")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& process_max_fds =
+      BuildGauge().Name("process_max_fds")
+          .Help("Maximum number of open file descriptors (the soft limit)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& process_start =
+      BuildGauge().Name("process_start_time_seconds")
+          .Help("Start time of the process since unix epoch in seconds")
+          .Register(*registry);
   prometheus::Family<prometheus::Gauge>& build_info =
       BuildGauge().Name("llmgw_build_info").Help("Build information; always 1").Register(*registry);
 };
@@ -252,6 +284,10 @@ void Metrics::tokens(std::string_view provider, std::string_view model, std::uin
 
 void Metrics::retry(std::string_view model, std::string_view reason) {
   impl_->retries.Add({{"model", std::string(model)}, {"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::retry_budget_exhausted(std::string_view model) {
+  impl_->retry_budget_exhausted.Add({{"model", std::string(model)}}).Increment();
 }
 
 void Metrics::fallback(std::string_view from, std::string_view to) {
@@ -446,6 +482,26 @@ void Metrics::cache_store_error(std::string_view store, std::string_view op) {
 
 void Metrics::shutdown_abort(bool streaming) {
   impl_->shutdown_aborts.Add({{"kind", streaming ? "stream" : "response"}}).Increment();
+}
+
+void Metrics::set_process(const ProcessStats& p) {
+  if (p.cpu_seconds) {
+    // A counter only moves forward: it is brought up to the kernel's total.
+    auto& cpu = impl_->process_cpu.Add({});
+    if (*p.cpu_seconds > cpu.Value()) {
+      cpu.Increment(*p.cpu_seconds - cpu.Value());
+    }
+  }
+  auto set = [](prometheus::Family<prometheus::Gauge>& family, const std::optional<double>& v) {
+    if (v) {
+      family.Add({}).Set(*v);
+    }
+  };
+  set(impl_->process_resident, p.resident_bytes);
+  set(impl_->process_virtual, p.virtual_bytes);
+  set(impl_->process_open_fds, p.open_fds);
+  set(impl_->process_max_fds, p.max_fds);
+  set(impl_->process_start, p.start_time_seconds);
 }
 
 void Metrics::config_reload(bool applied) {

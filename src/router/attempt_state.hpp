@@ -78,6 +78,8 @@ class AttemptState {
 
   unsigned attempts() const { return attempts_; }
   bool continued() const { return continued_; }  // a stream broke after the client got part
+  /// A retry was refused by the model's retry budget (the request ended without it).
+  bool budget_exhausted() const { return budget_exhausted_; }
   StreamTracker& tracker() { return tracker_; }
 
  private:

@@ -309,6 +309,9 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     co_return out;
   }
   const auto ending = state.conclude(sink.started());
+  if (state.budget_exhausted()) {
+    metrics_.retry_budget_exhausted(req.model);
+  }
   auto headers = response_headers(req, out);
   // Nothing could answer: an expired cached answer beats the degrade message and an error.
   const bool outage = ending.kind == Ending::Kind::degrade ||

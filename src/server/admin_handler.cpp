@@ -6,6 +6,7 @@
 #include "llmgw/common/strings.hpp"
 #include "llmgw/config/loader.hpp"
 #include "llmgw/metrics/metrics.hpp"
+#include "llmgw/metrics/process.hpp"
 #include "llmgw/server/server.hpp"
 
 namespace llmgw::server {
@@ -261,6 +262,8 @@ public:
           state_.metrics.set_cache_size(size->entries, size->bytes);
         }
       }
+      // Reads /proc: fine here, the admin listener runs on the control thread.
+      state_.metrics.set_process(metrics::read_process_stats());
       auto body = state_.metrics.serialize();
       co_await sink.send(200, providers::make_headers("content-type", "text/plain; version=0.0.4; charset=utf-8"),
                          std::move(body));

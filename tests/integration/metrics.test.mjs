@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { before, test } from 'node:test';
 import {
-  metricValue, postJson, simProvider, startGateway, startSim, streamChat,
+  metricValue, openFdCount, postJson, simProvider, startGateway, startSim, streamChat,
 } from './lib/harness.mjs';
 
 let a;
@@ -85,6 +85,25 @@ test('inflight, reloads and build info', () => {
   const m = /^llmgw_build_info\{version="([^"]+)"\} 1$/m.exec(text);
   assert.ok(m, 'llmgw_build_info{version="..."} 1');
   assert.match(m[1], /^\d+\.\d+\.\d+/);
+});
+
+test('the process metrics describe the daemon itself, read at scrape time', async () => {
+  const scraped = await gw.metrics();
+  const fds = metricValue(scraped, 'process_open_fds');
+  const now = openFdCount(gw.pid);
+  assert.ok(Math.abs(fds - now) <= 2, `process_open_fds ${fds}, /proc/${gw.pid}/fd has ${now}`);
+  assert.ok(metricValue(scraped, 'process_max_fds') >= fds);
+  const rss = metricValue(scraped, 'process_resident_memory_bytes');
+  assert.ok(rss > 1e6 && rss <= metricValue(scraped, 'process_virtual_memory_bytes'), `rss ${rss}`);
+  assert.ok(metricValue(scraped, 'process_cpu_seconds_total') > 0);
+  const started = metricValue(scraped, 'process_start_time_seconds');
+  const nowSeconds = Date.now() / 1000;
+  assert.ok(started <= nowSeconds && started > nowSeconds - 120, `started ${started}`);
+  for (const [name, type] of [
+    ['process_cpu_seconds_total', 'counter'], ['process_open_fds', 'gauge'],
+  ]) {
+    assert.match(scraped, new RegExp(`^# TYPE ${name} ${type}$`, 'm'));
+  }
 });
 
 test('every family has HELP and TYPE lines', () => {

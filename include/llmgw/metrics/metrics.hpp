@@ -13,6 +13,8 @@ class Registry;
 
 namespace llmgw::metrics {
 
+struct ProcessStats;
+
 class Metrics {
 public:
   explicit Metrics(std::string_view version);
@@ -31,6 +33,8 @@ public:
   void tokens(std::string_view provider, std::string_view model, std::uint64_t input,
               std::uint64_t output);
   void retry(std::string_view model, std::string_view reason);
+  /// A request whose retry the model's retry budget (models[].retry.budget) refused.
+  void retry_budget_exhausted(std::string_view model);
   void fallback(std::string_view from, std::string_view to);
   void no_healthy_upstream(std::string_view model);
   void inflight_add(double delta);
@@ -88,6 +92,8 @@ public:
   void cache_store_error(std::string_view store, std::string_view op);
   /// The in-memory store's size, set before each scrape.
   void set_cache_size(std::uint64_t entries, std::uint64_t bytes);
+  /// The process_* metrics, set before each scrape from read_process_stats() (process.hpp).
+  void set_process(const ProcessStats& stats);
 
 private:
   struct Impl;

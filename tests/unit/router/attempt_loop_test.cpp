@@ -249,6 +249,8 @@ TEST_F(AttemptLoop, TheRetryBudgetStopsRetriesAndTheDiagnosisSaysSo) {
   EXPECT_EQ(out.status, 503);
   EXPECT_EQ(transport.sent_to(kA), 4u);
   EXPECT_NE(sink.body.find("retry budget exhausted"), std::string::npos) << sink.body;
+  EXPECT_NE(metrics.serialize().find(R"(llmgw_retry_budget_exhausted_total{model="solo"} 1)"),
+            std::string::npos);
 }
 
 // ---- hedging -------------------------------------------------------------------------------
