@@ -18,6 +18,7 @@
 #include "llmgw/pipeline/pipeline.hpp"
 #include "llmgw/session/protocol.hpp"
 #include "llmgw/session/sessions.hpp"
+#include "session/store_timing.hpp"
 
 namespace llmgw::session {
 
@@ -34,12 +35,7 @@ namespace llmgw::pipeline {
 namespace {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
 using api::responses::Turn;
-
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 api::GatewayError previous_not_found(std::string_view id) {
   return api::GatewayError{404, "previous_response_not_found", "invalid_request_error",
@@ -86,10 +82,10 @@ public:
       if (!api::responses::valid_response_id(previous)) {
         co_return previous_not_found(previous);
       }
-      auto t0 = Clock::now();
+      const session::StoreTiming timing(services_.metrics, *store, "load");
       auto loaded = co_await store->load(
           session::store_key(owner, api::responses::store_name(previous)));
-      observe(*store, "load", t0, loaded.ok());
+      timing.done(loaded.ok());
       if (!loaded) {
         spdlog::warn("session store {}: load of a stored response failed: {}", store->kind(),
                      loaded.error().message);
@@ -135,26 +131,17 @@ public:
   }
 
 private:
-  void observe(const session::SessionStore& store, std::string_view op, Clock::time_point t0,
-               bool ok) {
-    if (services_.metrics) {
-      services_.metrics->session_store(store.kind(), op, since(t0), ok);
-    }
-  }
-
   Services services_;
 };
 
 asio::awaitable<void> store_response(std::shared_ptr<session::StoredTurn> stored,
                                      session::Append change, metrics::Metrics* metrics,
                                      session::PendingWrite pending) {
-  auto t0 = Clock::now();
   auto& store = *stored->store;
+  const session::StoreTiming timing(metrics, store, "append");
   auto key = session::store_key(change.meta.owner, api::responses::store_name(stored->turn->id));
   auto written = co_await store.append(std::move(key), std::move(change));
-  if (metrics) {
-    metrics->session_store(store.kind(), "append", since(t0), written.ok());
-  }
+  timing.done(written.ok());
   if (!written) {
     spdlog::warn("response {}: not stored ({}): {}", stored->turn->id, store.kind(),
                  written.error().message);

@@ -15,6 +15,7 @@
 #include "llmgw/pipeline/pipeline.hpp"
 #include "llmgw/session/protocol.hpp"
 #include "llmgw/session/sessions.hpp"
+#include "session/store_timing.hpp"
 
 namespace llmgw::session {
 
@@ -33,11 +34,6 @@ namespace llmgw::pipeline {
 namespace {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // The details (addresses, paths) go to the log, not to the client.
 api::GatewayError store_unavailable(std::string_view kind) {
@@ -117,9 +113,9 @@ public:
     const std::string owner = ctx.key ? ctx.key->name : std::string();
     const std::string id = session::store_key(owner, ctx.session_id);
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(sc.busy_wait);
-    auto t0 = Clock::now();
+    const session::StoreTiming lock_timing(services_.metrics, *store, "lock");
     auto leased = co_await store->acquire(id, wait);
-    observe(*store, "lock", t0, leased.ok());
+    lock_timing.done(leased.ok());
     if (!leased) {
       spdlog::warn("session store {}: lock failed: {}", store->kind(), leased.error().message);
       co_return store_unavailable(store->kind());
@@ -127,9 +123,9 @@ public:
     if (!*leased) {
       co_return session_busy(ctx.session_id, wait);
     }
-    t0 = Clock::now();
+    const session::StoreTiming load_timing(services_.metrics, *store, "load");
     auto loaded = co_await store->load(id);
-    observe(*store, "load", t0, loaded.ok());
+    load_timing.done(loaded.ok());
     if (!loaded) {
       spdlog::warn("session store {}: load failed: {}", store->kind(), loaded.error().message);
       co_return store_unavailable(store->kind());
@@ -156,25 +152,16 @@ public:
   }
 
 private:
-  void observe(const session::SessionStore& store, std::string_view op, Clock::time_point t0,
-               bool ok) {
-    if (services_.metrics) {
-      services_.metrics->session_store(store.kind(), op, since(t0), ok);
-    }
-  }
-
   Services services_;
 };
 
 asio::awaitable<void> store_turns(std::shared_ptr<session::SessionTurn> turn,
                                   session::Append change, metrics::Metrics* metrics,
                                   session::PendingWrite pending) {
-  auto t0 = Clock::now();
+  const session::StoreTiming timing(metrics, *turn->store, "append");
   auto id = turn->id;
   auto stored = co_await turn->store->append(std::move(id), std::move(change));
-  if (metrics) {
-    metrics->session_store(turn->store->kind(), "append", since(t0), stored.ok());
-  }
+  timing.done(stored.ok());
   if (!stored) {
     spdlog::warn("session {}: the new turns were not stored ({}): {}", turn->id,
                  turn->store->kind(), stored.error().message);
