@@ -64,10 +64,12 @@ after(async () => {
   await ctx.browser?.close().catch(() => {});
 });
 
-// What the page shows now. A refresh may replace the document while this runs: the caller
-// polls, so a read that fails is simply tried again.
-function readPage(page) {
-  return page.evaluate(() => {
+// What the page shows now, or null while a refresh is still parsing the new document. A
+// refresh may also replace the document while this runs: the caller polls, so a read that
+// fails is simply tried again.
+async function readPage(page) {
+  const view = await page.evaluate(() => {
+    if (document.readyState === 'loading') return null;
     const text = (el) => (el ? el.textContent.trim() : null);
     const upstreams = {};
     for (const row of document.querySelectorAll('#upstreams tr[data-provider]')) {
@@ -93,6 +95,8 @@ function readPage(page) {
     }
     return { upstreams, models, injected: document.getElementById('injected') !== null };
   });
+  if (!view) throw new Error('the page is still loading');
+  return view;
 }
 
 const chat = (content) => postJson(`${ctx.gw.url}/v1/chat/completions`,
@@ -113,12 +117,13 @@ test('the status page shows a broken upstream as not routable by its next refres
   // failed attempts eject it and open its circuit; the requests still succeed on sb.
   await primary.fault({ mode: 'error', status: 503, message: '<img id="injected" src="x">',
     paths: ['/v1/chat/completions'] });
+  // Counted before the state changes: a refresh during the requests below already counts.
+  const loadsAtBreak = ctx.loads;
   for (let i = 0; i < 2; i++) {
     const r = await chat(`break ${i}`);
     assert.equal(r.status, 200, r.text);
     assert.equal(r.headers.get('x-llmgw-provider'), 'sb');
   }
-  const loadsAtBreak = ctx.loads;
   const broken = await waitFor(async () => {
     const v = await readPage(page);
     return v.upstreams.sp?.state === 'not routable' ? v : null;
