@@ -83,6 +83,10 @@ Verdict TargetHealth::evaluate_locked(TimePoint now, bool admit) {
     auto& h = holds.front();
     Verdict held{false, std::move(h.reason), h.wait, h.hard};
     held.passive_ejection = h.kind == "ejected";
+    if (h.kind == "cooldown") {
+      // The verdict's reason is all a 503's diagnosis says: it carries the time left itself.
+      held.reason += ", " + seconds_text(*h.remaining) + " left";
+    }
     return held;
   }
   // A degraded target stays routable; the checks below still apply to it.
@@ -151,9 +155,7 @@ void TargetHealth::holds_locked(TimePoint now, bool all, std::vector<Hold>& out)
     return;
   }
   if (now < cooldown_until_) {
-    auto remaining = left(cooldown_until_);
-    hold("cooldown", cooldown_reason_ + ", " + seconds_text(remaining) + " left", remaining,
-         false, remaining);
+    hold("cooldown", cooldown_reason_, left(cooldown_until_), false, left(cooldown_until_));
   }
 }
 

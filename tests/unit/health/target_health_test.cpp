@@ -66,6 +66,12 @@ TEST(TargetHealth, RetryAfterCoolsTheTargetDown) {
   EXPECT_FALSE(v.routable);
   EXPECT_EQ(v.wait, 1500ms);
   EXPECT_NE(v.reason.find("retry-after"), std::string::npos);
+  EXPECT_NE(v.reason.find(", 1500ms left"), std::string::npos) << v.reason;
+  // The admin view's hold carries the time left as a figure, not in its text.
+  auto held = h.snapshot(clock.now()).holds;
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].reason.find("left"), std::string::npos) << held[0].reason;
+  EXPECT_EQ(held[0].remaining, 1500ms);
   clock.advance(1600ms);
   EXPECT_TRUE(h.try_admit(clock.now()).routable);
   // A 429 is not ill health: no ejection however many arrive.
