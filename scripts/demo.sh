@@ -11,8 +11,8 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-./build/src/sim/llmgw-sim --listen 127.0.0.1:9101 --name sim-a --models sim-model,sim-embed & pids+=($!)
-./build/src/sim/llmgw-sim --listen 127.0.0.1:9102 --name sim-b --models sim-model,sim-embed & pids+=($!)
+./build/src/sim/llmgw-sim --listen 127.0.0.1:9101 --name sim-a --models sim-model,sim-small,sim-embed & pids+=($!)
+./build/src/sim/llmgw-sim --listen 127.0.0.1:9102 --name sim-b --models sim-model,sim-small,sim-embed & pids+=($!)
 sleep 0.3
 
 cat <<'MSG'
@@ -22,7 +22,9 @@ cat <<'MSG'
     curl -s localhost:8080/v1/chat/completions -H 'content-type: application/json' \
       -d '{"model":"demo","messages":[{"role":"user","content":"hello"}]}'
     curl -s localhost:9101/_sim/fault -d '{"mode":"error","status":503}'   # break sim-a: watch failover
+    curl -s localhost:9901/admin/upstreams                                  # sim-a out, and why
     curl -s localhost:9101/_sim/fault -d '{"mode":"none"}'                  # heal it
+  Status page: http://127.0.0.1:9901/
     curl -s localhost:9901/metrics | grep llmgw_requests_total
 
 MSG

@@ -64,6 +64,7 @@ llmgw_module(router SOURCES router/route_table.cpp router/model_state.cpp router
   router/attempt.cpp router/attempt_state.cpp router/plan.cpp router/continuation.cpp
   router/balancer.cpp router/model_asker.cpp router/answer_watch.cpp router/canary.cpp
   router/context_fit.cpp router/summarize.cpp router/select.cpp router/token_count.cpp
+  router/preview.cpp
   DEPS llmgw_tokenizer llmgw_exchange llmgw_health llmgw_resilience llmgw_upstream llmgw_providers llmgw_metrics
   llmgw_api)
 
@@ -101,7 +102,7 @@ llmgw_module(http SOURCES server/request_parser.cpp
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
   server/admin_handler.cpp server/auth.cpp server/access_log.cpp server/feedback.cpp
   server/sessions_api.cpp server/prompts_api.cpp server/responses_api.cpp
-  server/count_tokens.cpp
+  server/count_tokens.cpp server/status_view.cpp server/status_page.cpp
   DEPS llmgw_cache llmgw_session llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp

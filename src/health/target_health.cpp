@@ -77,45 +77,32 @@ Verdict TargetHealth::evaluate(TimePoint now, bool admit) {
 }
 
 Verdict TargetHealth::evaluate_locked(TimePoint now, bool admit) {
-  if (operator_ejected_) {
-    return {false, "ejected by operator", milliseconds::max(), true};
+  std::vector<Hold> holds;
+  holds_locked(now, false, holds);
+  if (!holds.empty()) {
+    auto& h = holds.front();
+    Verdict held{false, std::move(h.reason), h.wait, h.hard};
+    held.passive_ejection = h.kind == "ejected";
+    if (h.kind == "cooldown") {
+      // The verdict's reason is all a 503's diagnosis says: it carries the time left itself.
+      held.reason += ", " + seconds_text(*h.remaining) + " left";
+    }
+    return held;
   }
-  if (key_rejected_ && now < key_rejected_until_) {
-    return {false, "provider rejected the gateway's API key: " + last_error_,
-            duration_cast<milliseconds>(key_rejected_until_ - now), true};
-  }
-  if (active_ && !active_->healthy()) {
-    return {false, "active health check failing (" + active_detail_ + ")", milliseconds(1000),
-            false};
-  }
-  if (semantic_ && !semantic_->healthy()) {
-    return {false, "semantic probes failing (" + semantic_detail_ + ")", milliseconds(1000),
-            false};
-  }
-  // A degraded target stays routable; every check below still applies to it.
+  // A degraded target stays routable; the checks below still apply to it.
   Verdict ok;
-  if (signals_) {
+  if (signals_ && signals_->action() != config::LiveSignalsConfig::Action::eject) {
     if (auto breach = signals_->breach(now)) {
-      if (signals_->action() == config::LiveSignalsConfig::Action::eject) {
-        return {false, "live answers: " + breach->describe(), milliseconds(1000), false};
-      }
       ok.degraded = true;
       ok.reason = "degraded: live answers: " + breach->describe();
     }
-  }
-  if (passive_ && passive_->ejected(now)) {
-    return {false, passive_->describe(now),
-            duration_cast<milliseconds>(passive_->ejected_until() - now), false, true};
-  }
-  if (now < cooldown_until_) {
-    auto left = duration_cast<milliseconds>(cooldown_until_ - now);
-    return {false, cooldown_reason_ + ", " + seconds_text(left) + " left", left, false};
   }
   if (breaker_) {
     bool open = admit ? !breaker_->try_acquire(now)
                       : breaker_->state(now) == resilience::CircuitState::open;
     if (open) {
-      return {false, breaker_->describe(now), milliseconds(1000), false};
+      auto h = circuit_hold(now);
+      return {false, std::move(h.reason), h.wait, h.hard};
     }
   }
   auto limit = max_inflight.load(std::memory_order_relaxed);
@@ -123,11 +110,68 @@ Verdict TargetHealth::evaluate_locked(TimePoint now, bool admit) {
     if (admit && breaker_) {
       breaker_->on_abandoned(now);  // give back the probe we just took
     }
-    // Hard: a full bulkhead is never bypassed as a "last resort" (that is what it protects).
-    return {false, "at max_connections (" + std::to_string(limit) + " in flight)",
-            milliseconds(0), true};
+    auto h = bulkhead_hold(limit);
+    return {false, std::move(h.reason), h.wait, h.hard};
   }
   return ok;
+}
+
+void TargetHealth::holds_locked(TimePoint now, bool all, std::vector<Hold>& out) {
+  auto hold = [&](std::string_view kind, std::string reason, milliseconds wait, bool hard,
+                  std::optional<milliseconds> remaining) {
+    out.push_back(Hold{kind, std::move(reason), wait, hard, remaining});
+    return !all;  // true: stop here
+  };
+  auto left = [now](TimePoint until) { return duration_cast<milliseconds>(until - now); };
+  if (operator_ejected_ &&
+      hold("operator", "ejected by operator", milliseconds::max(), true, std::nullopt)) {
+    return;
+  }
+  if (key_rejected_ && now < key_rejected_until_ &&
+      hold("key_rejected", "provider rejected the gateway's API key: " + last_error_,
+           left(key_rejected_until_), true, left(key_rejected_until_))) {
+    return;
+  }
+  if (active_ && !active_->healthy() &&
+      hold("active", "active health check failing (" + active_detail_ + ")", milliseconds(1000),
+           false, std::nullopt)) {
+    return;
+  }
+  if (semantic_ && !semantic_->healthy() &&
+      hold("semantic", "semantic probes failing (" + semantic_detail_ + ")",
+           milliseconds(1000), false, std::nullopt)) {
+    return;
+  }
+  if (signals_ && signals_->action() == config::LiveSignalsConfig::Action::eject) {
+    if (auto breach = signals_->breach(now);
+        breach && hold("signals", "live answers: " + breach->describe(), milliseconds(1000),
+                       false, std::nullopt)) {
+      return;
+    }
+  }
+  if (passive_ && passive_->ejected(now) &&
+      hold("ejected", passive_->describe(now), left(passive_->ejected_until()), false,
+           left(passive_->ejected_until()))) {
+    return;
+  }
+  if (now < cooldown_until_) {
+    hold("cooldown", cooldown_reason_, left(cooldown_until_), false, left(cooldown_until_));
+  }
+}
+
+Hold TargetHealth::circuit_hold(TimePoint now) {
+  auto until = breaker_->open_until();
+  std::optional<milliseconds> remaining;
+  if (breaker_->state(now) == resilience::CircuitState::open && until > now) {
+    remaining = duration_cast<milliseconds>(until - now);
+  }
+  return Hold{"circuit_open", breaker_->describe(now), milliseconds(1000), false, remaining};
+}
+
+Hold TargetHealth::bulkhead_hold(unsigned limit) {
+  // Hard: a full bulkhead is never bypassed as a "last resort" (that is what it protects).
+  return Hold{"bulkhead", "at max_connections (" + std::to_string(limit) + " in flight)",
+              milliseconds(0), true, std::nullopt};
 }
 
 Verdict TargetHealth::try_admit(TimePoint now) { return evaluate(now, true); }
@@ -195,6 +239,8 @@ void TargetHealth::record_failure(TimePoint now, const api::Failure& failure) {
     return;
   }
   last_error_ = failure.message;
+  last_error_at_ = now;
+  has_last_error_ = true;
   recent_.record(now, false);
   const bool asked_to_wait = failure.retry_after && failure.retry_after->count() > 0;
   if (asked_to_wait && policy.cooldown != api::Cooldown::none) {
@@ -263,11 +309,14 @@ void TargetHealth::record_check(std::optional<resilience::HealthThreshold>& chec
       return;
     }
     check->record(passed);
+    const resilience::TimePoint now{std::chrono::steady_clock::now()};
     if (!passed) {
       last_detail = detail;
       last_error_ = std::string(label) + detail;
+      last_error_at_ = now;
+      has_last_error_ = true;
     }
-    observe(resilience::TimePoint{std::chrono::steady_clock::now()});
+    observe(now);
   }
   emit();
 }
@@ -469,7 +518,16 @@ HealthSnapshot TargetHealth::snapshot(TimePoint now) {
   s.reason = verdict.reason;
   s.inflight = inflight.load(std::memory_order_relaxed);
   s.ewma_ttft_ms = ttft_.value(now);
+  s.ttft_sampled = ttft_.has_samples();
   std::lock_guard lock(mutex_);
+  holds_locked(now, true, s.holds);
+  if (breaker_ && breaker_->state(now) == resilience::CircuitState::open) {
+    s.holds.push_back(circuit_hold(now));
+  }
+  if (auto limit = max_inflight.load(std::memory_order_relaxed);
+      limit > 0 && s.inflight >= static_cast<std::int64_t>(limit)) {
+    s.holds.push_back(bulkhead_hold(limit));
+  }
   if (active_) {
     s.active_healthy = active_->healthy();
   }
@@ -503,6 +561,9 @@ HealthSnapshot TargetHealth::snapshot(TimePoint now) {
   s.recent_calls = totals.total();
   s.error_rate = totals.failure_rate();
   s.last_error = last_error_;
+  if (has_last_error_) {
+    s.last_error_age = std::max(milliseconds(0), duration_cast<milliseconds>(now - last_error_at_));
+  }
   s.cooldown_ms =
       now < cooldown_until_ ? duration_cast<milliseconds>(cooldown_until_ - now).count() : 0;
   return s;

@@ -26,18 +26,23 @@ double cost_key(const BalanceCandidate& c) {
 // first (ties: lower index); the rest follow by ascending key, ties in config order. P2C rather
 // than "global minimum" because every worker sees the same slightly stale figures and would
 // otherwise herd onto the same target.
+// Without an engine (peek), every candidate is in the draw: the best goes first.
 template <typename Key>
-void power_of_two(Candidates& group, std::mt19937_64& rng, Key key) {
+void power_of_two(Candidates& group, std::mt19937_64* rng, Key key) {
   const auto by_key = [&](const BalanceCandidate& a, const BalanceCandidate& b) {
     return key(a) < key(b);
   };
   if (group.size() < 2) {
     return;
   }
+  if (!rng) {
+    std::stable_sort(group.begin(), group.end(), by_key);
+    return;
+  }
   std::uniform_int_distribution<std::size_t> first(0, group.size() - 1);
   std::uniform_int_distribution<std::size_t> second(0, group.size() - 2);
-  const std::size_t i = first(rng);
-  std::size_t j = second(rng);
+  const std::size_t i = first(*rng);
+  std::size_t j = second(*rng);
   if (j >= i) {
     ++j;  // distinct from i, still uniform over the others
   }
@@ -65,6 +70,16 @@ Balancer::Balancer(config::Strategy strategy, std::size_t target_count)
 
 std::vector<std::size_t> Balancer::order(std::span<const BalanceCandidate> candidates,
                                          std::mt19937_64& rng) {
+  return arrange(candidates, &rng);
+}
+
+std::vector<std::size_t> Balancer::peek(std::span<const BalanceCandidate> candidates) {
+  return arrange(candidates, nullptr);
+}
+
+std::vector<std::size_t> Balancer::arrange(std::span<const BalanceCandidate> candidates,
+                                           std::mt19937_64* rng) {
+  const bool advance = rng != nullptr;
   std::vector<std::size_t> out;
   out.reserve(candidates.size());
   if (candidates.empty()) {
@@ -92,6 +107,12 @@ std::vector<std::size_t> Balancer::order(std::span<const BalanceCandidate> candi
       // in this call (as nginx skips down peers); absent ones keep their current weight, which
       // stays bounded, so a returning target neither starves nor bursts.
       std::lock_guard lock(mutex_);
+      // A peek steps a copy of the weights.
+      std::vector<std::int64_t> scratch;
+      if (!advance) {
+        scratch = current_;
+      }
+      auto& current = advance ? current_ : scratch;
       for (Candidates* group : {&preferred, &others}) {
         if (group->size() < 2) {
           continue;
@@ -100,18 +121,18 @@ std::vector<std::size_t> Balancer::order(std::span<const BalanceCandidate> candi
         std::size_t best = 0;
         for (std::size_t k = 0; k < group->size(); ++k) {
           const auto& c = (*group)[k];
-          if (c.index >= current_.size()) {
-            current_.resize(c.index + 1, 0);
+          if (c.index >= current.size()) {
+            current.resize(c.index + 1, 0);
           }
           const auto w = static_cast<std::int64_t>(c.weight);
           total += w;
-          current_[c.index] += w;
+          current[c.index] += w;
           // Strictly greater: ties go to the earlier candidate in config order.
-          if (current_[c.index] > current_[(*group)[best].index]) {
+          if (current[c.index] > current[(*group)[best].index]) {
             best = k;
           }
         }
-        current_[(*group)[best].index] -= total;
+        current[(*group)[best].index] -= total;
         std::rotate(group->begin(), group->begin() + static_cast<std::ptrdiff_t>(best),
                     group->begin() + static_cast<std::ptrdiff_t>(best) + 1);
         by_descending_weight(group->begin() + 1, group->end());
@@ -122,7 +143,7 @@ std::vector<std::size_t> Balancer::order(std::span<const BalanceCandidate> candi
       std::uint64_t cursor = 0;
       {
         std::lock_guard lock(mutex_);
-        cursor = next_++;
+        cursor = advance ? next_++ : next_;
       }
       // One cursor step per call, shared by both groups: each group's start rotates evenly.
       for (Candidates* group : {&preferred, &others}) {

@@ -197,7 +197,8 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
     }
     std::vector<std::size_t> order;
     if (mroute && mroute->balancer) {
-      order = mroute->balancer->order(candidates, rng);
+      order = in.peek ? mroute->balancer->peek(candidates)
+                      : mroute->balancer->order(candidates, rng);
     } else {
       for (std::size_t i = 0; i < routable.size(); ++i) {
         order.push_back(i);
@@ -221,7 +222,8 @@ Plan plan_targets(const RouteTable& table, const config::ModelConfig& model,
     if (canary) {
       // The canary's share tries it first; the rest (and everything once it rolled back) try
       // it after the other targets, so it still serves when they cannot.
-      const bool first = canary->picks(std::uniform_real_distribution<double>(0, 100)(rng));
+      const double draw = in.peek ? 50.0 : std::uniform_real_distribution<double>(0, 100)(rng);
+      const bool first = canary->picks(draw);
       std::stable_partition(order.begin(), order.end(), [&](std::size_t i) {
         return (routable[i].canary != nullptr) == first;
       });

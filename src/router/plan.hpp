@@ -37,6 +37,9 @@ struct PlanInput {
   std::string preferred_region;        // empty = none
   RouteHint hint = RouteHint::none;    // x-llmgw-route-hint
   const nlohmann::json* body = nullptr;  // the client's request, for adapters' unsupported()
+  // The admin view's plan: the balancer's next order without moving its state, and the
+  // likelier side of a canary's draw.
+  bool peek = false;
 };
 
 struct Plan {

@@ -793,9 +793,12 @@ describe('operator controls, admin API, status page and health metrics', () => {
     assert.match(res.headers.get('content-type'), /^text\/html/);
     const html = await res.text();
     assert.match(html, /^<!doctype html>/i);
-    assert.match(html, /<td>oa<\/td><td>routable<\/td>/);
-    assert.match(html, /<td>ob<\/td><td>not routable<\/td>/);
-    assert.match(html, /ejected by operator/);
+    assert.match(html, /data-provider="oa"><td class="name">oa<\/td><td class="state">routable<\/td>/);
+    assert.match(html, /data-provider="ob"><td class="name">ob<\/td><td class="state">not routable<\/td>/);
+    assert.match(html, /<li data-kind="operator">ejected by operator<\/li>/);
+    // The model's plan: ob is left out, oa serves next.
+    assert.match(html, /data-model="chat">.*<td class="next">oa \(ma\)<\/td>/);
+    assert.match(html, /ob \(mb\): ejected by operator/);
     assert.match(html, /http-equiv="refresh"/);
   });
 

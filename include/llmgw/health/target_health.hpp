@@ -5,6 +5,7 @@
 // It combines the resilience module's pure pieces and answers one question for the router:
 // may a request go there now, and if not, why. Thread safe.
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -56,11 +57,26 @@ struct HealthEvent {
 };
 using HealthEventSink = std::function<void(const HealthEvent&)>;
 
+/// One thing that stands against a target now (it is not routable while any is held).
+struct Hold {
+  std::string_view kind;  // operator, key_rejected, active, semantic, signals, ejected,
+                          // cooldown, circuit_open, bulkhead
+  std::string reason;
+  // What routing waits for (ordering the panic set) and whether the hold excludes a target
+  // even as a last resort.
+  std::chrono::milliseconds wait{0};
+  bool hard = false;
+  // Time left when the hold ends by time alone (ejection, cool-down, open circuit, rejected
+  // key): the status page's countdown. Empty when it ends by a check passing.
+  std::optional<std::chrono::milliseconds> remaining;
+};
+
 /// What the admin API and metrics show for a target.
 struct HealthSnapshot {
   std::string provider;
   bool routable = true;
   std::string reason;
+  std::vector<Hold> holds;  // every reason it is not routable, in the order the verdict checks
   std::optional<bool> active_healthy;   // nullopt when no active check is configured
   std::optional<bool> passive_healthy;  // nullopt when passive detection is off
   std::optional<bool> semantic_healthy;  // nullopt when no semantic probes are configured
@@ -81,10 +97,12 @@ struct HealthSnapshot {
   bool provider_key_rejected = false;
   std::int64_t inflight = 0;
   double ewma_ttft_ms = 0;
+  bool ttft_sampled = false;  // false: no time to first token measured yet (the EWMA is no data)
   double error_rate = 0;  // over the last minute
   std::uint64_t recent_calls = 0;
   std::uint64_t ejections = 0;
   std::string last_error;
+  std::optional<std::chrono::milliseconds> last_error_age;  // empty: no error yet
   std::int64_t cooldown_ms = 0;  // remaining retry-after cool-down
 };
 
@@ -151,6 +169,11 @@ public:
 private:
   Verdict evaluate(TimePoint now, bool admit);
   Verdict evaluate_locked(TimePoint now, bool admit);
+  // The holds that do not depend on admitting (all but a half-open breaker's probe and the
+  // bulkhead), in verdict order; `all` false stops at the first.
+  void holds_locked(TimePoint now, bool all, std::vector<Hold>& out);
+  Hold circuit_hold(TimePoint now);
+  static Hold bulkhead_hold(unsigned limit);
   void record_failure(TimePoint now, const api::Failure& failure);
   // A periodic check's result (active or semantic): its threshold, its last failure's detail.
   void record_check(std::optional<resilience::HealthThreshold>& check, std::string& last_detail,
@@ -180,6 +203,8 @@ private:
   bool key_rejected_ = false;
   TimePoint key_rejected_until_{};
   std::string last_error_;
+  TimePoint last_error_at_{};
+  bool has_last_error_ = false;
   std::mutex quota_mutex_;
   std::optional<limits::TokenBucket> quota_requests_;
   std::optional<limits::TokenBucket> quota_tokens_;

@@ -33,6 +33,8 @@ public:
   /// Operator override (admin API): force open for open_for, or close and clear.
   void force_open(TimePoint now);
   void reset();
+  /// When an open circuit turns half-open (meaningful while open): the status page's countdown.
+  TimePoint open_until() const { return open_until_; }
 
   /// Counts in the failure-rate window (for /admin/upstreams and tests).
   SlidingCounter::Totals window_totals(TimePoint now) const;

@@ -41,10 +41,18 @@ public:
   ///  - least_cost: ascending cost, ties broken by config order.
   std::vector<std::size_t> order(std::span<const BalanceCandidate> candidates,
                                  std::mt19937_64& rng);
+  /// The order the next call of order() would give, without moving the round-robin cursor or
+  /// the weights (the admin view asks often and must not steer traffic). Where order() draws
+  /// two random candidates (least_busy, least_latency), the best one comes first.
+  std::vector<std::size_t> peek(std::span<const BalanceCandidate> candidates);
 
   config::Strategy strategy() const { return strategy_; }
 
 private:
+  // rng null: peek (no state moves, no draw).
+  std::vector<std::size_t> arrange(std::span<const BalanceCandidate> candidates,
+                                   std::mt19937_64* rng);
+
   config::Strategy strategy_;
   std::mutex mutex_;                 // smooth WRR and round-robin state
   std::vector<std::int64_t> current_;  // smooth WRR current weights, by candidate index

@@ -66,6 +66,12 @@ TEST(TargetHealth, RetryAfterCoolsTheTargetDown) {
   EXPECT_FALSE(v.routable);
   EXPECT_EQ(v.wait, 1500ms);
   EXPECT_NE(v.reason.find("retry-after"), std::string::npos);
+  EXPECT_NE(v.reason.find(", 1500ms left"), std::string::npos) << v.reason;
+  // The admin view's hold carries the time left as a figure, not in its text.
+  auto held = h.snapshot(clock.now()).holds;
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].reason.find("left"), std::string::npos) << held[0].reason;
+  EXPECT_EQ(held[0].remaining, 1500ms);
   clock.advance(1600ms);
   EXPECT_TRUE(h.try_admit(clock.now()).routable);
   // A 429 is not ill health: no ejection however many arrive.
@@ -173,6 +179,54 @@ TEST(TargetHealth, CircuitOpensOnFailureRateAndHalfOpens) {
   EXPECT_FALSE(h.try_admit(clock.now()).routable);  // no second probe until it reports
   h.on_success(clock.now(), 90.0);
   EXPECT_EQ(h.snapshot(clock.now()).circuit, resilience::CircuitState::closed);
+}
+
+// The admin view lists every hold, not only the verdict's first, each with the time it has
+// left when it ends by time alone; and the last error's age.
+TEST(TargetHealth, SnapshotListsEveryHoldWithItsCountdown) {
+  common::ManualClock clock;
+  auto p = provider_with_everything();
+  p.circuit_breaker->min_requests = 3;
+  p.circuit_breaker->open_after_failure_rate = 0.5;
+  p.circuit_breaker->open_for = 5s;
+  TargetHealth h(p);
+  auto fresh = h.snapshot(clock.now());
+  EXPECT_TRUE(fresh.holds.empty());
+  EXPECT_FALSE(fresh.ttft_sampled);
+  EXPECT_FALSE(fresh.last_error_age);
+  for (int i = 0; i < 3; ++i) {
+    h.on_failure(clock.now(), failure(api::FailureClass::server_error));
+  }
+  api::Failure limited{api::FailureClass::rate_limited, 429, 2000ms, "HTTP 429", ""};
+  h.on_failure(clock.now(), limited);
+  h.operator_eject(clock.now());
+  clock.advance(1s);
+  auto s = h.snapshot(clock.now());
+  EXPECT_FALSE(s.routable);
+  EXPECT_EQ(s.reason, "ejected by operator");
+  std::vector<std::string_view> kinds;
+  for (const auto& hold : s.holds) {
+    kinds.push_back(hold.kind);
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string_view>{"operator", "ejected", "cooldown",
+                                                  "circuit_open"}));
+  ASSERT_EQ(s.holds.size(), 4u);
+  EXPECT_FALSE(s.holds[0].remaining);  // an operator ejection ends by a restore, not by time
+  EXPECT_EQ(s.holds[1].remaining, 9s);
+  EXPECT_EQ(s.holds[2].remaining, 1s);
+  EXPECT_NE(s.holds[2].reason.find("retry-after 2s"), std::string::npos) << s.holds[2].reason;
+  EXPECT_EQ(s.holds[3].remaining, 4s);
+  EXPECT_NE(s.holds[3].reason.find("circuit open"), std::string::npos) << s.holds[3].reason;
+  EXPECT_EQ(s.last_error, "HTTP 429");
+  EXPECT_EQ(s.last_error_age, 1s);
+  // A hold that ended by time leaves the list; the others count on.
+  clock.advance(1500ms);
+  auto later = h.snapshot(clock.now());
+  ASSERT_EQ(later.holds.size(), 3u);
+  EXPECT_EQ(later.holds[2].kind, "circuit_open");
+  EXPECT_EQ(later.holds[2].remaining, 2500ms);
+  h.on_success(clock.now(), 120.0);
+  EXPECT_TRUE(h.snapshot(clock.now()).ttft_sampled);
 }
 
 TEST(HealthRegistry, StateSurvivesReloadWhenEndpointUnchanged) {

@@ -228,6 +228,27 @@ TEST(Balancer, RoundRobinIsUniformAndRotates) {
   }
 }
 
+// The admin view peeks at the next order: it must not steer traffic itself.
+TEST(Balancer, PeekShowsTheNextOrderWithoutMovingTheState) {
+  std::mt19937_64 rng(8);
+  for (auto s : {Strategy::round_robin, Strategy::weighted}) {
+    Balancer b(s, 3);
+    const auto cands = weighted({3, 2, 1});
+    for (int i = 0; i < 12; ++i) {
+      auto peeked = b.peek(cands);
+      ASSERT_EQ(b.peek(cands), peeked) << "a peek moved the state";
+      ASSERT_EQ(b.order(cands, rng), peeked) << "call " << i;
+    }
+  }
+  // Where order() draws two random candidates, the peek names the best one.
+  Balancer busy(Strategy::least_busy, 3);
+  auto cands = weighted({1, 1, 1});
+  cands[0].inflight = 5;
+  cands[1].inflight = 0;
+  cands[2].inflight = 2;
+  EXPECT_EQ(busy.peek(cands), (std::vector<std::size_t>{1, 2, 0}));
+}
+
 TEST(Balancer, LeastBusyIdleFirstWithTwoCandidates) {
   std::mt19937_64 rng(11);
   Balancer b(Strategy::least_busy, 2);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "llmgw/config/loader.hpp"
+#include "llmgw/router/preview.hpp"
 
 namespace llmgw::router {
 namespace {
@@ -98,6 +99,35 @@ TEST(PlanTargets, DegradedTargetsComeAfterEveryCleanOneWhateverTheStrategy) {
       EXPECT_EQ(plan.targets[1].provider->config->name, "a") << "degraded, still tried";
     }
   }
+}
+
+// The admin view's per-model plan: the order a request would try, what serves next, what is
+// left out and why, and whether the model itself has a routable target.
+TEST(PreviewModels, NextTargetPlanAndFallbacks) {
+  auto t = table();
+  auto now = std::chrono::steady_clock::now();
+  t->provider("a")->health->operator_eject(now);
+  auto models = preview_models(*t, now);
+  ASSERT_EQ(models.size(), 2u);
+  const auto& smart = models[0];
+  EXPECT_EQ(smart.name, "smart");
+  EXPECT_TRUE(smart.routable);
+  ASSERT_EQ(smart.plan.size(), 3u);
+  EXPECT_EQ(smart.plan[0].provider, "claude");
+  EXPECT_EQ(smart.plan[1].provider, "b");
+  EXPECT_EQ(smart.plan[2].provider, "c");
+  EXPECT_EQ(smart.plan[2].model, "cheap");
+  EXPECT_EQ(smart.fallbacks, std::vector<std::string>{"cheap"});
+  ASSERT_EQ(smart.skipped.size(), 1u);
+  EXPECT_EQ(smart.skipped[0], "a (gpt-4o): ejected by operator");
+  // Nothing of "smart" left: the fallback model's target serves next.
+  t->provider("claude")->health->operator_eject(now);
+  t->provider("b")->health->operator_eject(now);
+  auto none = preview_models(*t, now);
+  EXPECT_FALSE(none[0].routable);
+  ASSERT_EQ(none[0].plan.size(), 1u);
+  EXPECT_EQ(none[0].plan[0].provider, "c");
+  EXPECT_TRUE(none[1].routable);
 }
 
 TEST(PlanTargets, UnhealthyTargetsAreSkippedWithTheirReason) {
