@@ -95,7 +95,8 @@ llmgw_module(http SOURCES server/request_parser.cpp
   DEPS llmgw_asio llmgw_common)
 
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
-  server/admin_handler.cpp server/auth.cpp server/access_log.cpp server/feedback.cpp
+  server/admin_handler.cpp server/auth.cpp server/access_log.cpp server/access_line.cpp
+  server/feedback.cpp
   server/sessions_api.cpp server/prompts_api.cpp
   DEPS llmgw_cache llmgw_session llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
 

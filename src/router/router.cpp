@@ -130,6 +130,26 @@ void record_health(health::TargetHealth& health, const PlannedTarget& p,
   }
 }
 
+// The access log's and the trace's account of one attempt.
+AttemptRecord attempt_record(const PlannedTarget& served, const AttemptResult& result,
+                             const CallOutcome& out, TimePoint started, TimePoint now) {
+  AttemptRecord r;
+  r.provider = served.provider;
+  r.target = served.target;
+  r.started = started;
+  r.seconds = std::chrono::duration<double>(now - started).count();
+  if (result.finished && !result.broke_after_start) {
+    // An answer went out: a success, or the upstream's client fault passed on as it was.
+    r.status = out.status;
+    const bool ok = out.status >= 200 && out.status < 300;
+    r.outcome = ok ? "success" : api::to_string(api::status_failure_class(out.status));
+  } else {
+    r.status = result.failure.status;
+    r.outcome = api::to_string(result.failure.cls);
+  }
+  return r;
+}
+
 bool cancelled(const asio::cancellation_state& state) {
   return state.cancelled() != asio::cancellation_type::none;
 }
@@ -210,6 +230,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     AttemptResult result;
     RaceLosses losses;
     bool client_gone = false;
+    const auto attempt_started = clock.now();
     try {
       InflightGuard inflight(health);
       result = co_await run_attempt(transport_, env_, metrics_, p, req, sink, out, state.tracker(),
@@ -226,6 +247,10 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       if (health) {
         health->on_abandoned(now);
       }
+      auto& gone = out.attempt_log.emplace_back(
+          attempt_record(result.served_by ? *result.served_by : p, result, out, attempt_started,
+                         now));
+      gone.outcome = api::to_string(api::FailureClass::cancelled);
       out.status = 499;
       out.error_code = "client_closed_request";
       co_return out;
@@ -242,6 +267,7 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     }
     // Who decided the attempt: the hedge partner when it answered first, else the target.
     const PlannedTarget& served = result.served_by ? *result.served_by : p;
+    out.attempt_log.push_back(attempt_record(served, result, out, attempt_started, now));
     if (&served != &p) {
       // The primary failed before the partner answered (its own failure) or was cancelled
       // (not its fault); what follows is the partner's outcome.

@@ -11,6 +11,7 @@
 // Each stage owns its config section and says from the request alone whether it applies: a
 // stage the config does not use costs one virtual call and no coroutine frame.
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -95,6 +96,11 @@ struct RequestContext {
   } session_view;
   // Set by the cache lookup stage on a model with a cache: its hit, its capture, its result.
   std::shared_ptr<cache::RequestCache> cache;
+  // For the access log and the trace: how the request came, and the client's connection.
+  std::string_view method;
+  std::string_view user_agent;
+  std::chrono::system_clock::time_point received{};  // wall clock, when the head was read
+  const api::ByteSink* client = nullptr;              // its bytes_sent() once the answer is out
   // Filled once the answer is out, for the taps.
   const router::CallOutcome* outcome = nullptr;
   double elapsed_seconds = 0;

@@ -190,6 +190,36 @@ TEST_F(AttemptLoop, AClientErrorIsPassedThroughAndNoOtherTargetIsTried) {
   EXPECT_TRUE(health_of("a").peek(time.now()).routable) << "a client's mistake harms no target";
 }
 
+TEST_F(AttemptLoop, TheAttemptLogNamesEachAttemptWithItsClassStatusAndDuration) {
+  transport.script(kA, {Reply::json(503, error_body("overloaded")).after(300ms)});
+  transport.script(kB, {Reply::json(200, answer("from b")).after(200ms)});
+  auto out = call("pair");
+  ASSERT_EQ(out.attempt_log.size(), 2u);
+  const auto& first = out.attempt_log[0];
+  const auto& second = out.attempt_log[1];
+  EXPECT_EQ(first.provider->config->name, "a");
+  EXPECT_EQ(first.outcome, "server_error");
+  EXPECT_EQ(first.status, 503);
+  EXPECT_NEAR(first.seconds, 0.3, 1e-6);
+  EXPECT_EQ(second.provider->config->name, "b");
+  EXPECT_EQ(second.target->model, out.served_model);
+  EXPECT_EQ(second.outcome, "success");
+  EXPECT_EQ(second.status, 200);
+  EXPECT_GE(second.started, first.started + 300ms) << "in the order they ran";
+  EXPECT_NEAR(second.seconds, 0.2, 1e-6);
+}
+
+TEST_F(AttemptLoop, APassedOnClientErrorIsLoggedWithItsClassAndAConnectFailureWithNoStatus) {
+  transport.script(kA, {Reply::fail(api::FailureClass::connect, "connection refused")});
+  transport.script(kB, {Reply::json(400, error_body("'temperature' is out of range"))});
+  auto out = call("pair");
+  ASSERT_EQ(out.attempt_log.size(), 2u);
+  EXPECT_EQ(out.attempt_log[0].outcome, "connect");
+  EXPECT_EQ(out.attempt_log[0].status, 0);
+  EXPECT_EQ(out.attempt_log[1].outcome, "client_error");
+  EXPECT_EQ(out.attempt_log[1].status, 400);
+}
+
 // ---- retry-after, backoff, deadline, budget ------------------------------------------------
 
 TEST_F(AttemptLoop, RetryAfterCoolsTheTargetDownForThatLong) {
