@@ -29,6 +29,7 @@
 #include "llmgw/router/model_asker.hpp"
 #include "llmgw/router/route_table.hpp"
 #include "llmgw/server/access_log.hpp"
+#include "llmgw/tracing/exporter.hpp"
 #include "llmgw/server/server.hpp"
 
 #ifndef LLMGW_VERSION
@@ -105,6 +106,18 @@ void configure_daemon_log(const config::LoggingConfig& logging) {
 
 void warn_about_probes(const config::Config& cfg);
 
+// The exporter is built once, at start: a reload that changes it is told so.
+bool tracing_changed(const std::optional<config::TracingConfig>& a,
+                     const std::optional<config::TracingConfig>& b) {
+  if (!a || !b) {
+    return a.has_value() != b.has_value();
+  }
+  return a->otlp_endpoint != b->otlp_endpoint || a->sample_ratio != b->sample_ratio ||
+         a->service_name != b->service_name || a->headers != b->headers ||
+         a->max_queue_spans != b->max_queue_spans || a->max_batch_spans != b->max_batch_spans ||
+         a->export_interval != b->export_interval || a->export_timeout != b->export_timeout;
+}
+
 // What the config makes the gateway do that its author probably did not mean; also printed by
 // --check-config.
 std::vector<std::string> config_warnings(const config::Config& cfg) {
@@ -167,6 +180,10 @@ public:
         spdlog::critical("{}", error);
         return 1;
       }
+    }
+    tracing_ = cfg.tracing;
+    if (cfg.tracing) {
+      state_.tracer = tracing::Exporter::make(*cfg.tracing, metrics_);
     }
     warn_about(cfg);
     if (auto error = state_.sessions.configure(cfg.sessions)) {
@@ -347,6 +364,9 @@ private:
     if (loaded.config->server.listen != listen_) {
       spdlog::warn("server.listen changed to {}: takes effect at restart", loaded.config->server.listen);
     }
+    if (tracing_changed(tracing_, loaded.config->tracing)) {
+      spdlog::warn("tracing changed: takes effect at restart");
+    }
     configure_daemon_log(loaded.config->logging);
     warn_about(*loaded.config);
     if (auto error = state_.sessions.configure(loaded.config->sessions)) {
@@ -489,6 +509,7 @@ private:
                                 &common::SteadySleeper::instance(), 0, &grader_}};
   server::Server* server_ = nullptr;
   std::string listen_;
+  std::optional<config::TracingConfig> tracing_;  // as the exporter was built
   unsigned threads_ = 1;
 };
 

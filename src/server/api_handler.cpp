@@ -18,6 +18,7 @@
 #include "llmgw/server/server.hpp"
 #include "server/access_line.hpp"
 #include "server/auth.hpp"
+#include "server/trace_tap.hpp"
 #include "server/feedback.hpp"
 #include "server/prompts_api.hpp"
 #include "server/sessions_api.hpp"
@@ -39,17 +40,6 @@ bool valid_request_id(std::string_view id) {
     }
   }
   return true;
-}
-
-// W3C traceparent: keep the trace id and flags, replace the parent id with our span.
-std::string next_traceparent(std::string_view in) {
-  if (in.size() != 55 || in[2] != '-' || in[35] != '-' || in[52] != '-') {
-    return {};
-  }
-  std::string out(in);
-  auto span = common::random_hex(16);
-  out.replace(36, 16, span);
-  return out;
 }
 
 // W3C trace-context caps tracestate at 32 list members and 512 characters; a longer one is
@@ -217,6 +207,9 @@ public:
     pipeline_.add(std::make_unique<MetricsTap>(state_.metrics));
     if (state_.access_log) {
       pipeline_.add(std::make_unique<AccessLogTap>(*state_.access_log));
+    }
+    if (state_.tracer) {
+      pipeline_.add(make_trace_tap(*state_.tracer));
     }
   }
 
@@ -419,7 +412,14 @@ private:
     ctx.method = req.method;
     ctx.user_agent = req.user_agent;
     ctx.received = received;
+    ctx.started = started;
     ctx.client = &client;
+    // Decided before anything can refuse the request, so a refused request is traced too.
+    const auto traceparent = tracing::outgoing_traceparent(
+        req.traceparent, state_.tracer != nullptr,
+        state_.tracer ? state_.tracer->sample_ratio() : 0.0);
+    ctx.traceparent_in = req.traceparent;
+    ctx.traceparent = traceparent;
     std::optional<api::GatewayError> error = auth.error;
     json body;
     api::RequestFacts facts;
@@ -489,8 +489,9 @@ private:
       call.stream = facts.stream;
       call.client_wants_usage = facts.include_usage || route.face->needs_stream_usage();
       call.request_id = req.request_id;
-      call.traceparent = next_traceparent(req.traceparent);
-      if (!call.traceparent.empty() && valid_tracestate(req.tracestate)) {
+      call.traceparent = traceparent;
+      // A tracestate belongs to the client's trace: without a valid traceparent it goes.
+      if (tracing::parse_traceparent(req.traceparent) && valid_tracestate(req.tracestate)) {
         call.tracestate = req.tracestate;
       }
       call.body_bytes = req.body.size();

@@ -3,6 +3,7 @@
 // provider adapter, sends it through the worker's upstream client, fails over or retries by
 // failure class, and relays the (possibly streamed) answer to the ResponseSink.
 #include <boost/asio/awaitable.hpp>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
@@ -103,6 +104,8 @@ struct AttemptRecord {
   int status = 0;            // the upstream's HTTP status; 0 when none arrived
   common::Clock::time_point started{};
   double seconds = 0;
+  // The parent id of the traceparent sent upstream (the attempt's span); empty without one.
+  std::array<char, 16> span_id{};
 };
 
 struct CallOutcome {
