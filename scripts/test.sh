@@ -74,7 +74,7 @@ if [ "${LLMGW_SKIP_TSAN:-0}" != "1" ]; then
   # their byte-split tests would take minutes under TSan and could find nothing.
   tsan_tests=(common_test resilience_test health_test upstream_test router_test server_test
     state_test session_store_test session_sqlite_test session_redis_test limits_test cache_test
-    cache_redis_test)
+    cache_redis_test tracing_test)
   LLMGW_SANITIZE=thread scripts/build.sh build-tsan llmgw "${tsan_tests[@]}"
   for t in "${tsan_tests[@]}"; do
     TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$tsan_logs/$t" \

@@ -51,6 +51,13 @@ llmgw_module(metrics SOURCES metrics/metrics.cpp metrics/process.cpp
 llmgw_module(upstream SOURCES upstream/client.cpp upstream/content_decoder.cpp
   DEPS llmgw_asio llmgw_api llmgw_providers llmgw_config ZLIB::ZLIB)
 
+# OpenTelemetry traces: W3C trace context, OTLP/HTTP JSON, the exporter thread.
+llmgw_module(tracing SOURCES tracing/trace_context.cpp tracing/otlp_json.cpp
+  tracing/exporter.cpp tracing/http_poster.cpp
+  DEPS llmgw_upstream llmgw_config llmgw_metrics llmgw_common prometheus-cpp::core
+  nlohmann_json::nlohmann_json spdlog::spdlog)
+target_compile_definitions(llmgw_tracing PRIVATE LLMGW_VERSION="${PROJECT_VERSION}")
+
 # One exchange with one target (render, send, classify, translate): the router's attempts and,
 # without any router, the semantic probes and judge calls.
 llmgw_module(exchange SOURCES exchange/exchange.cpp
@@ -100,10 +107,11 @@ llmgw_module(http SOURCES server/request_parser.cpp
   DEPS llmgw_asio llmgw_common)
 
 llmgw_module(server SOURCES server/listener.cpp server/session.cpp server/api_handler.cpp
-  server/admin_handler.cpp server/auth.cpp server/access_log.cpp server/feedback.cpp
+  server/admin_handler.cpp server/auth.cpp server/access_log.cpp server/access_line.cpp
+  server/trace_tap.cpp server/feedback.cpp
   server/sessions_api.cpp server/prompts_api.cpp server/responses_api.cpp
   server/count_tokens.cpp server/status_view.cpp server/status_page.cpp
-  DEPS llmgw_cache llmgw_session llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config spdlog::spdlog)
+  DEPS llmgw_cache llmgw_session llmgw_feedback llmgw_http llmgw_faces llmgw_pipeline llmgw_router llmgw_metrics llmgw_config llmgw_tracing spdlog::spdlog)
 
 llmgw_module(app SOURCES app/app.cpp
   DEPS llmgw_server llmgw_router llmgw_config llmgw_metrics spdlog::spdlog)

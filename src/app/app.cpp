@@ -28,6 +28,8 @@
 #include "llmgw/metrics/metrics.hpp"
 #include "llmgw/router/model_asker.hpp"
 #include "llmgw/router/route_table.hpp"
+#include "llmgw/server/access_log.hpp"
+#include "llmgw/tracing/exporter.hpp"
 #include "llmgw/server/server.hpp"
 
 #ifndef LLMGW_VERSION
@@ -48,23 +50,49 @@ unsigned worker_count(const config::Config& cfg) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// One JSON object per line with the message properly escaped (a pattern cannot escape).
+// One JSON object per line with the message properly escaped (a pattern cannot escape); ts in
+// the access log's form.
 class JsonLogFormatter final : public spdlog::formatter {
 public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    auto secs = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch());
-    nlohmann::ordered_json line = {
-        {"ts_ms", secs.count()},
-        {"level", spdlog::level::to_string_view(msg.level).data()},
-        {"msg", std::string(msg.payload.data(), msg.payload.size())}};
-    auto text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    dest.append(text.data(), text.data() + text.size());
-    dest.push_back('\n');
+    std::string line = "{\"ts\":\"";
+    server::append_rfc3339_ms(line, msg.time);
+    line += "\",\"level\":";
+    const auto level = spdlog::level::to_string_view(msg.level);
+    server::append_json_string(line, std::string_view(level.data(), level.size()));
+    line += ",\"msg\":";
+    server::append_json_string(line, std::string_view(msg.payload.data(), msg.payload.size()));
+    line += "}\n";
+    dest.append(line.data(), line.data() + line.size());
   }
   std::unique_ptr<spdlog::formatter> clone() const override {
     return std::make_unique<JsonLogFormatter>();
   }
 };
+
+// Tests and scripts read the real ports from this line (listen on :0 picks free ports): the
+// text line, or in JSON mode the same as a daemon log object with the ports as fields.
+void announce_listening(const config::LoggingConfig& logging, unsigned short port,
+                        unsigned short admin_port, unsigned threads) {
+  if (logging.format != config::LogFormat::json) {
+    spdlog::info("llmgw {} listening on port {} (admin port {}), {} worker thread(s)",
+                 LLMGW_VERSION, port, admin_port, threads);
+    std::cout << "llmgw listening on port " << port << " admin port " << admin_port
+              << std::endl;
+    return;
+  }
+  spdlog::default_logger()->flush();
+  std::string line = "{\"ts\":\"";
+  server::append_rfc3339_ms(line, std::chrono::system_clock::now());
+  line += "\",\"level\":\"info\",\"msg\":";
+  server::append_json_string(line, fmt::format("llmgw {} listening on port {} (admin port {}), "
+                                               "{} worker thread(s)",
+                                               LLMGW_VERSION, port, admin_port, threads));
+  line += fmt::format(",\"event\":\"listening\",\"port\":{},\"admin_port\":{},"
+                      "\"threads\":{}}}",
+                      port, admin_port, threads);
+  std::cout << line << std::endl;
+}
 
 void configure_daemon_log(const config::LoggingConfig& logging) {
   auto level = spdlog::level::from_str(logging.level);
@@ -77,6 +105,18 @@ void configure_daemon_log(const config::LoggingConfig& logging) {
 }
 
 void warn_about_probes(const config::Config& cfg);
+
+// The exporter is built once, at start: a reload that changes it is told so.
+bool tracing_changed(const std::optional<config::TracingConfig>& a,
+                     const std::optional<config::TracingConfig>& b) {
+  if (!a || !b) {
+    return a.has_value() != b.has_value();
+  }
+  return a->otlp_endpoint != b->otlp_endpoint || a->sample_ratio != b->sample_ratio ||
+         a->service_name != b->service_name || a->headers != b->headers ||
+         a->max_queue_spans != b->max_queue_spans || a->max_batch_spans != b->max_batch_spans ||
+         a->export_interval != b->export_interval || a->export_timeout != b->export_timeout;
+}
 
 // What the config makes the gateway do that its author probably did not mean; also printed by
 // --check-config.
@@ -141,6 +181,10 @@ public:
         return 1;
       }
     }
+    tracing_ = cfg.tracing;
+    if (cfg.tracing) {
+      state_.tracer = tracing::Exporter::make(*cfg.tracing, metrics_);
+    }
     warn_about(cfg);
     if (auto error = state_.sessions.configure(cfg.sessions)) {
       spdlog::critical("sessions: {}", *error);
@@ -198,11 +242,7 @@ public:
     // below appears must reload or drain, not kill the process with the default action. Asio
     // queues a signal that arrives before the first async_wait.
     asio::signal_set signals(control_, SIGINT, SIGTERM, SIGHUP);
-    // Tests and scripts read the real ports from this line (listen on :0 picks free ports).
-    spdlog::info("llmgw {} listening on port {} (admin port {}), {} worker thread(s)", LLMGW_VERSION,
-                 server.main_port(), server.admin_port(), threads_);
-    std::cout << "llmgw listening on port " << server.main_port() << " admin port "
-              << server.admin_port() << std::endl;
+    announce_listening(cfg.logging, server.main_port(), server.admin_port(), threads_);
     server.start();
     asio::co_spawn(control_, handle_signals(signals), asio::detached);
     asio::co_spawn(control_, watch_config_file(), asio::detached);
@@ -323,6 +363,9 @@ private:
     }
     if (loaded.config->server.listen != listen_) {
       spdlog::warn("server.listen changed to {}: takes effect at restart", loaded.config->server.listen);
+    }
+    if (tracing_changed(tracing_, loaded.config->tracing)) {
+      spdlog::warn("tracing changed: takes effect at restart");
     }
     configure_daemon_log(loaded.config->logging);
     warn_about(*loaded.config);
@@ -466,6 +509,7 @@ private:
                                 &common::SteadySleeper::instance(), 0, &grader_}};
   server::Server* server_ = nullptr;
   std::string listen_;
+  std::optional<config::TracingConfig> tracing_;  // as the exporter was built
   unsigned threads_ = 1;
 };
 

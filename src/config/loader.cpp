@@ -29,7 +29,7 @@ void SchemaLoader::load(const Value& root, Config& c) {
   }
   MapReader m(r_, root,
               {"server", "providers", "probes", "models", "keys", "auth", "sessions", "state",
-               "cache", "prompts", "logging"});
+               "cache", "prompts", "logging", "tracing"});
   if (auto v = m.get("server")) {
     server(*v, c.server);
   }
@@ -53,6 +53,9 @@ void SchemaLoader::load(const Value& root, Config& c) {
   list(m, "prompts", c.prompts, &SchemaLoader::prompt);
   if (auto v = m.get("logging")) {
     logging(*v, c.logging);
+  }
+  if (auto v = m.get("tracing")) {
+    tracing(*v, c.tracing);
   }
   check_references(c);
 }

@@ -373,6 +373,21 @@ std::string to_redacted_json(const Config& c) {
   j["logging"] = {{"level", c.logging.level},
                   {"format", detail::enum_name(detail::kLogFormats, c.logging.format)},
                   {"access_log", c.logging.access_log}};
+  if (c.tracing) {
+    // A collector's headers are its credentials (API keys under many names): none is shown.
+    Json headers = Json::object();
+    for (const auto& [name, value] : c.tracing->headers) {
+      headers[name] = kRedacted;
+    }
+    j["tracing"] = {{"otlp_endpoint", c.tracing->otlp_endpoint},
+                    {"sample_ratio", c.tracing->sample_ratio},
+                    {"service_name", c.tracing->service_name},
+                    {"headers", std::move(headers)},
+                    {"max_queue_spans", c.tracing->max_queue_spans},
+                    {"max_batch_spans", c.tracing->max_batch_spans},
+                    {"export_interval", format_duration(c.tracing->export_interval)},
+                    {"export_timeout", format_duration(c.tracing->export_timeout)}};
+  }
   return j.dump(2);
 }
 

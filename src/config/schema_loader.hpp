@@ -193,6 +193,9 @@ class SchemaLoader {
   // src/config/sections/prompts.cpp
   void prompt(const Value& v, PromptConfig& p);
 
+  // src/config/sections/tracing.cpp
+  void tracing(const Value& v, std::optional<TracingConfig>& out);
+
   Reader& r_;
   std::vector<Ref> refs_;
   NameTable providers_{"provider", {}};

@@ -130,6 +130,46 @@ void record_health(health::TargetHealth& health, const PlannedTarget& p,
   }
 }
 
+// W3C trace context: each attempt is its own span, so each carries its own parent id upstream
+// (never all zeros). Drawn from the router's engine: simulated tests see the same ids.
+std::array<char, 16> new_attempt_span(std::string& traceparent, std::mt19937_64& rng) {
+  std::array<char, 16> id{};
+  if (traceparent.size() != 55) {
+    return id;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::uint64_t bits = 0;
+  while (bits == 0) {
+    bits = rng();
+  }
+  for (int i = 15; i >= 0; --i) {
+    id[static_cast<std::size_t>(i)] = kHex[bits & 0xf];
+    bits >>= 4;
+  }
+  traceparent.replace(36, 16, id.data(), id.size());
+  return id;
+}
+
+// The access log's and the trace's account of one attempt.
+AttemptRecord attempt_record(const PlannedTarget& served, const AttemptResult& result,
+                             const CallOutcome& out, TimePoint started, TimePoint now) {
+  AttemptRecord r;
+  r.provider = served.provider;
+  r.target = served.target;
+  r.started = started;
+  r.seconds = std::chrono::duration<double>(now - started).count();
+  if (result.finished && !result.broke_after_start) {
+    // An answer went out: a success, or the upstream's client fault passed on as it was.
+    r.status = out.status;
+    const bool ok = out.status >= 200 && out.status < 300;
+    r.outcome = ok ? "success" : api::to_string(api::status_failure_class(out.status));
+  } else {
+    r.status = result.failure.status;
+    r.outcome = api::to_string(result.failure.cls);
+  }
+  return r;
+}
+
 bool cancelled(const asio::cancellation_state& state) {
   return state.cancelled() != asio::cancellation_type::none;
 }
@@ -210,6 +250,8 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     AttemptResult result;
     RaceLosses losses;
     bool client_gone = false;
+    const auto attempt_started = clock.now();
+    const auto span_id = new_attempt_span(req.traceparent, rng_);
     try {
       InflightGuard inflight(health);
       result = co_await run_attempt(transport_, env_, metrics_, p, req, sink, out, state.tracker(),
@@ -226,6 +268,11 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
       if (health) {
         health->on_abandoned(now);
       }
+      auto& gone = out.attempt_log.emplace_back(
+          attempt_record(result.served_by ? *result.served_by : p, result, out, attempt_started,
+                         now));
+      gone.outcome = api::to_string(api::FailureClass::cancelled);
+      gone.span_id = span_id;
       out.status = 499;
       out.error_code = "client_closed_request";
       co_return out;
@@ -242,6 +289,8 @@ asio::awaitable<CallOutcome> Router::call(const RouteTable& table, CallRequest& 
     }
     // Who decided the attempt: the hedge partner when it answered first, else the target.
     const PlannedTarget& served = result.served_by ? *result.served_by : p;
+    out.attempt_log.push_back(attempt_record(served, result, out, attempt_started, now));
+    out.attempt_log.back().span_id = span_id;
     if (&served != &p) {
       // The primary failed before the partner answered (its own failure) or was cancelled
       // (not its fault); what follows is the partner's outcome.

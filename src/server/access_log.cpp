@@ -171,6 +171,41 @@ void AccessLog::write_all(std::string_view bytes) {
   }
 }
 
+namespace {
+
+void append_digits(std::string& out, unsigned value, int width) {
+  char buf[8];
+  for (int i = width - 1; i >= 0; --i) {
+    buf[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out.append(buf, static_cast<std::size_t>(width));
+}
+
+}  // namespace
+
+void append_rfc3339_ms(std::string& out, std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto ms = floor<milliseconds>(t);
+  const auto day = floor<days>(ms);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{ms - day};
+  append_digits(out, static_cast<unsigned>(static_cast<int>(ymd.year())), 4);
+  out += '-';
+  append_digits(out, static_cast<unsigned>(ymd.month()), 2);
+  out += '-';
+  append_digits(out, static_cast<unsigned>(ymd.day()), 2);
+  out += 'T';
+  append_digits(out, static_cast<unsigned>(hms.hours().count()), 2);
+  out += ':';
+  append_digits(out, static_cast<unsigned>(hms.minutes().count()), 2);
+  out += ':';
+  append_digits(out, static_cast<unsigned>(hms.seconds().count()), 2);
+  out += '.';
+  append_digits(out, static_cast<unsigned>(hms.subseconds().count()), 3);
+  out += 'Z';
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';

@@ -4,8 +4,6 @@
 // through the face's ResponseSink over the connection's ByteSink.
 #include <boost/system/system_error.hpp>
 #include <nlohmann/json.hpp>
-#include <charconv>
-#include <cmath>
 #include <spdlog/spdlog.h>
 
 #include "llmgw/api/errors.hpp"
@@ -19,12 +17,14 @@
 #include "llmgw/prompts/prompts.hpp"
 #include "llmgw/router/router.hpp"
 #include "llmgw/server/server.hpp"
+#include "server/access_line.hpp"
 #include "server/auth.hpp"
 #include "server/count_tokens.hpp"
 #include "server/feedback.hpp"
 #include "server/prompts_api.hpp"
 #include "server/responses_api.hpp"
 #include "server/sessions_api.hpp"
+#include "server/trace_tap.hpp"
 
 namespace llmgw::server {
 namespace {
@@ -43,17 +43,6 @@ bool valid_request_id(std::string_view id) {
     }
   }
   return true;
-}
-
-// W3C traceparent: keep the trace id and flags, replace the parent id with our span.
-std::string next_traceparent(std::string_view in) {
-  if (in.size() != 55 || in[2] != '-' || in[35] != '-' || in[52] != '-') {
-    return {};
-  }
-  std::string out(in);
-  auto span = common::random_hex(16);
-  out.replace(36, 16, span);
-  return out;
 }
 
 // W3C trace-context caps tracestate at 32 list members and 512 characters; a longer one is
@@ -118,70 +107,31 @@ std::string not_ready_body(const std::string& reason) {
   return json{{"status", "not ready"}, {"reason", reason}}.dump();
 }
 
-// One access log line, written straight into the log's buffer: no JSON document is built.
-void append_number(std::string& out, double v) {
-  if (!std::isfinite(v)) {
-    out += "null";
-    return;
+// What the access log says of a request that went through the pipeline.
+AccessEntry access_entry(const pipeline::RequestContext& ctx) {
+  AccessEntry e;
+  e.received = ctx.received;
+  e.request_id = ctx.request_id;
+  e.method = ctx.method;
+  e.route = ctx.route.path;
+  e.user_agent = ctx.user_agent;
+  e.remote = ctx.remote;
+  e.key = ctx.key ? std::string_view(ctx.key->name) : std::string_view();
+  if (!ctx.model_name.empty()) {
+    e.model = ctx.model_name;
   }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, ec == std::errc() ? end : buf);
-}
-
-void append_number(std::string& out, std::uint64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, ec == std::errc() ? end : buf);
-}
-
-void append_field(std::string& out, std::string_view key, std::string_view value) {
-  out += ",\"";
-  out += key;
-  out += "\":";
-  append_json_string(out, value);
-}
-
-void access_log_line(const pipeline::RequestContext& ctx, std::string& out) {
-  const auto& outcome = *ctx.outcome;
-  out += "{\"request_id\":";
-  append_json_string(out, ctx.request_id);
-  append_field(out, "key", ctx.key ? std::string_view(ctx.key->name) : std::string_view());
-  append_field(out, "route", ctx.route.path);
-  append_field(out, "model", api::echo(ctx.model_name));
-  append_field(out, "provider", outcome.provider);
-  append_field(out, "served_model", outcome.served_model);
-  out += ",\"attempts\":";
-  append_number(out, static_cast<std::uint64_t>(outcome.attempts));
-  out += ",\"status\":";
-  append_number(out, static_cast<std::uint64_t>(outcome.status));
-  out += ",\"latency_ms\":";
-  append_number(out, ctx.elapsed_seconds * 1000);
-  out += ",\"ttft_ms\":";
-  if (outcome.ttft_seconds >= 0) {
-    append_number(out, outcome.ttft_seconds * 1000);
-  } else {
-    out += "null";
-  }
-  out += ",\"tokens_in\":";
-  append_number(out, outcome.usage.prompt_tokens);
-  out += ",\"tokens_out\":";
-  append_number(out, outcome.usage.completion_tokens);
-  out += ",\"cost_usd\":";
-  append_number(out, outcome.cost_usd);
-  append_field(out, "cache", ctx.cache ? cache::to_string(ctx.cache->result()) : "none");
-  out += ",\"stream\":";
-  out += ctx.facts && ctx.facts->stream ? "true" : "false";
-  append_field(out, "remote", ctx.remote);
+  e.bytes_in = ctx.body_bytes;
+  e.bytes_out = ctx.client ? std::optional(ctx.client->bytes_sent()) : std::nullopt;
+  e.outcome = ctx.outcome;
+  e.total_seconds = ctx.elapsed_seconds;
+  e.cache = ctx.cache ? cache::to_string(ctx.cache->result()) : "none";
+  e.session = ctx.session_id;
+  e.stream = ctx.facts && ctx.facts->stream;
   if (ctx.prompt) {
-    append_field(out, "prompt", ctx.prompt->name);
-    out += ",\"prompt_version\":";
-    append_number(out, static_cast<std::uint64_t>(ctx.prompt->version));
+    e.prompt = ctx.prompt->name;
+    e.prompt_version = static_cast<unsigned>(ctx.prompt->version);
   }
-  if (!outcome.error_code.empty()) {
-    append_field(out, "error", outcome.error_code);
-  }
-  out += '}';
+  return e;
 }
 
 class InflightGuard {
@@ -231,7 +181,8 @@ public:
   explicit AccessLogTap(AccessLog& log) : log_(log) {}
   std::string_view name() const override { return "access_log"; }
   void on_response(const pipeline::RequestContext& ctx) override {
-    log_.write([&](std::string& out) { access_log_line(ctx, out); });
+    const auto entry = access_entry(ctx);
+    log_.write([&](std::string& out) { format_access_line(entry, out); });
   }
 
 private:
@@ -249,6 +200,9 @@ public:
     pipeline_.add(std::make_unique<MetricsTap>(state_.metrics));
     if (state_.access_log) {
       pipeline_.add(std::make_unique<AccessLogTap>(*state_.access_log));
+    }
+    if (state_.tracer) {
+      pipeline_.add(make_trace_tap(*state_.tracer));
     }
   }
 
@@ -272,6 +226,9 @@ public:
     pipeline::RequestContext ctx{table->config(), *route};
     ctx.request_id = request_id;
     ctx.remote = head.remote;
+    ctx.method = head.method;
+    ctx.user_agent = head.user_agent;
+    ctx.received = std::chrono::system_clock::now();
     ctx.outcome = &outcome;
     pipeline_.run_taps(ctx);
     EarlyAnswer answer;
@@ -286,6 +243,7 @@ public:
   asio::awaitable<void> handle(HttpRequest& req, api::ByteSink& sink,
                                router::Router* router) override {
     auto started = steady_clock::now();
+    const auto received = std::chrono::system_clock::now();
     if (!valid_request_id(req.request_id)) {
       req.request_id = common::random_hex(32);
     }
@@ -337,16 +295,51 @@ public:
         auto e = api::method_not_allowed(req.method, req.path);
         auto headers = request_headers(req);
         co_await out->fail(e, std::move(headers));
+        log_unrouted(req, route->path, e, sink, received, started);
         co_return;
       }
       InflightGuard guard(state_);
-      co_await proxy(table, *route, req, *out, *router, started);
+      co_await proxy(table, *route, req, *out, sink, *router, started, received);
       co_return;
     }
-    co_await send_error(sink, req, api::not_found_route(req.path));
+    auto unknown = api::not_found_route(req.path);
+    co_await send_error(sink, req, unknown);
+    log_unrouted(req, kUnmatched, unknown, sink, received, started);
   }
 
 private:
+  static constexpr std::string_view kUnmatched = "unmatched";
+
+  // A request refused before the pipeline (an unknown path, a wrong method): logged and
+  // counted too, so a scanner or a misconfigured client shows up.
+  void log_unrouted(const HttpRequest& req, std::string_view route, const api::GatewayError& e,
+                    const api::ByteSink& sink, std::chrono::system_clock::time_point received,
+                    steady_clock::time_point started) {
+    const double seconds = std::chrono::duration<double>(steady_clock::now() - started).count();
+    state_.metrics.request_finished(route, "_unknown", "", e.status, seconds);
+    if (!state_.access_log) {
+      return;
+    }
+    router::CallOutcome outcome;
+    outcome.status = e.status;
+    outcome.error_code = e.code;
+    AccessEntry entry;
+    entry.received = received;
+    entry.request_id = req.request_id;
+    entry.method = req.method;
+    entry.route = route;
+    if (route == kUnmatched) {
+      entry.path = req.path;
+    }
+    entry.user_agent = req.user_agent;
+    entry.remote = req.remote;
+    entry.bytes_in = req.body.size();
+    entry.bytes_out = sink.bytes_sent();
+    entry.outcome = &outcome;
+    entry.total_seconds = seconds;
+    state_.access_log->write([&](std::string& out) { format_access_line(entry, out); });
+  }
+
   static std::vector<common::Header> request_headers(const HttpRequest& req) {
     return common::make_headers("x-request-id", req.request_id);
   }
@@ -405,8 +398,10 @@ private:
 
   asio::awaitable<void> proxy(std::shared_ptr<const router::RouteTable> table,
                               const api::Route& route,
-                              HttpRequest& req, api::ResponseSink& sink, router::Router& router,
-                              steady_clock::time_point started) {
+                              HttpRequest& req, api::ResponseSink& sink,
+                              const api::ByteSink& client, router::Router& router,
+                              steady_clock::time_point started,
+                              std::chrono::system_clock::time_point received) {
     const auto& cfg = table->config();
     auto auth = authenticate(*table, req.authorization, req.x_api_key);
     pipeline::RequestContext ctx{cfg, route};
@@ -420,6 +415,17 @@ private:
     ctx.path = req.path;
     ctx.accept = req.accept;
     ctx.cache_control = req.cache_control;
+    ctx.method = req.method;
+    ctx.user_agent = req.user_agent;
+    ctx.received = received;
+    ctx.started = started;
+    ctx.client = &client;
+    // Decided before anything can refuse the request, so a refused request is traced too.
+    const auto traceparent = tracing::outgoing_traceparent(
+        req.traceparent, state_.tracer != nullptr,
+        state_.tracer ? state_.tracer->sample_ratio() : 0.0);
+    ctx.traceparent_in = req.traceparent;
+    ctx.traceparent = traceparent;
     std::optional<api::GatewayError> error = auth.error;
     json body;
     api::RequestFacts facts;
@@ -435,6 +441,11 @@ private:
         if (pipeline_.has_prepare_work(ctx)) {
           auto stopped = co_await pipeline_.run_prepare(ctx);
           error = std::move(stopped);
+        }
+        // The model the client asked for is logged even when the body is refused.
+        if (auto it = body.find("model"); it != body.end() && it->is_string()) {
+          model = it->get<std::string>();
+          ctx.model_name = model;
         }
         if (!error) {
           error = route.face->decode(route.op, body, facts);
@@ -487,8 +498,9 @@ private:
       call.stream = facts.stream;
       call.client_wants_usage = facts.include_usage || route.face->needs_stream_usage();
       call.request_id = req.request_id;
-      call.traceparent = next_traceparent(req.traceparent);
-      if (!call.traceparent.empty() && valid_tracestate(req.tracestate)) {
+      call.traceparent = traceparent;
+      // A tracestate belongs to the client's trace: without a valid traceparent it goes.
+      if (tracing::parse_traceparent(req.traceparent) && valid_tracestate(req.tracestate)) {
         call.tracestate = req.tracestate;
       }
       call.body_bytes = req.body.size();

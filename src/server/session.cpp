@@ -79,6 +79,7 @@ public:
 
   bool keep_alive() const { return keep_alive_ && ok_; }
   bool started() const override { return started_; }
+  std::uint64_t bytes_sent() const override { return bytes_; }
   bool streaming() const { return streaming_ && ok_; }
   void close_after() { keep_alive_ = false; }
 
@@ -95,6 +96,7 @@ public:
     lowest_of(stream_).expires_after(kWriteTimeout);
     auto [ec, n] = co_await asio::async_write(stream_, message, uncancellable());
     ok_ = !ec;
+    bytes_ += n;
     co_return ok_;
   }
 
@@ -110,6 +112,7 @@ public:
     lowest_of(stream_).expires_after(kWriteTimeout);
     auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(head), uncancellable());
     ok_ = !ec;
+    bytes_ += n;
     co_return ok_;
   }
 
@@ -124,6 +127,7 @@ public:
     auto [ec, n] =
         co_await asio::async_write(stream_, http::make_chunk(asio::buffer(bytes)), uncancellable());
     ok_ = !ec;
+    bytes_ += n;
     co_return ok_;
   }
 
@@ -135,6 +139,7 @@ public:
     lowest_of(stream_).expires_after(kWriteTimeout);
     auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), uncancellable());
     ok_ = !ec;
+    bytes_ += n;
     co_return ok_;
   }
 
@@ -168,6 +173,7 @@ private:
   bool ok_ = true;
   bool started_ = false;
   bool streaming_ = false;
+  std::uint64_t bytes_ = 0;
 };
 
 // Errors answered outside a handler, in the error shape of the path's API.

@@ -4,6 +4,7 @@
 // over the connection's ByteSink and renders what the router hands it in the client's format.
 // So the attempt loop is testable with a recording sink.
 #include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <span>
 #include <string>
@@ -32,6 +33,8 @@ public:
   virtual boost::asio::awaitable<bool> end_stream() = 0;
   /// True once any status line went out (a second response is then impossible).
   virtual bool started() const = 0;
+  /// Bytes written to the client so far, framing included (the access log's bytes_out).
+  virtual std::uint64_t bytes_sent() const { return 0; }
 };
 
 /// One event of a streamed answer, as the router hands it on: the canonical (OpenAI chat

@@ -382,6 +382,19 @@ struct LoggingConfig {  // extension: the daemon and access logs
   std::string access_log = "stdout";  // stdout | stderr | off | a file path
 };
 
+// Extension: OpenTelemetry traces, exported over OTLP/HTTP JSON (docs/operations.md#traces).
+struct TracingConfig {
+  std::string otlp_endpoint;  // as written: the collector's base URL (/v1/traces is appended)
+  common::Url url;            // parsed otlp_endpoint
+  double sample_ratio = 1.0;  // of new traces; an incoming traceparent's decision is kept
+  std::string service_name = "llmgw";
+  std::map<std::string, std::string> headers;  // sent with every export (may hold a secret)
+  std::uint64_t max_queue_spans = 8192;  // spans waiting for export; beyond: dropped, counted
+  std::uint64_t max_batch_spans = 512;
+  Duration export_interval = std::chrono::seconds(1);
+  Duration export_timeout = std::chrono::seconds(5);
+};
+
 struct Config {
   ServerConfig server;
   std::vector<ProviderConfig> providers;
@@ -394,6 +407,7 @@ struct Config {
   CacheStoreConfig cache;
   std::vector<PromptConfig> prompts;
   LoggingConfig logging;
+  std::optional<TracingConfig> tracing;  // off when absent
   std::string source_path;  // the file it was loaded from
 
   const ProviderConfig* find_provider(std::string_view name) const;

@@ -11,6 +11,7 @@
 // Each stage owns its config section and says from the request alone whether it applies: a
 // stage the config does not use costs one virtual call and no coroutine frame.
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -99,6 +100,16 @@ struct RequestContext {
   std::shared_ptr<session::StoredTurn> stored_response;
   // Set by the cache lookup stage on a model with a cache: its hit, its capture, its result.
   std::shared_ptr<cache::RequestCache> cache;
+  // For the access log and the trace: how the request came, and the client's connection.
+  std::string_view method;
+  std::string_view user_agent;
+  std::chrono::system_clock::time_point received{};  // wall clock, when the body was read
+  std::chrono::steady_clock::time_point started{};   // the same moment, on the steady clock
+  // The W3C traceparent the client sent (may be empty or invalid), and the one this request
+  // sends upstream (its trace; the router gives each attempt its own parent id), or empty.
+  std::string_view traceparent_in;
+  std::string_view traceparent;
+  const api::ByteSink* client = nullptr;              // its bytes_sent() once the answer is out
   // Filled once the answer is out, for the taps.
   const router::CallOutcome* outcome = nullptr;
   double elapsed_seconds = 0;

@@ -3,6 +3,7 @@
 // provider adapter, sends it through the worker's upstream client, fails over or retries by
 // failure class, and relays the (possibly streamed) answer to the ResponseSink.
 #include <boost/asio/awaitable.hpp>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
@@ -94,11 +95,25 @@ struct CallRequest {
   std::chrono::steady_clock::time_point started;
 };
 
+/// One upstream attempt as the access log and the traces tell it. The pointers point into the
+/// request's config snapshot, which outlives the outcome.
+struct AttemptRecord {
+  const ProviderRoute* provider = nullptr;          // who was asked (the hedge winner, if any)
+  const config::TargetConfig* target = nullptr;     // its targets[] entry (model id)
+  std::string_view outcome;  // "success", or the failure class (api::to_string)
+  int status = 0;            // the upstream's HTTP status; 0 when none arrived
+  common::Clock::time_point started{};
+  double seconds = 0;
+  // The parent id of the traceparent sent upstream (the attempt's span); empty without one.
+  std::array<char, 16> span_id{};
+};
+
 struct CallOutcome {
   int status = 0;
   std::string provider;      // the provider that served (or the last tried)
   std::string served_model;  // the provider's model id
   unsigned attempts = 0;
+  std::vector<AttemptRecord> attempt_log;  // one entry per attempt, in order
   providers::Usage usage;
   double cost_usd = 0;
   double ttft_seconds = -1;  // -1 when no byte of an answer reached the client

@@ -100,4 +100,7 @@ private:
 /// Appends `s` as a JSON string (quoted, escaped; invalid UTF-8 becomes U+FFFD).
 void append_json_string(std::string& out, std::string_view s);
 
+/// Appends `t` as RFC 3339 in UTC with milliseconds, unquoted: 2026-12-06T17:40:01.123Z.
+void append_rfc3339_ms(std::string& out, std::chrono::system_clock::time_point t);
+
 }  // namespace llmgw::server

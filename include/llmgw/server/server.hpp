@@ -24,6 +24,10 @@
 #include "llmgw/state/availability.hpp"
 #include "llmgw/session/sessions.hpp"
 
+namespace llmgw::tracing {
+class Exporter;
+}
+
 namespace llmgw::metrics {
 class Metrics;
 }
@@ -45,6 +49,7 @@ struct GatewayState {
   // written after the handler returned, such as the drain's server_shutting_down, included).
   std::atomic<std::int64_t> busy{0};
   std::unique_ptr<AccessLog> access_log;  // null = off
+  std::shared_ptr<tracing::Exporter> tracer;  // null = tracing off
   feedback::RecentRequests recent_requests;  // what POST /v1/feedback may rate
   session::Sessions sessions;  // the conversation store (config: sessions)
   limits::Limits limits;  // per-key rate limits and budgets (keys[]), here or on Redis (state)

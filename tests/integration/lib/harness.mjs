@@ -393,13 +393,15 @@ export async function startGateway(config, opts = {}) {
   );
   const stdout = new LineCollector(proc.stdout);
   const stderr = new LineCollector(proc.stderr);
+  // The text line, or with logging.format json the daemon log's "listening" object.
   const m = await stdout
-    .waitFor(/^llmgw listening on port (\d+) admin port (\d+)$/, STARTUP_TIMEOUT_MS, proc, 'llmgw')
+    .waitFor(/^(?:llmgw listening on port (\d+) admin port (\d+)|\{.*"event":"listening","port":(\d+),"admin_port":(\d+).*\})$/,
+      STARTUP_TIMEOUT_MS, proc, 'llmgw')
     .catch((e) => {
       throw new Error(`${e.message}\nstdout:\n${stdout.text()}\nstderr:\n${stderr.text()}`);
     });
-  const port = Number(m[1]);
-  const adminPort = Number(m[2]);
+  const port = Number(m[1] ?? m[3]);
+  const adminPort = Number(m[2] ?? m[4]);
   const url = `http://${HOST}:${port}`;
   const adminUrl = `http://${HOST}:${adminPort}`;
 

@@ -111,6 +111,7 @@ protected:
     request.model = model_name;
     request.stream = stream;
     request.request_id = "req-1";
+    request.traceparent = traceparent;
     request.started = time.now();
     request.deadline = request.started + timeout;
     return fakes::run_simulated(ctx, time, router.call(*table, request, sink), cancel_after);
@@ -134,6 +135,7 @@ protected:
   api::Dialect client_dialect = api::Dialect::openai;  // what the sink of the next call speaks
   json body;
   json legacy_prompt = "Once upon";
+  std::string traceparent;  // what the next call sends upstream
   CallRequest request;
 };
 
@@ -188,6 +190,60 @@ TEST_F(AttemptLoop, AClientErrorIsPassedThroughAndNoOtherTargetIsTried) {
   EXPECT_NE(sink.body.find("temperature"), std::string::npos);
   EXPECT_EQ(transport.sent_to(kB), 0u);
   EXPECT_TRUE(health_of("a").peek(time.now()).routable) << "a client's mistake harms no target";
+}
+
+TEST_F(AttemptLoop, TheAttemptLogNamesEachAttemptWithItsClassStatusAndDuration) {
+  transport.script(kA, {Reply::json(503, error_body("overloaded")).after(300ms)});
+  transport.script(kB, {Reply::json(200, answer("from b")).after(200ms)});
+  auto out = call("pair");
+  ASSERT_EQ(out.attempt_log.size(), 2u);
+  const auto& first = out.attempt_log[0];
+  const auto& second = out.attempt_log[1];
+  EXPECT_EQ(first.provider->config->name, "a");
+  EXPECT_EQ(first.outcome, "server_error");
+  EXPECT_EQ(first.status, 503);
+  EXPECT_NEAR(first.seconds, 0.3, 1e-6);
+  EXPECT_EQ(second.provider->config->name, "b");
+  EXPECT_EQ(second.target->model, out.served_model);
+  EXPECT_EQ(second.outcome, "success");
+  EXPECT_EQ(second.status, 200);
+  EXPECT_GE(second.started, first.started + 300ms) << "in the order they ran";
+  EXPECT_NEAR(second.seconds, 0.2, 1e-6);
+}
+
+TEST_F(AttemptLoop, APassedOnClientErrorIsLoggedWithItsClassAndAConnectFailureWithNoStatus) {
+  transport.script(kA, {Reply::fail(api::FailureClass::connect, "connection refused")});
+  transport.script(kB, {Reply::json(400, error_body("'temperature' is out of range"))});
+  auto out = call("pair");
+  ASSERT_EQ(out.attempt_log.size(), 2u);
+  EXPECT_EQ(out.attempt_log[0].outcome, "connect");
+  EXPECT_EQ(out.attempt_log[0].status, 0);
+  EXPECT_EQ(out.attempt_log[1].outcome, "client_error");
+  EXPECT_EQ(out.attempt_log[1].status, 400);
+}
+
+TEST_F(AttemptLoop, EachAttemptSendsItsOwnSpanIdUpstreamAndLogsIt) {
+  traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  transport.script(kA, {Reply::json(503, error_body("overloaded"))});
+  transport.script(kB, {Reply::json(200, answer("from b"))});
+  auto out = call("pair");
+  ASSERT_EQ(out.attempt_log.size(), 2u);
+  ASSERT_EQ(transport.sent().size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto sent = std::string(transport.sent()[i].header("traceparent"));
+    const auto& id = out.attempt_log[i].span_id;
+    EXPECT_EQ(sent, "00-0af7651916cd43dd8448eb211c80319c-" + std::string(id.data(), id.size()) +
+                        "-01");
+  }
+  EXPECT_NE(out.attempt_log[0].span_id, out.attempt_log[1].span_id);
+}
+
+TEST_F(AttemptLoop, WithoutATraceparentNoSpanIdIsMadeUp) {
+  transport.script(kA, {Reply::json(200, answer("a"))});
+  auto out = call("solo");
+  ASSERT_EQ(out.attempt_log.size(), 1u);
+  EXPECT_EQ(out.attempt_log[0].span_id, (std::array<char, 16>{}));
+  EXPECT_EQ(transport.sent()[0].header("traceparent"), "");
 }
 
 // ---- retry-after, backoff, deadline, budget ------------------------------------------------
