@@ -52,8 +52,12 @@ asio::awaitable<bool> send_cached(api::ResponseSink& sink, std::vector<common::H
   co_return co_await sink.send(200, std::move(headers), std::move(body));
 }
 
-void served_from_cache(const router::CallRequest& req, router::CallOutcome& out, bool sent) {
+void served_from_cache(const router::CallRequest& req, const std::string& answer,
+                       router::CallOutcome& out, bool sent) {
   out.status = sent ? 200 : 499;
+  if (req.capture_answer && req.op == providers::Operation::chat) {
+    out.answer = router::assistant_message_of(answer);  // a stored response's next turn
+  }
   out.provider = "cache";
   out.served_model = req.model;
   out.usage = {};  // no provider was paid for this answer: nothing to count or charge
@@ -221,7 +225,7 @@ asio::awaitable<router::CallOutcome> RequestCache::replay(const router::CallRequ
   const std::string* stream = req.stream ? &stream_ : nullptr;
   auto sending = send_cached(sink, std::move(headers), *answer_, stream);
   const bool sent = co_await std::move(sending);
-  served_from_cache(req, out, sent);
+  served_from_cache(req, *answer_, out, sent);
   co_return out;
 }
 
@@ -244,7 +248,7 @@ asio::awaitable<bool> RequestCache::serve(const router::CallRequest& req,
   set_cache_header(headers, "stale");
   auto sending = send_cached(sink, std::move(headers), *answer_, stream ? &*stream : nullptr);
   const bool sent = co_await std::move(sending);
-  served_from_cache(req, out, sent);
+  served_from_cache(req, *answer_, out, sent);
   co_return true;
 }
 

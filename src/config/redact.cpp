@@ -379,7 +379,7 @@ std::string to_redacted_json(const Config& c) {
     for (const auto& [name, value] : c.tracing->headers) {
       headers[name] = kRedacted;
     }
-    j["tracing"] = {{"otlp_endpoint", c.tracing->otlp_endpoint},
+    j["tracing"] = {{"otlp_endpoint", detail::redact_url_credentials(c.tracing->otlp_endpoint)},
                     {"sample_ratio", c.tracing->sample_ratio},
                     {"service_name", c.tracing->service_name},
                     {"headers", std::move(headers)},

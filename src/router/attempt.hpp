@@ -43,10 +43,6 @@ struct HedgePlan {
   std::chrono::milliseconds after{0};
 };
 
-/// The first choice's message of a canonical chat answer, as a JSON text to store in a
-/// session (empty when there is none).
-std::string assistant_message_of(std::string_view canonical_answer);
-
 /// The gateway's response headers: request id, who served, how many attempts.
 std::vector<providers::Header> response_headers(const CallRequest& req, const CallOutcome& out);
 

@@ -20,17 +20,27 @@ using Library = tokenizer::Library;
 
 namespace {
 
-// The tokenizers, loaded the first time on a thread of their own: loading parses megabytes of
-// JSON, which no worker may wait for. (A config with a context_window has them loaded at start
-// by the control thread.)
-asio::awaitable<std::shared_ptr<const Library>> load_library() {
-  static asio::thread_pool loader(1);
-  auto lib = co_await asio::co_spawn(
-      loader, []() -> asio::awaitable<std::shared_ptr<const Library>> {
-        co_return Library::shared();
+// Counting runs on a thread of its own, never on a worker: the tokenizers load the first time
+// (megabytes of JSON; a config with a context_window has them loaded at start by the control
+// thread), and an exact count of a body of megabytes takes long enough to stall every other
+// connection of the worker. The caller's frame keeps `table`, `model` and `body` alive.
+asio::awaitable<router::PromptCount> count_off_worker(const router::RouteTable& table,
+                                                      const config::ModelConfig& model,
+                                                      const nlohmann::json& body) {
+  static asio::thread_pool counter(1);
+  auto count = co_await asio::co_spawn(
+      counter,
+      [&]() -> asio::awaitable<router::PromptCount> {
+        const Library* library = table.tokenizers();
+        std::shared_ptr<const Library> loaded;
+        if (library == nullptr) {
+          loaded = Library::shared();
+          library = loaded.get();
+        }
+        co_return router::count_prompt(table, library, model, body);
       },
       asio::use_awaitable);
-  co_return lib;
+  co_return count;
 }
 
 std::string count_body(std::uint64_t tokens) {
@@ -83,13 +93,7 @@ asio::awaitable<void> answer_count_tokens(const router::RouteTable& table, HttpR
     co_await out->fail(*error, std::move(headers));
     co_return;
   }
-  const Library* library = table.tokenizers();
-  std::shared_ptr<const Library> loaded;
-  if (!library) {
-    loaded = co_await load_library();
-    library = loaded.get();
-  }
-  auto count = router::count_prompt(table, library, *model, body);
+  auto count = co_await count_off_worker(table, *model, body);
   headers.emplace_back("content-type", "application/json");
   face.add_id_headers(headers, req.request_id);
   headers.emplace_back("x-llmgw-token-count", std::string(count.method));

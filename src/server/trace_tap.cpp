@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "llmgw/api/errors.hpp"
 #include "llmgw/common/strings.hpp"
 
 namespace llmgw::server {
@@ -155,11 +156,14 @@ std::vector<Span> request_spans(const pipeline::RequestContext& ctx,
     server.parent_span_id = client->parent_id;
   }
   server.kind = tracing::SpanKind::server;
-  server.name = span_name(op, ctx.model_name);
+  // Only a configured model names the span: a client's made-up model would mint span names
+  // (and fill the exporter's queue with its text); what it asked for is an attribute, cut.
+  server.name = span_name(op, ctx.model ? ctx.model_name : std::string_view());
   server.start_unix_nano = unix_nano(ctx.received);
   server.end_unix_nano = plus_seconds(server.start_unix_nano, ctx.elapsed_seconds);
   add(server, "gen_ai.operation.name", op);
-  add(server, "gen_ai.request.model", ctx.model_name);
+  add(server, "gen_ai.request.model", ctx.model ? std::string(ctx.model_name)
+                                                : api::echo(ctx.model_name));
   add(server, "gen_ai.response.model", o.served_model);
   const auto* serving = serving_attempt(o);
   add_provider(server, serving ? serving->provider : nullptr);

@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -73,9 +74,18 @@ public:
     auto store = services_.sessions ? services_.sessions->store() : nullptr;
     const std::string owner = ctx.key ? ctx.key->name : std::string();
     auto& messages = (*ctx.body)["messages"];
-    std::vector<std::string> history;
+    // The input is last: instructions and the gateway's system context went before it.
+    const std::size_t input_begin = messages.size() - std::min(turn->input_messages,
+                                                               messages.size());
+    std::vector<std::string> history;  // the continued conversation, as stored
     if (!turn->previous_response_id.empty()) {
       const auto& previous = turn->previous_response_id;
+      if (!ctx.session_id.empty()) {
+        co_return api::invalid_request(
+            "previous_response_id continues a stored response and x-session-id a session: "
+            "send one of them.",
+            "previous_response_id");
+      }
       if (!store) {
         co_return store_unavailable("none");
       }
@@ -94,22 +104,24 @@ public:
       if (!*loaded || (*loaded)->meta.owner != owner) {
         co_return previous_not_found(previous);
       }
-      history = std::move((*loaded)->messages);
-      if (!history.empty() && !api::responses::record_response(history.back()).empty()) {
-        history.pop_back();
+      auto& stored_messages = (*loaded)->messages;
+      if (!stored_messages.empty() &&
+          !api::responses::record_response(stored_messages.back()).empty()) {
+        stored_messages.pop_back();
       }
-      // The continued conversation goes after this request's instructions, before its input.
+      // The continued conversation goes right before this request's input.
       nlohmann::json joined = nlohmann::json::array();
-      for (std::size_t i = 0; i < turn->instruction_messages && i < messages.size(); ++i) {
+      for (std::size_t i = 0; i < input_begin; ++i) {
         joined.push_back(std::move(messages[i]));
       }
-      for (const auto& text : history) {
+      for (auto& text : stored_messages) {
         auto m = api::parse_json(text, api::JsonLimits{ctx.config.server.max_json_depth});
         if (m && m->is_object()) {
           joined.push_back(std::move(*m));
+          history.push_back(std::move(text));
         }
       }
-      for (std::size_t i = turn->instruction_messages; i < messages.size(); ++i) {
+      for (std::size_t i = input_begin; i < messages.size(); ++i) {
         joined.push_back(std::move(messages[i]));
       }
       messages = std::move(joined);
@@ -119,8 +131,7 @@ public:
     }
     auto stored = std::make_shared<session::StoredTurn>();
     stored->conversation = std::move(history);
-    for (std::size_t i = turn->instruction_messages + stored->conversation.size();
-         i < messages.size(); ++i) {
+    for (std::size_t i = input_begin + stored->conversation.size(); i < messages.size(); ++i) {
       stored->conversation.push_back(messages[i].dump());
     }
     stored->store = std::move(store);

@@ -36,6 +36,7 @@ std::shared_ptr<Exporter> Exporter::make(const config::TracingConfig& cfg,
   o.max_queue_spans = cfg.max_queue_spans;
   o.max_batch_spans = cfg.max_batch_spans;
   o.export_interval = cfg.export_interval;
+  o.stop_flush = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.export_timeout);
   return std::make_shared<Exporter>(std::move(o), make_http_poster(cfg), &metrics);
 }
 
@@ -46,7 +47,10 @@ Exporter::~Exporter() {
   }
   wake_.notify_one();
   thread_.join();
-  while (export_batch() == Sent::ok) {
+  // What is left goes out while the collector takes it, for at most one export timeout in
+  // all: a slow collector must not hold the exit past the service manager's stop timeout.
+  const auto deadline = std::chrono::steady_clock::now() + options_.stop_flush;
+  while (std::chrono::steady_clock::now() < deadline && export_batch() == Sent::ok) {
   }
   std::lock_guard lock(mutex_);
   count_dropped(queue_.size());

@@ -232,6 +232,40 @@ describe('openai SDK responses against the gateway', () => {
     );
   });
 
+  test('a chain with a key persona and the response cache: one system message, cached answers stored', async () => {
+    const PERSONA_KEY = 'sk-llmgw-responses-persona-3';
+    const g = await startGateway({
+      providers: [simProvider(a)],
+      models: [{ name: 'cached', targets: [{ provider: 'r-a', model: 'upstream-a' }], cache: { ttl: '1m', any_temperature: true } }],
+      keys: [{ name: 'p', sha256: sha256(PERSONA_KEY), persona: 'You are terse.' }],
+      auth: { required: true },
+    });
+    try {
+      const c = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: PERSONA_KEY, maxRetries: 0 });
+      const first = await c.responses.create({ model: 'cached', input: 'What is 2 + 2?' });
+      const { data: again, response } = await c.responses
+        .create({ model: 'cached', input: 'What is 2 + 2?' }).withResponse();
+      assert.equal(response.headers.get('x-llmgw-cache'), 'hit');
+      assert.notEqual(again.id, first.id);
+      assert.equal(again.output_text, '4');
+      // The cached answer was stored under its own id, and continues with one system message.
+      const next = await c.responses.create({ model: 'cached', previous_response_id: again.id, input: '!history' });
+      const seen = history(next.output_text);
+      assert.equal(seen[0][0], 'system');
+      assert.match(seen[0][1], /You are terse\./);
+      assert.deepEqual(seen.slice(1), [['user', 'What is 2 + 2?'], ['assistant', '4'], ['user', '!history']]);
+      const last = await c.responses.create({ model: 'cached', previous_response_id: next.id, input: '!history' });
+      assert.equal(history(last.output_text).filter(([role]) => role === 'system').length, 1);
+      // A stored response and a session cannot both be continued at once.
+      const both = await postJson(g, '/v1/responses', { model: 'cached', previous_response_id: again.id, input: 'x' },
+        { authorization: `Bearer ${PERSONA_KEY}`, 'x-session-id': 's1' });
+      assert.equal(both.status, 400);
+      assert.equal(both.json.error.param, 'previous_response_id');
+    } finally {
+      await g.stop();
+    }
+  });
+
   test('every provider kind serves it: anthropic and gemini targets, stream and not', async () => {
     for (const model of ['claude', 'gemini']) {
       const r = await client.responses.create({ model, input: 'What is 6 + 7?' });

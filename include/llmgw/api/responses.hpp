@@ -22,9 +22,11 @@ struct Turn final : FaceState {
   std::string previous_response_id;  // the stored conversation this request continues
   bool store = true;           // the answer is kept for previous_response_id and GET
   std::string echo;            // the request fields the response object repeats (JSON object)
-  // Leading canonical messages that came from `instructions`: they are not carried over to a
-  // response that continues this one (the Responses API's rule).
-  std::size_t instruction_messages = 0;
+  // The canonical messages that came from `input`: the last ones of the request's messages
+  // (instructions, and whatever system context the gateway adds, go before them). Only they and
+  // the answer carry over to a response that continues this one (instructions do not: the
+  // Responses API's rule).
+  std::size_t input_messages = 0;
   // Set by the face's sink when the answer completed: the response object the client got.
   std::string response;
 };

@@ -153,4 +153,8 @@ private:
   std::mt19937_64 rng_;
 };
 
+/// The first choice's message of a canonical chat answer, as a JSON text to store as a turn
+/// (CallRequest::capture_answer; a session's, a stored response's), empty when there is none.
+std::string assistant_message_of(std::string_view canonical_answer);
+
 }  // namespace llmgw::router

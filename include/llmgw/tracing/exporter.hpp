@@ -47,6 +47,8 @@ public:
     std::size_t max_queue_spans = 8192;
     std::size_t max_batch_spans = 512;
     std::chrono::milliseconds export_interval{1000};
+    // The whole flush at stop takes at most this long (the poster's own timeout per batch).
+    std::chrono::milliseconds stop_flush{5000};
   };
 
   /// `metrics` (may be null) gets llmgw_trace_spans_total{result="exported|dropped|failed"}.

@@ -520,8 +520,8 @@ std::optional<api::GatewayError> responses_to_chat(const json& in, json& out, Tu
   }
   if (!instructions.empty()) {
     messages.push_back(json{{"role", "system"}, {"content", std::move(instructions)}});
-    turn.instruction_messages = 1;
   }
+  const std::size_t before_input = messages.size();
   auto input = in.find("input");
   if (input == in.end() || input->is_null()) {
     return fail("input", "is required and must be a string or an array of input items.");
@@ -529,6 +529,7 @@ std::optional<api::GatewayError> responses_to_chat(const json& in, json& out, Tu
   if (auto e = convert_input(*input, messages)) {
     return e;
   }
+  turn.input_messages = messages.size() - before_input;
   out["messages"] = std::move(messages);
   if (present(in, "tools")) {
     if (auto e = convert_tools(in["tools"], out)) {

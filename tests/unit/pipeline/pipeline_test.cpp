@@ -52,7 +52,8 @@ std::vector<std::string> names(const Pipeline& p) {
 TEST_F(Fixture, EverySeamIsInPlaceInPipelineOrder) {
   auto p = make_pipeline(Services{});
   EXPECT_EQ(names(p), (std::vector<std::string>{"limits", "prompt_template", "session_load",
-                                                "cache_lookup", "budget_debit", "session_append",
+                                                "response_load", "cache_lookup", "budget_debit",
+                                                "session_append", "response_store",
                                                 "cache_store"}));
 }
 

@@ -67,6 +67,9 @@ TEST(TraceTap, ServerSpanUnderTheClientsAndOneClientSpanPerAttempt) {
 
   const api::Route route{"/v1/chat/completions", api::Operation::chat, nullptr};
   pipeline::RequestContext ctx{cfg, route};
+  config::ModelConfig demo;
+  demo.name = "demo";
+  ctx.model = &demo;  // a configured model names the span (a made-up one does not)
   ctx.model_name = "demo";
   ctx.method = "POST";
   ctx.request_id = "req-1";

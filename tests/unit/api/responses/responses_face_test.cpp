@@ -52,7 +52,7 @@ TEST(ResponsesRequest, InputItemsBecomeChatMessages) {
   EXPECT_EQ(out["reasoning_effort"], "low");
   EXPECT_FALSE(turn.store);
   EXPECT_EQ(turn.previous_response_id, "resp_x");
-  EXPECT_EQ(turn.instruction_messages, 1u);
+  EXPECT_EQ(turn.input_messages, 5u);
   EXPECT_TRUE(valid_response_id(turn.id)) << turn.id;
   EXPECT_EQ(json::parse(turn.echo)["max_output_tokens"], 50);
 }
