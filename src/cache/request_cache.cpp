@@ -8,6 +8,7 @@
 
 #include "llmgw/cache/assembly.hpp"
 #include "llmgw/cache/replay.hpp"
+#include "llmgw/common/header.hpp"
 #include "llmgw/common/strings.hpp"
 
 namespace llmgw::cache {
@@ -17,17 +18,6 @@ namespace asio = boost::asio;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-void set_header(std::vector<common::Header>& headers, std::string_view name,
-                std::string_view value) {
-  for (auto& h : headers) {
-    if (common::iequals(h.name, name)) {
-      h.value = std::string(value);
-      return;
-    }
-  }
-  headers.emplace_back(std::string(name), std::string(value));
 }
 
 // A cached answer as the client asked for it: the stored body as it is, or its replay as a
@@ -79,7 +69,7 @@ std::vector<common::Header> hit_headers(const router::CallRequest& req) {
   if (req.extra_headers) {
     headers.insert(headers.end(), req.extra_headers->begin(), req.extra_headers->end());
   }
-  set_header(headers, "x-llmgw-cache", "hit");
+  common::set_header(headers, "x-llmgw-cache", "hit");
   return headers;
 }
 
@@ -192,7 +182,7 @@ std::string_view to_string(Result r) {
 }
 
 void set_cache_header(std::vector<common::Header>& headers, std::string_view value) {
-  set_header(headers, "x-llmgw-cache", value);
+  common::set_header(headers, "x-llmgw-cache", std::string(value));
 }
 
 void RequestCache::store_as(std::shared_ptr<CacheStore> store, std::string key,
@@ -243,8 +233,8 @@ asio::awaitable<bool> RequestCache::serve(const router::CallRequest& req,
     }
   }
   result_ = Result::stale;
-  set_header(headers, "x-llmgw-provider", "cache");
-  set_header(headers, "x-llmgw-model", req.model);
+  common::set_header(headers, "x-llmgw-provider", "cache");
+  common::set_header(headers, "x-llmgw-model", req.model);
   set_cache_header(headers, "stale");
   auto sending = send_cached(sink, std::move(headers), *answer_, stream ? &*stream : nullptr);
   const bool sent = co_await std::move(sending);

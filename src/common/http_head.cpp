@@ -2,6 +2,9 @@
 
 #include <charconv>
 
+#include "llmgw/common/header.hpp"
+#include "llmgw/common/strings.hpp"
+
 namespace llmgw::common {
 
 std::string_view reason_phrase(int status) {
@@ -86,6 +89,25 @@ bool is_framing_field(std::string_view name) {
          iequals(name, "connection") || iequals(name, "keep-alive") ||
          iequals(name, "proxy-connection") || iequals(name, "upgrade") || iequals(name, "te") ||
          iequals(name, "trailer");
+}
+
+std::string header_value(const std::vector<Header>& headers, std::string_view name) {
+  for (const auto& h : headers) {
+    if (iequals(h.name, name)) {
+      return h.value;
+    }
+  }
+  return {};
+}
+
+void set_header(std::vector<Header>& headers, std::string_view name, std::string value) {
+  for (auto& h : headers) {
+    if (iequals(h.name, name)) {
+      h.value = std::move(value);
+      return;
+    }
+  }
+  headers.emplace_back(std::string(name), std::move(value));
 }
 
 }  // namespace llmgw::common

@@ -1,6 +1,7 @@
 #pragma once
 // One HTTP header field as the gateway's own code builds it (client answers, upstream requests).
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,5 +29,11 @@ std::vector<Header> make_headers(Args&&... kv) {
   }
   return out;
 }
+
+/// The value of the first header named `name` (any case), empty when there is none.
+std::string header_value(const std::vector<Header>& headers, std::string_view name);
+
+/// Gives the header named `name` (any case) the value `value`, adding it when absent.
+void set_header(std::vector<Header>& headers, std::string_view name, std::string value);
 
 }  // namespace llmgw::common

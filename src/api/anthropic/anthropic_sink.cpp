@@ -2,6 +2,7 @@
 // themselves are pure and live in response_encoder.cpp and stream_encoder.cpp).
 #include <algorithm>
 
+#include "llmgw/common/header.hpp"
 #include "llmgw/common/strings.hpp"
 #include "api/anthropic/anthropic.hpp"
 
@@ -9,42 +10,22 @@ namespace llmgw::api::anthropic {
 
 namespace {
 
-std::string header_value(const std::vector<common::Header>& headers, std::string_view name) {
-  for (const auto& h : headers) {
-    if (common::iequals(h.name, name)) {
-      return h.value;
-    }
-  }
-  return {};
-}
-
-void set_header(std::vector<common::Header>& headers, std::string_view name,
-                std::string value) {
-  for (auto& h : headers) {
-    if (common::iequals(h.name, name)) {
-      h.value = std::move(value);
-      return;
-    }
-  }
-  headers.emplace_back(std::string(name), std::move(value));
-}
-
 // Anthropic SDKs read the request id from `request-id`.
 void copy_request_id(std::vector<common::Header>& headers) {
-  auto request_id = header_value(headers, "x-request-id");
+  auto request_id = common::header_value(headers, "x-request-id");
   if (!request_id.empty()) {
-    set_header(headers, "request-id", std::move(request_id));
+    common::set_header(headers, "request-id", std::move(request_id));
   }
 }
 
 // Rewrites a complete answer (status may change only when a 2xx body cannot be translated).
 std::string translate_complete(int& status, std::vector<common::Header>& headers,
                                std::string body) {
-  auto request_id = header_value(headers, "x-request-id");
+  auto request_id = common::header_value(headers, "x-request-id");
   if (!request_id.empty()) {
-    set_header(headers, "request-id", request_id);
+    common::set_header(headers, "request-id", request_id);
   }
-  set_header(headers, "content-type", "application/json");
+  common::set_header(headers, "content-type", "application/json");
   if (status >= 200 && status < 300) {
     if (auto message = openai_completion_to_anthropic(body)) {
       return std::move(*message);
@@ -58,8 +39,8 @@ std::string translate_complete(int& status, std::vector<common::Header>& headers
 
 void stream_headers(std::vector<common::Header>& headers) {
   copy_request_id(headers);
-  set_header(headers, "content-type", "text/event-stream; charset=utf-8");
-  set_header(headers, "cache-control", "no-cache");
+  common::set_header(headers, "content-type", "text/event-stream; charset=utf-8");
+  common::set_header(headers, "cache-control", "no-cache");
 }
 
 }  // namespace
@@ -75,7 +56,7 @@ boost::asio::awaitable<bool> AnthropicSink::send_native(int status,
                                                         std::vector<common::Header> headers,
                                                         std::string body) {
   copy_request_id(headers);
-  set_header(headers, "content-type", "application/json");
+  common::set_header(headers, "content-type", "application/json");
   co_return co_await inner_.send(status, std::move(headers), std::move(body));
 }
 
@@ -140,11 +121,11 @@ boost::asio::awaitable<bool> AnthropicSink::end_stream() {
 boost::asio::awaitable<bool> AnthropicSink::fail(const api::GatewayError& e,
                                                  std::vector<common::Header> headers) {
   if (!inner_.started()) {
-    auto request_id = header_value(headers, "x-request-id");
+    auto request_id = common::header_value(headers, "x-request-id");
     if (!request_id.empty()) {
-      set_header(headers, "request-id", request_id);
+      common::set_header(headers, "request-id", request_id);
     }
-    set_header(headers, "content-type", "application/json");
+    common::set_header(headers, "content-type", "application/json");
     auto body = anthropic_error_body(e, request_id);
     co_return co_await inner_.send(e.status, std::move(headers), std::move(body));
   }

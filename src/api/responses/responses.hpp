@@ -137,6 +137,7 @@ public:
   bool started() const override { return inner_.started(); }
 
 private:
+  Turn& turn();
   StreamTranslator& translator();
 
   api::ByteSink& inner_;

@@ -3,25 +3,11 @@
 #include "api/openai/request_validation.hpp"
 #include "api/responses/responses.hpp"
 #include "llmgw/api/face.hpp"
+#include "llmgw/common/header.hpp"
 #include "llmgw/common/strings.hpp"
 
 namespace llmgw::api {
 namespace responses {
-
-namespace {
-
-void set_header(std::vector<common::Header>& headers, std::string_view name,
-                std::string value) {
-  for (auto& h : headers) {
-    if (common::iequals(h.name, name)) {
-      h.value = std::move(value);
-      return;
-    }
-  }
-  headers.emplace_back(std::string(name), std::move(value));
-}
-
-}  // namespace
 
 Turn* turn_of(const RequestFacts& facts) {
   return dynamic_cast<Turn*>(facts.face_state.get());
@@ -49,12 +35,18 @@ void ResponsesSink::decoded(const RequestFacts& facts) {
   }
 }
 
+// A request the face did not decode (its errors, a cache replay) still gets an id.
+Turn& ResponsesSink::turn() {
+  if (!turn_) {
+    turn_ = std::make_shared<Turn>();
+    turn_->id = "resp_" + common::random_hex(48);
+  }
+  return *turn_;
+}
+
 StreamTranslator& ResponsesSink::translator() {
   if (!translator_) {
-    if (!turn_) {  // an answer to a request the face did not decode (a cache replay's errors)
-      turn_ = std::make_shared<Turn>();
-      turn_->id = "resp_" + common::random_hex(48);
-    }
+    turn();
     translator_.emplace(turn_);
   }
   return *translator_;
@@ -62,11 +54,11 @@ StreamTranslator& ResponsesSink::translator() {
 
 boost::asio::awaitable<bool> ResponsesSink::send(int status, std::vector<common::Header> headers,
                                                  std::string body) {
-  set_header(headers, "content-type", "application/json");
+  common::set_header(headers, "content-type", "application/json");
   if (status >= 200 && status < 300) {
-    translator();  // makes sure there is a turn
-    if (auto response = completion_to_response(body, *turn_)) {
-      turn_->response = *response;
+    auto& t = turn();
+    if (auto response = completion_to_response(body, t)) {
+      t.response = *response;
       co_return co_await inner_.send(status, std::move(headers), std::move(*response));
     }
     auto e = api::GatewayError{502, "upstream_error", "server_error",
@@ -79,8 +71,8 @@ boost::asio::awaitable<bool> ResponsesSink::send(int status, std::vector<common:
 
 boost::asio::awaitable<bool> ResponsesSink::start_stream(int status,
                                                          std::vector<common::Header> headers) {
-  set_header(headers, "content-type", "text/event-stream; charset=utf-8");
-  set_header(headers, "cache-control", "no-cache");
+  common::set_header(headers, "content-type", "text/event-stream; charset=utf-8");
+  common::set_header(headers, "cache-control", "no-cache");
   co_return co_await inner_.start_stream(status, std::move(headers));
 }
 
@@ -124,7 +116,7 @@ boost::asio::awaitable<bool> ResponsesSink::end_stream() {
 boost::asio::awaitable<bool> ResponsesSink::fail(const api::GatewayError& e,
                                                  std::vector<common::Header> headers) {
   if (!inner_.started()) {
-    set_header(headers, "content-type", "application/json");
+    common::set_header(headers, "content-type", "application/json");
     co_return co_await inner_.send(e.status, std::move(headers), openai_error_body(e));
   }
   std::string out;
